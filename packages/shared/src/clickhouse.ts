@@ -1,0 +1,73 @@
+/**
+ * Stream schema -> ClickHouse column types and DDL. Old servers (18.x) have no DateTime64 and no Bool,
+ * so the mapping takes the server's capabilities into account.
+ */
+import type { Column, ColumnType, StreamSchema } from './schema';
+
+export interface ClickHouseCapabilities {
+  /** DateTime64 arrived in 20.1; before it, timestamps are stored as DateTime (seconds). */
+  dateTime64: boolean;
+  /** Bool arrived in 21.12; before it, booleans are stored as UInt8. */
+  bool: boolean;
+}
+
+export const MODERN_CLICKHOUSE: ClickHouseCapabilities = { dateTime64: true, bool: true };
+
+export function clickhouseTypeFor(type: ColumnType, caps: ClickHouseCapabilities = MODERN_CLICKHOUSE): string {
+  switch (type) {
+    case 'string':
+      return 'String';
+    case 'int32':
+      return 'Int32';
+    case 'int64':
+      return 'Int64';
+    case 'float64':
+      return 'Float64';
+    case 'boolean':
+      return caps.bool ? 'Bool' : 'UInt8';
+    case 'timestamp':
+      return caps.dateTime64 ? "DateTime64(6, 'UTC')" : "DateTime('UTC')";
+    case 'date':
+      return 'Date';
+  }
+}
+
+export function clickhouseColumnType(column: Column, caps: ClickHouseCapabilities = MODERN_CLICKHOUSE): string {
+  const base = clickhouseTypeFor(column.type, caps);
+  return column.nullable ? `Nullable(${base})` : base;
+}
+
+export function quoteClickHouseIdentifier(name: string): string {
+  return `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+}
+
+export function clickhouseCreateTable(
+  table: string,
+  schema: StreamSchema,
+  options: { database?: string; orderBy?: string[]; caps?: ClickHouseCapabilities } = {},
+): string {
+  const caps = options.caps ?? MODERN_CLICKHOUSE;
+  const name = options.database
+    ? `${quoteClickHouseIdentifier(options.database)}.${quoteClickHouseIdentifier(table)}`
+    : quoteClickHouseIdentifier(table);
+  const columns = schema.columns
+    .map((column) => `  ${quoteClickHouseIdentifier(column.name)} ${clickhouseColumnType(column, caps)}`)
+    .join(',\n');
+  const orderBy = options.orderBy?.length ? `(${options.orderBy.map(quoteClickHouseIdentifier).join(', ')})` : 'tuple()';
+  return `CREATE TABLE IF NOT EXISTS ${name}\n(\n${columns}\n)\nENGINE = MergeTree\nORDER BY ${orderBy}`;
+}
+
+export function clickhouseAddColumns(
+  table: string,
+  added: Column[],
+  options: { database?: string; caps?: ClickHouseCapabilities } = {},
+): string {
+  const caps = options.caps ?? MODERN_CLICKHOUSE;
+  const name = options.database
+    ? `${quoteClickHouseIdentifier(options.database)}.${quoteClickHouseIdentifier(table)}`
+    : quoteClickHouseIdentifier(table);
+  const clauses = added.map(
+    (column) => `ADD COLUMN IF NOT EXISTS ${quoteClickHouseIdentifier(column.name)} ${clickhouseColumnType(column, caps)}`,
+  );
+  return `ALTER TABLE ${name} ${clauses.join(', ')}`;
+}

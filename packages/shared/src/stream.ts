@@ -1,0 +1,54 @@
+/**
+ * A stream's definition as the admin API and the console accept it: name, schema, batching, policies, sinks.
+ */
+import { z } from 'zod';
+import { streamSchemaSchema, IDENTIFIER_PATTERN } from './schema';
+
+/** Stream names appear in object keys, URLs and ClickHouse table names, so they are kept plain. */
+export const STREAM_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
+
+export const REJECT_MODES = ['skip', 'all-or-nothing'] as const;
+export type RejectMode = (typeof REJECT_MODES)[number];
+
+export const UNKNOWN_COLUMN_POLICIES = ['ignore', 'reject'] as const;
+export type UnknownColumnPolicy = (typeof UNKNOWN_COLUMN_POLICIES)[number];
+
+export const DELIMITERS = [',', ';', '\t', '|'] as const;
+
+/**
+ * Defaults sized for the 300 MB memory target: a flush of 200k rows of a typical 8-column table is
+ * ~20 MB of column buffers and a ~8 MB Parquet file (no tiny files), and one second bounds latency.
+ */
+export const DEFAULT_BATCH = { maxRows: 200_000, maxBytes: 32 * 1024 * 1024, maxAgeMs: 1000 } as const;
+
+export const batchSettingsSchema = z.object({
+  maxRows: z.number().int().min(1).max(10_000_000).default(DEFAULT_BATCH.maxRows),
+  maxBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(DEFAULT_BATCH.maxBytes),
+  maxAgeMs: z.number().int().min(10).max(3_600_000).default(DEFAULT_BATCH.maxAgeMs),
+});
+export type BatchSettings = z.output<typeof batchSettingsSchema>;
+
+export const clickhouseSinkSchema = z.object({
+  table: z.string().regex(IDENTIFIER_PATTERN, 'table must be a plain identifier').max(63),
+  orderBy: z.array(z.string().regex(IDENTIFIER_PATTERN)).optional(),
+});
+
+export const sinksSchema = z.object({ clickhouse: clickhouseSinkSchema.optional() }).default({});
+export type Sinks = z.output<typeof sinksSchema>;
+
+export const streamDefinitionSchema = z.object({
+  name: z
+    .string()
+    .regex(STREAM_NAME_PATTERN, 'stream name must start with a-z and contain only a-z, 0-9, _ and - (max 63)'),
+  description: z.string().max(1000).default(''),
+  schema: streamSchemaSchema,
+  batch: batchSettingsSchema.default(DEFAULT_BATCH),
+  rejectMode: z.enum(REJECT_MODES).default('skip'),
+  unknownColumns: z.enum(UNKNOWN_COLUMN_POLICIES).default('ignore'),
+  delimiter: z.enum(DELIMITERS).default(','),
+  allowNonFinite: z.boolean().default(false),
+  sinks: sinksSchema,
+});
+
+export type StreamDefinition = z.output<typeof streamDefinitionSchema>;
+export type StreamDefinitionInput = z.input<typeof streamDefinitionSchema>;
