@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../app';
+import { buildTestApp, testConfig } from '../test/harness';
+
+describe('health', () => {
+  let app: FastifyInstance;
+  before(async () => {
+    app = await buildTestApp();
+  });
+  after(() => app.close());
+
+  it('GET /healthz answers 200 with a request id', async () => {
+    const response = await app.inject({ method: 'GET', url: '/healthz' });
+    assert.equal(response.statusCode, 200);
+    assert.deepEqual(response.json(), { status: 'ok' });
+    assert.match(String(response.headers['x-request-id']), /^req_/);
+  });
+
+  it('GET /readyz answers 200 when Postgres is reachable', async () => {
+    const response = await app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(response.statusCode, 200);
+    assert.deepEqual(response.json(), { status: 'ok', checks: { database: 'ok' } });
+  });
+
+  it('GET /readyz answers 503 when Postgres is not', async () => {
+    const broken = await buildApp({ ...testConfig(), databaseUrl: 'postgresql://nobody@127.0.0.1:1/none' });
+    try {
+      const response = await broken.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(response.statusCode, 503);
+      assert.equal(response.json().checks.database, 'unreachable');
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('unknown routes get the shared error shape', async () => {
+    const response = await app.inject({ method: 'GET', url: '/nope' });
+    assert.equal(response.statusCode, 404);
+    const body = response.json();
+    assert.equal(body.error.code, 'route.not_found');
+    assert.equal(body.error.requestId, response.headers['x-request-id']);
+  });
+});
