@@ -1,0 +1,110 @@
+/**
+ * `npm start`: the whole product on one machine. Builds what is out of date, starts the embedded
+ * database when DATABASE_URL is unset, applies migrations, then runs the ingest service and the console
+ * until Ctrl-C / SIGTERM, which stops every process it started.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { applyMigrations, startEmbeddedPostgres, type EmbeddedPostgres } from '@sluice/db';
+import { portInUse, run, spawnService, waitForHttp, type Service } from '@sluice/testkit';
+
+const root = path.resolve(import.meta.dirname, '..');
+const env = process.env;
+const ingestPort = Number(env.INGEST_PORT ?? 8080);
+const webPort = Number(env.WEB_PORT ?? 3000);
+const dataDir = path.resolve(root, env.SLUICE_DATA_DIR ?? 'data');
+const embeddedPort = Number(env.EMBEDDED_PG_PORT ?? 54329);
+
+const services: Service[] = [];
+let embedded: EmbeddedPostgres | undefined;
+let stopping: Promise<void> | undefined;
+
+function log(message: string) {
+  console.log(`[sluice] ${message}`);
+}
+
+async function stopAll(exitCode: number): Promise<never> {
+  stopping ??= (async () => {
+    log('stopping');
+    await Promise.all(services.map((service) => service.stop()));
+    await embedded?.stop().catch((error) => log(`embedded database: ${error.message}`));
+    log('stopped');
+  })();
+  await stopping;
+  process.exit(exitCode);
+}
+
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+// If whatever started us dies without passing a signal on (a killed shell or npm), we are orphaned:
+// stop rather than leave servers running that nobody can stop.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) void stopAll(0);
+}, 1000).unref();
+
+async function main() {
+  for (const [name, port] of [
+    ['INGEST_PORT', ingestPort],
+    ['WEB_PORT', webPort],
+  ] as const) {
+    if (await portInUse(port)) throw new Error(`${name} ${port} is already in use; set ${name} to a free port.`);
+  }
+
+  const buildEnv = { ...env, NEXT_TELEMETRY_DISABLED: '1', TURBO_TELEMETRY_DISABLED: '1' };
+  log('building (cached when nothing changed)');
+  await run('npx', ['turbo', 'run', 'build', '--output-logs=errors-only', '--log-prefix=none'], {
+    cwd: root,
+    env: buildEnv,
+  });
+
+  let databaseUrl = env.DATABASE_URL;
+  if (!databaseUrl) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    embedded = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pg'), port: embeddedPort });
+    databaseUrl = embedded.url;
+    log(`embedded Postgres on 127.0.0.1:${embeddedPort} (data in ${path.join(dataDir, 'pg')})`);
+  }
+
+  const { applied } = await applyMigrations({ databaseUrl });
+  log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
+
+  const common = {
+    ...buildEnv,
+    DATABASE_URL: databaseUrl,
+    // The embedded database answers one query at a time: keep pools small.
+    DATABASE_POOL_MAX: env.DATABASE_POOL_MAX ?? (embedded ? '3' : '10'),
+  };
+  const onExit = (name: string) => (code: number | null) => {
+    if (!stopping) {
+      log(`${name} exited unexpectedly (${code}); stopping everything`);
+      void stopAll(1);
+    }
+  };
+
+  const ingest = spawnService('ingest', process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: path.join(root, 'apps/ingest'),
+    env: { ...common, INGEST_PORT: String(ingestPort), LAKE_DIR: env.LAKE_DIR ?? path.join(dataDir, 'lake') },
+    onExit: onExit('ingest'),
+  });
+  services.push(ingest);
+
+  // The next binary itself, not an npx wrapper: stopping a wrapper would leave next-server running.
+  const web = spawnService('web', path.join(root, 'node_modules/.bin/next'), ['start', '-p', String(webPort), '-H', env.WEB_HOST ?? '127.0.0.1'], {
+    cwd: path.join(root, 'apps/web'),
+    env: { ...common, INGEST_URL: env.INGEST_URL ?? `http://127.0.0.1:${ingestPort}` },
+    onExit: onExit('web'),
+  });
+  services.push(web);
+
+  await waitForHttp(`http://127.0.0.1:${ingestPort}/healthz`, { timeoutMs: 60_000, exited: () => ingest.exited });
+  await waitForHttp(`http://127.0.0.1:${webPort}/healthz`, { timeoutMs: 60_000, exited: () => web.exited });
+  log(`ingest API  http://127.0.0.1:${ingestPort}`);
+  log(`console     http://127.0.0.1:${webPort}`);
+  log('press Ctrl-C to stop');
+}
+
+main().catch(async (error) => {
+  console.error(`[sluice] ${error instanceof Error ? error.message : String(error)}`);
+  await stopAll(1);
+});
