@@ -1,5 +1,5 @@
 /** `npm run db:migrate`: apply pending migrations to DATABASE_URL (what `prisma migrate deploy` does). */
-import { applyMigrations, setMigrationDebugLogs } from '@sluice/db';
+import { applyMigrations, setMigrationDebugLogs } from '@sluice/db/migrate';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {

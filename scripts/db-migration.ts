@@ -3,7 +3,7 @@
  * (what `prisma migrate dev --create-only` does). Uses a temporary shadow database on DATABASE_URL's server.
  */
 import path from 'node:path';
-import { createMigration, DEFAULT_MIGRATIONS_DIR } from '@sluice/db';
+import { createMigration, DEFAULT_MIGRATIONS_DIR } from '@sluice/db/migrate';
 
 const name = process.argv[2];
 const databaseUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';

@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { applyMigrations, startEmbeddedPostgres, type EmbeddedPostgres } from '@sluice/db';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '@sluice/db/embedded-postgres';
+import { applyMigrations } from '@sluice/db/migrate';
 import { portInUse, run, spawnService, waitForHttp, type Service } from '@sluice/testkit';
 
 const root = path.resolve(import.meta.dirname, '..');

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { applyMigrations } from '@sluice/db';
+import { applyMigrations } from '@sluice/db/migrate';
 import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase, run } from '@sluice/testkit';
 import { ensureSystemPackages } from './lib/system-packages';
 import { findTestFiles, runNodeTests } from './lib/node-tests';
