@@ -85,5 +85,7 @@ export const ROW_ERRORS = {
   lineTooLong: 'row.line_too_long',
   invalidUtf8: 'row.invalid_utf8',
   invalidJson: 'row.invalid_json',
+  unterminatedQuote: 'row.unterminated_quote',
+  malformedQuote: 'row.malformed_quote',
 } as const;
 export type RowErrorCode = (typeof ROW_ERRORS)[keyof typeof ROW_ERRORS];

@@ -1,0 +1,42 @@
+/**
+ * Arrow record batches -> Parquet bytes through parquet-wasm: zstd, chunk-level statistics, row groups
+ * bounded in rows, and key-value metadata naming the stream and schema version. Timestamps are written as
+ * TIMESTAMP(MICROS, UTC) because the Arrow type is microseconds in UTC.
+ */
+import { Table, tableToIPC } from 'apache-arrow';
+import { Compression, EnabledStatistics, Table as WasmTable, writeParquet, WriterPropertiesBuilder, WriterVersion } from 'parquet-wasm';
+import type { StreamSchema } from '@sluice/shared';
+import { PARQUET_METADATA_KEYS } from '@sluice/shared';
+import { toRecordBatches } from './arrow-batch';
+import type { ParsedChunk } from './parse/columns';
+
+export interface EncodeOptions {
+  stream: string;
+  schemaVersion: number;
+  rowGroupRows: number;
+}
+
+export function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Uint8Array {
+  const rows = chunks.reduce((total, chunk) => total + chunk.rows, 0);
+  const metadata = {
+    [PARQUET_METADATA_KEYS.stream]: options.stream,
+    [PARQUET_METADATA_KEYS.schemaVersion]: String(options.schemaVersion),
+    [PARQUET_METADATA_KEYS.rows]: String(rows),
+  };
+  const { schema: arrowSchema, batches } = toRecordBatches(schema, chunks, metadata);
+  const ipc = tableToIPC(new Table(arrowSchema, batches), 'stream');
+  const wasmTable = WasmTable.fromIPCStream(ipc);
+  const properties = new WriterPropertiesBuilder()
+    .setCompression(Compression.ZSTD)
+    .setStatisticsEnabled(EnabledStatistics.Chunk)
+    .setMaxRowGroupSize(options.rowGroupRows)
+    .setWriterVersion(WriterVersion.V1)
+    .setCreatedBy('sluice')
+    .setKeyValueMetadata(new Map(Object.entries(metadata)))
+    .build();
+  try {
+    return writeParquet(wasmTable, properties);
+  } finally {
+    wasmTable.free();
+  }
+}

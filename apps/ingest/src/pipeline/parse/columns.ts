@@ -1,0 +1,253 @@
+/**
+ * Typed column buffers that parsers write into directly: no JS object per row, no JS string per value.
+ * A finished chunk is a set of plain ArrayBuffers that cross threads without copying and become Arrow
+ * vectors without conversion (validity bitmaps LSB-first, int64 little-endian, UTF-8 data + int32 offsets).
+ */
+import type { ColumnType } from '@sluice/shared';
+
+/** What crosses the thread boundary for one column of one chunk. */
+export interface ColumnChunk {
+  type: ColumnType;
+  length: number;
+  nullCount: number;
+  /** Validity bitmap (1 = present); null when the chunk has no nulls. */
+  validity: ArrayBuffer | null;
+  /** Fixed-width values, a bit-packed boolean bitmap, or UTF-8 string data. */
+  values: ArrayBuffer;
+  /** int32 offsets into values, for strings (length + 1 entries). */
+  offsets: ArrayBuffer | null;
+}
+
+export interface ParsedChunk {
+  rows: number;
+  columns: ColumnChunk[];
+  /** Bytes held by the column buffers, for memory accounting. */
+  bytes: number;
+}
+
+const TWO_32 = 4294967296;
+
+export class ColumnBuilder {
+  readonly type: ColumnType;
+  length = 0;
+  nullCount = 0;
+  private validity: Uint8Array;
+  // Fixed-width storage (int32, date: 4 bytes; int64, timestamp, float64: 8 bytes; boolean: bits).
+  private bytes: Uint8Array;
+  private i32: Int32Array;
+  private f64: Float64Array | null = null;
+  // Strings: offsets and data.
+  private offsets: Int32Array | null = null;
+  dataLength = 0;
+  /** A Buffer view of the string data, for Buffer.write. */
+  private text: Buffer | null = null;
+  private readonly width: number;
+
+  constructor(type: ColumnType, capacity = 1024) {
+    this.type = type;
+    this.width = widthOf(type);
+    this.validity = new Uint8Array(Math.ceil(capacity / 8));
+    if (type === 'string') {
+      this.offsets = new Int32Array(capacity + 1);
+      this.bytes = new Uint8Array(capacity * 16);
+    } else if (type === 'boolean') {
+      this.bytes = new Uint8Array(Math.ceil(capacity / 8));
+    } else {
+      this.bytes = new Uint8Array(capacity * this.width);
+    }
+    this.i32 = new Int32Array(this.bytes.buffer, 0, this.bytes.byteLength >> 2);
+    if (type === 'float64') this.f64 = new Float64Array(this.bytes.buffer);
+  }
+
+  /** Ensures room for one more row; fixed-width types grow their value buffer too. */
+  private reserveRow(): void {
+    const rows = this.length + 1;
+    if (rows > this.validity.length * 8) this.validity = grow(this.validity, Math.ceil(rows / 8) * 2);
+    if (this.offsets) {
+      if (rows + 1 > this.offsets.length) {
+        const next = new Int32Array(this.offsets.length * 2);
+        next.set(this.offsets);
+        this.offsets = next;
+      }
+    } else if (this.width === 0) {
+      if (rows > this.bytes.length * 8) this.setBytes(grow(this.bytes, Math.ceil(rows / 8) * 2));
+    } else if (rows * this.width > this.bytes.length) {
+      this.setBytes(grow(this.bytes, rows * this.width * 2));
+    }
+  }
+
+  private setBytes(bytes: Uint8Array): void {
+    this.bytes = bytes;
+    this.i32 = new Int32Array(bytes.buffer, 0, bytes.byteLength >> 2);
+    if (this.f64) this.f64 = new Float64Array(bytes.buffer);
+  }
+
+  private present(): number {
+    this.reserveRow();
+    const row = this.length;
+    this.validity[row >> 3]! |= 1 << (row & 7);
+    return row;
+  }
+
+  appendNull(): void {
+    this.reserveRow();
+    const row = this.length;
+    this.validity[row >> 3]! &= ~(1 << (row & 7));
+    if (this.offsets) this.offsets[row + 1] = this.dataLength;
+    else if (this.width === 0) this.bytes[row >> 3]! &= ~(1 << (row & 7));
+    this.nullCount++;
+    this.length = row + 1;
+  }
+
+  appendInt32(value: number): void {
+    const row = this.present();
+    this.i32[row] = value;
+    this.length = row + 1;
+  }
+
+  /** int64 and timestamps from a safe-integer Number, written as two little-endian words. */
+  appendInt64(value: number): void {
+    const row = this.present();
+    this.i32[row * 2] = value >>> 0;
+    this.i32[row * 2 + 1] = Math.floor(value / TWO_32);
+    this.length = row + 1;
+  }
+
+  appendBigInt64(value: bigint): void {
+    const row = this.present();
+    this.i32[row * 2] = Number(BigInt.asUintN(32, value)) | 0;
+    this.i32[row * 2 + 1] = Number(BigInt.asIntN(32, value >> 32n));
+    this.length = row + 1;
+  }
+
+  appendFloat64(value: number): void {
+    const row = this.present();
+    this.f64![row] = value;
+    this.length = row + 1;
+  }
+
+  appendBoolean(value: boolean): void {
+    const row = this.present();
+    if (value) this.bytes[row >> 3]! |= 1 << (row & 7);
+    else this.bytes[row >> 3]! &= ~(1 << (row & 7));
+    this.length = row + 1;
+  }
+
+  /** Appends a JS string as UTF-8 (NDJSON values arrive as strings). */
+  appendString(text: string): void {
+    this.reserveData(text.length * 3);
+    const written = this.text!.write(text, this.dataLength, 'utf8');
+    this.commitData(written);
+  }
+
+  /** Room for `extra` more bytes of string data; returns the data buffer to write into. */
+  reserveData(extra: number): Uint8Array {
+    const needed = this.dataLength + extra;
+    if (needed > this.bytes.length) {
+      this.bytes = grow(this.bytes, Math.max(needed, this.bytes.length * 2));
+      this.text = null;
+    }
+    this.text ??= Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    return this.bytes;
+  }
+
+  /** Copies UTF-8 bytes [start, end) of `source` as the next string value. */
+  appendBytes(source: Uint8Array, start: number, end: number): void {
+    const row = this.present();
+    const length = end - start;
+    const data = this.reserveData(length);
+    if (length < 16) {
+      let at = this.dataLength;
+      for (let i = start; i < end; i++) data[at++] = source[i]!;
+    } else {
+      data.set(source.subarray(start, end), this.dataLength);
+    }
+    this.dataLength += length;
+    this.offsets![row + 1] = this.dataLength;
+    this.length = row + 1;
+  }
+
+  /** Commits a string value whose bytes the caller already wrote at dataLength (see reserveData). */
+  commitData(length: number): void {
+    const row = this.present();
+    this.dataLength += length;
+    this.offsets![row + 1] = this.dataLength;
+    this.length = row + 1;
+  }
+
+  /** Drops rows past `length`: a parser that rejects a row half-way through undoes what it wrote. */
+  truncate(length: number): void {
+    if (length >= this.length) return;
+    if (this.nullCount > 0) {
+      for (let row = length; row < this.length; row++) {
+        if ((this.validity[row >> 3]! & (1 << (row & 7))) === 0) this.nullCount--;
+      }
+    }
+    if (this.offsets) this.dataLength = this.offsets[length]!;
+    this.length = length;
+  }
+
+  /** Bytes this column would hand over now. */
+  byteSize(): number {
+    if (this.offsets) return this.dataLength + (this.length + 1) * 4 + (this.length >> 3);
+    if (this.width === 0) return (this.length >> 2) + 2;
+    return this.length * this.width + (this.length >> 3);
+  }
+
+  /** Hands the rows over as exact-size buffers and starts empty again. */
+  finish(): ColumnChunk {
+    const rows = this.length;
+    const bitmapBytes = Math.ceil(rows / 8);
+    let values: ArrayBuffer;
+    let offsets: ArrayBuffer | null = null;
+    if (this.offsets) {
+      values = this.bytes.slice(0, this.dataLength).buffer;
+      offsets = this.offsets.slice(0, rows + 1).buffer;
+    } else if (this.width === 0) {
+      values = this.bytes.slice(0, bitmapBytes).buffer;
+    } else {
+      values = this.bytes.slice(0, rows * this.width).buffer;
+    }
+    const chunk: ColumnChunk = {
+      type: this.type,
+      length: rows,
+      nullCount: this.nullCount,
+      validity: this.nullCount > 0 ? this.validity.slice(0, bitmapBytes).buffer : null,
+      values,
+      offsets,
+    };
+    this.length = 0;
+    this.nullCount = 0;
+    this.dataLength = 0;
+    this.validity.fill(0);
+    return chunk;
+  }
+}
+
+function widthOf(type: ColumnType): number {
+  switch (type) {
+    case 'int32':
+    case 'date':
+      return 4;
+    case 'int64':
+    case 'timestamp':
+    case 'float64':
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+function grow(array: Uint8Array, size: number): Uint8Array {
+  const next = new Uint8Array(size);
+  next.set(array);
+  return next;
+}
+
+export function chunkBytes(columns: ColumnChunk[]): number {
+  let total = 0;
+  for (const column of columns) {
+    total += column.values.byteLength + (column.offsets?.byteLength ?? 0) + (column.validity?.byteLength ?? 0);
+  }
+  return total;
+}

@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Column } from '@sluice/shared';
+import { parse } from '../../test/parse-helpers';
+import { BodyError } from './record-sink';
+
+const people: Column[] = [
+  { name: 'id', type: 'int32', nullable: false },
+  { name: 'name', type: 'string', nullable: true },
+];
+
+describe('CsvParser', () => {
+  it('reads RFC 4180 quoting at every chunk boundary', () => {
+    const body = 'id,name\r\n1,"comma, inside"\r\n2,"doubled ""quotes"""\r\n3,"new\r\nline"\r\n4,plain\r\n';
+    for (const piece of [1, 2, 3, 5, 8, 13, 1 << 16]) {
+      const result = parse('csv', body, people, {}, piece);
+      assert.deepEqual(
+        result.rows,
+        [
+          { id: 1, name: 'comma, inside' },
+          { id: 2, name: 'doubled "quotes"' },
+          { id: 3, name: 'new\r\nline' },
+          { id: 4, name: 'plain' },
+        ],
+        `piece size ${piece}`,
+      );
+      assert.deepEqual(result.errors, []);
+    }
+  });
+
+  it('skips a UTF-8 BOM, accepts LF and a missing final newline, and keeps multi-byte text', () => {
+    const result = parse('csv', '\uFEFFid,name\n1,Zoë\n2,東京', people, {}, 1);
+    assert.deepEqual(result.rows, [
+      { id: 1, name: 'Zoë' },
+      { id: 2, name: '東京' },
+    ]);
+  });
+
+  it('maps columns by header name, ignores unknown columns and fills absent nullable ones with null', () => {
+    const columns: Column[] = [...people, { name: 'note', type: 'string', nullable: true }];
+    const result = parse('csv', 'extra,name,id\nx,Ann,7\n', columns);
+    assert.deepEqual(result.rows, [{ id: 7, name: 'Ann', note: null }]);
+  });
+
+  it('treats empty unquoted fields as null, and "" as an empty string only in string columns', () => {
+    const columns: Column[] = [
+      { name: 's', type: 'string', nullable: true },
+      { name: 'n', type: 'int32', nullable: true },
+    ];
+    const result = parse('csv', 's,n\n,\n"",""\n', columns);
+    assert.deepEqual(result.rows, [
+      { s: null, n: null },
+      { s: '', n: null },
+    ]);
+  });
+
+  it('ignores blank lines but counts them in line numbers', () => {
+    const result = parse('csv', 'id,name\n\n1,a\n\nx,b\n', people);
+    assert.deepEqual(result.rows, [{ id: 1, name: 'a' }]);
+    assert.equal(result.errors[0]?.line, 5);
+  });
+
+  it('rejects bad rows with their line, column and reason, and keeps their neighbours', () => {
+    const body = [
+      'id,name',
+      '1,ok',
+      '2,too,many',
+      '3',
+      '99999999999,big',
+      ',missing id',
+      '"4","after"quote',
+      '5,"multi',
+      'line"',
+      'abc,not a number',
+      '6,ok',
+    ].join('\n');
+    const result = parse('csv', body, people, {}, 3);
+    assert.deepEqual(result.rows, [
+      { id: 1, name: 'ok' },
+      { id: 5, name: 'multi\nline' },
+      { id: 6, name: 'ok' },
+    ]);
+    assert.deepEqual(
+      result.errors.map((e) => [e.line, e.column, e.code]),
+      [
+        [3, null, 'row.field_count'],
+        [4, null, 'row.field_count'],
+        [5, 'id', 'row.invalid_value'],
+        [6, 'id', 'row.missing_column'],
+        [7, 'name', 'row.malformed_quote'],
+        [10, 'id', 'row.invalid_value'],
+      ],
+    );
+    assert.equal(result.errors[0]?.message, 'expected 2 fields as in the header, found 3');
+    assert.equal(result.errors[2]?.message, '"99999999999" is not an integer between -2147483648 and 2147483647');
+    assert.equal(result.accepted, 3);
+    assert.equal(result.rejected, 6);
+  });
+
+  it('rejects a record that ends inside quotes at the end of the body, keeping the rows before it', () => {
+    const result = parse('csv', 'id,name\n1,a\n2,"never closed\n3,c\n', people, {}, 4);
+    assert.deepEqual(result.rows, [{ id: 1, name: 'a' }]);
+    assert.deepEqual(
+      result.errors.map((e) => [e.line, e.code]),
+      [[3, 'row.unterminated_quote']],
+    );
+  });
+
+  it('rejects lines that are not UTF-8 and keeps the others', () => {
+    const body = Buffer.concat([
+      Buffer.from('id,name\n1,a\n2,'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('\n3,c\n'),
+    ]);
+    const result = parse('csv', body, people);
+    assert.deepEqual(result.rows, [
+      { id: 1, name: 'a' },
+      { id: 3, name: 'c' },
+    ]);
+    assert.deepEqual(
+      result.errors.map((e) => [e.line, e.code]),
+      [[3, 'row.invalid_utf8']],
+    );
+  });
+
+  it('enforces MAX_LINE_BYTES at its edge, line break included, without holding the long line', () => {
+    const limit = 32;
+    const exact = `1,${'a'.repeat(limit - 3)}\n`; // 32 bytes with its LF
+    const over = `2,${'b'.repeat(limit - 2)}\n`; // 33 bytes
+    const huge = `3,"${'c'.repeat(limit * 10)}\n${'d'.repeat(limit * 10)}"\n`; // quoted newline inside
+    for (const piece of [1, 7, 1 << 16]) {
+      const result = parse('csv', `id,name\n${exact}${over}${huge}4,e\n`, people, { maxLineBytes: limit }, piece);
+      assert.deepEqual(
+        result.rows.map((r) => r.id),
+        [1, 4],
+        `piece size ${piece}`,
+      );
+      assert.deepEqual(
+        result.errors.map((e) => [e.line, e.code]),
+        [
+          [3, 'row.line_too_long'],
+          [4, 'row.line_too_long'],
+        ],
+        `piece size ${piece}`,
+      );
+    }
+  });
+
+  it('enforces MAX_FIELDS at its edge', () => {
+    const columns: Column[] = [
+      { name: 'a', type: 'string', nullable: true },
+      { name: 'b', type: 'string', nullable: true },
+      { name: 'c', type: 'string', nullable: true },
+    ];
+    const ok = parse('csv', 'a,b,c\n1,2,3\n', columns, { maxFields: 3 });
+    assert.equal(ok.accepted, 1);
+    const rows = parse('csv', 'a,b\n1,2,3,4\n', columns.slice(0, 2), { maxFields: 3 });
+    assert.deepEqual(rows.errors.map((e) => e.code), ['row.field_count']);
+    assert.throws(() => parse('csv', 'a,b,c,d\n', columns, { maxFields: 3 }), /more than 3 fields/);
+  });
+
+  it('uses the stream delimiter', () => {
+    assert.deepEqual(parse('csv', 'id;name\n1;a,b\n', people, { delimiter: ';' }).rows, [{ id: 1, name: 'a,b' }]);
+    assert.deepEqual(parse('csv', 'id\tname\n1\t"x\ty"\n', people, { delimiter: '\t' }).rows, [{ id: 1, name: 'x\ty' }]);
+  });
+
+  it('refuses bodies whose header is unusable', () => {
+    const bodyError = (body: string, pattern: RegExp, options = {}) =>
+      assert.throws(
+        () => parse('csv', body, people, options),
+        (error: unknown) => error instanceof BodyError && pattern.test(error.message),
+      );
+    bodyError('', /body is empty/);
+    bodyError('id,name,id\n1,a,2\n', /names column "id" twice/);
+    bodyError('name\na\n', /lacks required column "id"/);
+    bodyError('id,name,extra\n1,a,b\n', /"extra", which is not in the stream's schema/, { unknownColumns: 'reject' });
+  });
+
+  it('accepts a header with no rows', () => {
+    const result = parse('csv', 'id,name\n', people);
+    assert.equal(result.accepted, 0);
+    assert.deepEqual(result.errors, []);
+  });
+
+  it('hands rows over in chunks of the configured size', () => {
+    const body = `id,name\n${Array.from({ length: 10 }, (_, i) => `${i},n${i}`).join('\n')}\n`;
+    const result = parse('csv', body, people, { chunkRows: 4 });
+    assert.deepEqual(
+      result.chunks.map((c) => c.rows),
+      [4, 4, 2],
+    );
+    assert.deepEqual(
+      result.rows.map((r) => r.id),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+  });
+});

@@ -1,0 +1,408 @@
+/**
+ * A byte-level CSV parser (RFC 4180) that writes straight into column buffers. It takes the body in
+ * chunks of any size and keeps only the unfinished record between them.
+ *
+ * Rules: the first record is the header and maps fields to columns by name; quoted fields may hold the
+ * delimiter, doubled quotes and newlines; records end with LF or CRLF; a UTF-8 BOM is skipped; lines that
+ * are entirely empty are ignored. Empty unquoted fields are null; a quoted empty field ("") is an empty
+ * string in a string column and null in any other. Line numbers are 1-based lines of the body (the header
+ * is line 1), counting newlines inside quoted fields, and name the line where the record starts. A quote
+ * inside an unquoted field is kept as a character; text after a closing quote rejects the record. A
+ * record longer than MAX_LINE_BYTES (line break included) is rejected without being held in memory.
+ */
+import { isUtf8 } from 'node:buffer';
+import { ROW_ERRORS } from '@sluice/shared';
+import { BodyError, RecordSink, type ParseOptions } from './record-sink';
+import { describeValue } from './values';
+
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
+
+export class CsvParser {
+  readonly sink: RecordSink;
+  private readonly delimiter: number;
+  private pending: Uint8Array | null = null;
+  private line = 1;
+  private header: string[] | null = null;
+  /** For each header field, the schema column it fills, or -1. */
+  private fieldToColumn: Int32Array = new Int32Array(0);
+  /** For each schema column, whether the header has it. */
+  private columnPresent: boolean[] = [];
+  private started = false;
+  /** Skipping the rest of a record that exceeded the line limit. */
+  private skipping: { line: number; inQuotes: boolean } | null = null;
+  // Field boundaries of the current record, reused.
+  private starts: Int32Array;
+  private ends: Int32Array;
+  private quoted: Uint8Array;
+  private escaped: Uint8Array;
+
+  constructor(private readonly options: ParseOptions) {
+    this.sink = new RecordSink(options);
+    this.delimiter = options.delimiter.charCodeAt(0);
+    const slots = options.maxFields + 1;
+    this.starts = new Int32Array(slots);
+    this.ends = new Int32Array(slots);
+    this.quoted = new Uint8Array(slots);
+    this.escaped = new Uint8Array(slots);
+  }
+
+  get headerFields(): string[] | null {
+    return this.header;
+  }
+
+  push(chunk: Uint8Array): void {
+    let buf = chunk;
+    if (this.pending) {
+      buf = new Uint8Array(this.pending.length + chunk.length);
+      buf.set(this.pending);
+      buf.set(chunk, this.pending.length);
+      this.pending = null;
+    }
+    let pos = 0;
+    if (!this.started) {
+      if (buf.length < 3 && !(buf.length > 0 && buf[0] !== 0xef)) {
+        this.pending = buf;
+        return;
+      }
+      this.started = true;
+      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
+    }
+    const consumed = this.parse(buf, pos, false);
+    if (consumed < buf.length) this.pending = buf.slice(consumed);
+  }
+
+  end(): void {
+    const buf = this.pending ?? new Uint8Array(0);
+    this.pending = null;
+    this.started = true;
+    let pos = 0;
+    if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
+    if (pos < buf.length) this.parse(buf, pos, true);
+    if (this.skipping) this.finishSkip();
+    if (!this.header) throw new BodyError('ingest.malformed_body', 'the body is empty: a CSV body needs a header row', 1);
+    this.sink.flushChunk();
+  }
+
+  /** Parses complete records from buf[pos..]; returns where the unfinished part starts. */
+  private parse(buf: Uint8Array, pos: number, final: boolean): number {
+    const n = buf.length;
+    const delimiter = this.delimiter;
+    const maxLine = this.options.maxLineBytes;
+    const maxFields = this.options.maxFields;
+    // Strings must be valid UTF-8; checking the whole buffer once is far cheaper than per field.
+    const allUtf8 = isUtf8(buf.subarray(pos));
+
+    while (pos < n) {
+      if (this.skipping) {
+        const next = this.skip(buf, pos);
+        if (next < 0) return n; // still inside the over-long record
+        pos = next;
+        continue;
+      }
+      const recordStart = pos;
+      const recordLine = this.line;
+      let fields = 0;
+      let newlines = 0;
+      let i = pos;
+      let complete = false;
+      let tooManyFields = false;
+      let badQuote = -1;
+
+      for (;;) {
+        // One field starting at i.
+        if (fields === maxFields) {
+          tooManyFields = true;
+          fields--; // keep overwriting the last slot; the record is rejected anyway
+        }
+        if (i < n && buf[i] === QUOTE) {
+          let j = i + 1;
+          let escapedQuotes = 0;
+          for (;;) {
+            j = buf.indexOf(QUOTE, j);
+            if (j < 0 || j + 1 >= n) {
+              // Unknown yet: a doubled quote or the end may follow in the next chunk.
+              if (j >= 0 && final) break;
+              j = -1;
+              break;
+            }
+            if (buf[j + 1] === QUOTE) {
+              escapedQuotes = 1;
+              j += 2;
+              continue;
+            }
+            break;
+          }
+          if (j < 0) {
+            if (final) {
+              // The body ends inside quotes: that record is rejected, its neighbours are kept.
+              this.countNewlines(buf, recordStart, n);
+              if (!this.header) throw new BodyError('ingest.malformed_body', 'the header row has an unterminated quote', 1);
+              this.sink.reject(
+                recordLine,
+                this.header[fields] ?? null,
+                ROW_ERRORS.unterminatedQuote,
+                'a quoted field is never closed (the body ends inside quotes)',
+              );
+              return n;
+            }
+            if (n - recordStart > maxLine) return this.beginSkip(buf, recordStart, recordLine, n);
+            return recordStart;
+          }
+          for (let k = buf.indexOf(LF, i + 1); k >= 0 && k < j; k = buf.indexOf(LF, k + 1)) newlines++;
+          this.starts[fields] = i + 1;
+          this.ends[fields] = j;
+          this.quoted[fields] = 1;
+          this.escaped[fields] = escapedQuotes;
+          fields++;
+          i = j + 1;
+          if (i < n && buf[i] !== delimiter && buf[i] !== LF && buf[i] !== CR) {
+            // Text after the closing quote: malformed; find the end of the record and reject it.
+            if (badQuote < 0) badQuote = fields;
+            while (i < n && buf[i] !== delimiter && buf[i] !== LF) i++;
+          }
+        } else {
+          const start = i;
+          while (i < n) {
+            const c = buf[i]!;
+            if (c === delimiter || c === LF || c === CR) break;
+            i++;
+          }
+          this.starts[fields] = start;
+          this.ends[fields] = i;
+          this.quoted[fields] = 0;
+          this.escaped[fields] = 0;
+          fields++;
+        }
+        if (i >= n) {
+          if (!final) {
+            if (n - recordStart > maxLine) return this.beginSkip(buf, recordStart, recordLine, n);
+            return recordStart;
+          }
+          complete = true;
+          break;
+        }
+        const c = buf[i]!;
+        if (c === delimiter) {
+          i++;
+          if (i >= n && !final) {
+            if (n - recordStart > maxLine) return this.beginSkip(buf, recordStart, recordLine, n);
+            return recordStart;
+          }
+          continue;
+        }
+        if (c === CR) {
+          if (i + 1 >= n && !final) return recordStart;
+          if (buf[i + 1] === LF) i++;
+          else if (i + 1 < n) {
+            // A lone CR inside an unquoted field: treat as part of the line ending (old Mac style).
+          }
+        }
+        // LF (or CR[LF]) ends the record.
+        newlines++;
+        i++;
+        complete = true;
+        break;
+      }
+      if (!complete) return recordStart;
+
+      this.line = recordLine + newlines;
+      pos = i;
+      const recordEnd = i;
+      if (recordEnd - recordStart > maxLine) {
+        this.reportLong(recordLine);
+        continue;
+      }
+      // An entirely empty line.
+      if (fields === 1 && this.quoted[0] === 0 && this.ends[0] === this.starts[0]) continue;
+
+      if (!this.header) {
+        if (tooManyFields) {
+          throw new BodyError('ingest.malformed_body', `the header has more than ${maxFields} fields (MAX_FIELDS)`, recordLine);
+        }
+        this.readHeader(buf, fields, recordLine, allUtf8);
+        continue;
+      }
+      if (tooManyFields) {
+        this.sink.reject(recordLine, null, ROW_ERRORS.fieldCount, `more than ${maxFields} fields (the limit is MAX_FIELDS)`);
+        continue;
+      }
+      if (badQuote >= 0) {
+        this.sink.reject(
+          recordLine,
+          this.header[badQuote - 1] ?? null,
+          ROW_ERRORS.malformedQuote,
+          'text after the closing quote of a quoted field',
+        );
+        continue;
+      }
+      if (fields !== this.header.length) {
+        this.sink.reject(
+          recordLine,
+          null,
+          ROW_ERRORS.fieldCount,
+          `expected ${this.header.length} fields as in the header, found ${fields}`,
+        );
+        continue;
+      }
+      if (!allUtf8 && !isUtf8(buf.subarray(recordStart, recordEnd))) {
+        this.sink.reject(recordLine, null, ROW_ERRORS.invalidUtf8, 'the line is not valid UTF-8');
+        continue;
+      }
+      this.writeRecord(buf, recordLine);
+    }
+    return n;
+  }
+
+  private writeRecord(buf: Uint8Array, line: number): void {
+    const sink = this.sink;
+    const builders = sink.builders;
+    const readers = sink.readers;
+    const columns = sink.columns;
+    const fieldToColumn = this.fieldToColumn;
+    const fieldCount = fieldToColumn.length;
+    // Columns in header order first, then the schema columns the header lacks (null).
+    for (let f = 0; f < fieldCount; f++) {
+      const c = fieldToColumn[f]!;
+      if (c < 0) continue;
+      const start = this.starts[f]!;
+      const end = this.ends[f]!;
+      const builder = builders[c]!;
+      const column = columns[c]!;
+      if (start === end && (this.quoted[f] === 0 || column.type !== 'string')) {
+        if (!column.nullable) {
+          sink.rejectNull(line, c);
+          return;
+        }
+        builder.appendNull();
+        continue;
+      }
+      if (this.escaped[f] === 1) {
+        if (!this.writeUnescaped(buf, start, end, c, line)) return;
+        continue;
+      }
+      if (!readers[c]!(builder, buf, start, end)) {
+        sink.rejectValue(line, c, describeValue(buf, start, end));
+        return;
+      }
+    }
+    for (let c = 0; c < columns.length; c++) {
+      if (this.columnPresent[c]) continue;
+      if (!columns[c]!.nullable) {
+        sink.rejectNull(line, c);
+        return;
+      }
+      builders[c]!.appendNull();
+    }
+    sink.accept();
+  }
+
+  /** A quoted field with doubled quotes: undouble into a scratch copy, then read that. */
+  private writeUnescaped(buf: Uint8Array, start: number, end: number, c: number, line: number): boolean {
+    const scratch = new Uint8Array(end - start);
+    let length = 0;
+    for (let i = start; i < end; i++) {
+      scratch[length++] = buf[i]!;
+      if (buf[i] === QUOTE) i++;
+    }
+    const sink = this.sink;
+    if (sink.readers[c]!(sink.builders[c]!, scratch, 0, length)) return true;
+    sink.rejectValue(line, c, describeValue(scratch, 0, length));
+    return false;
+  }
+
+  private readHeader(buf: Uint8Array, fields: number, line: number, allUtf8: boolean): void {
+    const names: string[] = [];
+    for (let f = 0; f < fields; f++) {
+      const raw = buf.subarray(this.starts[f]!, this.ends[f]!);
+      if (!allUtf8 && !isUtf8(raw)) throw new BodyError('ingest.malformed_body', 'the header row is not valid UTF-8', line);
+      let name = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+      if (this.escaped[f]) name = name.replaceAll('""', '"');
+      names.push(name.trim());
+    }
+    this.header = names;
+    this.fieldToColumn = mapHeader(names, this.sink.columns, this.options.unknownColumns, line);
+    this.columnPresent = this.sink.columns.map((_, c) => this.fieldToColumn.includes(c));
+    const missing = this.sink.columns.filter((column, c) => !column.nullable && !this.columnPresent[c]);
+    if (missing.length > 0) {
+      throw new BodyError(
+        'ingest.malformed_body',
+        `the header lacks required column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m.name}"`).join(', ')}`,
+        line,
+        missing[0]!.name,
+      );
+    }
+  }
+
+  private reportLong(line: number): void {
+    this.sink.reject(
+      line,
+      null,
+      ROW_ERRORS.lineTooLong,
+      `the line is longer than ${this.options.maxLineBytes} bytes (the limit is MAX_LINE_BYTES)`,
+    );
+  }
+
+  /** An over-long record: report it once, then discard bytes until it ends. */
+  private beginSkip(buf: Uint8Array, start: number, line: number, n: number): number {
+    if (!this.header) {
+      throw new BodyError('ingest.malformed_body', `the header row is longer than ${this.options.maxLineBytes} bytes`, 1);
+    }
+    // Re-scan from the record start to know the quote state at the end of the buffer.
+    this.skipping = { line, inQuotes: false };
+    const next = this.skip(buf, start);
+    return next < 0 ? n : next;
+  }
+
+  /** Advances through an over-long record; returns where the next record starts, or -1 at buffer end. */
+  private skip(buf: Uint8Array, pos: number): number {
+    const state = this.skipping!;
+    for (let i = pos; i < buf.length; i++) {
+      const c = buf[i]!;
+      if (c === QUOTE) state.inQuotes = !state.inQuotes;
+      else if (c === LF) {
+        this.line++;
+        if (!state.inQuotes) {
+          this.finishSkip();
+          return i + 1;
+        }
+      }
+    }
+    return -1;
+  }
+
+  private finishSkip(): void {
+    const state = this.skipping!;
+    this.skipping = null;
+    this.reportLong(state.line);
+  }
+
+  private countNewlines(buf: Uint8Array, from: number, to: number): void {
+    for (let k = buf.indexOf(LF, from); k >= 0 && k < to; k = buf.indexOf(LF, k + 1)) this.line++;
+  }
+}
+
+/** Maps header names to schema columns; duplicate names and (by policy) unknown names are body errors. */
+export function mapHeader(
+  names: string[],
+  columns: { name: string }[],
+  unknownColumns: 'ignore' | 'reject',
+  line: number,
+): Int32Array {
+  const byName = new Map(columns.map((column, index) => [column.name, index]));
+  const seen = new Set<string>();
+  const mapping = new Int32Array(names.length);
+  names.forEach((name, field) => {
+    if (seen.has(name)) {
+      throw new BodyError('ingest.malformed_body', `the header names column "${name}" twice`, line, name);
+    }
+    seen.add(name);
+    const index = byName.get(name);
+    if (index === undefined && unknownColumns === 'reject') {
+      throw new BodyError('ingest.malformed_body', `the header has column "${name}", which is not in the stream's schema`, line, name);
+    }
+    mapping[field] = index ?? -1;
+  });
+  return mapping;
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Column } from '@sluice/shared';
+import { parse } from '../../test/parse-helpers';
+import { BodyError } from './record-sink';
+
+const columns: Column[] = [
+  { name: 'id', type: 'int64', nullable: false },
+  { name: 'name', type: 'string', nullable: true },
+  { name: 'ok', type: 'boolean', nullable: true },
+  { name: 'at', type: 'timestamp', nullable: true },
+  { name: 'score', type: 'float64', nullable: true },
+];
+
+describe('NdjsonParser', () => {
+  it('maps keys to columns at every chunk boundary and ignores blank lines', () => {
+    const body = [
+      '{"id":1,"name":"Zoë","ok":true,"at":"2024-01-02T03:04:05Z","score":1.5}',
+      '',
+      '  {"id":"2","ok":"no","at":1700000000,"extra":{"x":1}}',
+      '{"id":3,"name":{"nested":[1,2]},"score":"2.5","at":null}\r',
+    ].join('\n');
+    for (const piece of [1, 5, 1 << 16]) {
+      const result = parse('ndjson', body, columns, {}, piece);
+      assert.deepEqual(
+        result.rows,
+        [
+          { id: 1n, name: 'Zoë', ok: true, at: Date.UTC(2024, 0, 2, 3, 4, 5), score: 1.5 },
+          { id: 2n, name: null, ok: false, at: 1_700_000_000_000, score: null },
+          { id: 3n, name: '{"nested":[1,2]}', ok: null, at: null, score: 2.5 },
+        ],
+        `piece size ${piece}`,
+      );
+      assert.deepEqual(result.errors, []);
+    }
+  });
+
+  it('rejects bad lines with their line number and keeps the rest', () => {
+    const body = [
+      '{"id":1}',
+      '{"id":2,',
+      '[1,2]',
+      '{"name":"no id"}',
+      '{"id":1.5}',
+      '{"id":5,"ok":"maybe"}',
+      '{"id":6,"at":"soon"}',
+      '{"id":7}',
+    ].join('\n');
+    const result = parse('ndjson', body, columns, {}, 3);
+    assert.deepEqual(
+      result.rows.map((r) => r.id),
+      [1n, 7n],
+    );
+    assert.deepEqual(
+      result.errors.map((e) => [e.line, e.column, e.code]),
+      [
+        [2, null, 'row.invalid_json'],
+        [3, null, 'row.invalid_json'],
+        [4, 'id', 'row.missing_column'],
+        [5, 'id', 'row.invalid_value'],
+        [6, 'ok', 'row.invalid_value'],
+        [7, 'at', 'row.invalid_value'],
+      ],
+    );
+  });
+
+  it('rejects unknown keys when the stream says so', () => {
+    const result = parse('ndjson', '{"id":1,"nope":2}\n{"id":2}\n', columns, { unknownColumns: 'reject' });
+    assert.deepEqual(
+      result.errors.map((e) => [e.line, e.column, e.code]),
+      [[1, 'nope', 'row.unknown_column']],
+    );
+    assert.equal(result.accepted, 1);
+  });
+
+  it('enforces MAX_LINE_BYTES at its edge without holding the long line', () => {
+    const exact = `{"id":1,"name":"${'a'.repeat(11)}"}`; // 29 bytes + LF = 30
+    const over = `{"id":2,"name":"${'b'.repeat(12)}"}`; // 31 with LF
+    const huge = `{"id":3,"name":"${'c'.repeat(500)}"}`;
+    for (const piece of [1, 8, 1 << 16]) {
+      const result = parse('ndjson', `${exact}\n${over}\n${huge}\n{"id":4}\n`, columns, { maxLineBytes: 30 }, piece);
+      assert.deepEqual(result.rows.map((r) => r.id), [1n, 4n], `piece size ${piece}`);
+      assert.deepEqual(
+        result.errors.map((e) => [e.line, e.code]),
+        [
+          [2, 'row.line_too_long'],
+          [3, 'row.line_too_long'],
+        ],
+        `piece size ${piece}`,
+      );
+    }
+  });
+
+  it('rejects invalid UTF-8 lines', () => {
+    const body = Buffer.concat([Buffer.from('{"id":1}\n{"id":2,"name":"'), Buffer.from([0xff]), Buffer.from('"}\n{"id":3}\n')]);
+    const result = parse('ndjson', body, columns);
+    assert.deepEqual(result.rows.map((r) => r.id), [1n, 3n]);
+    assert.deepEqual(result.errors.map((e) => [e.line, e.code]), [[2, 'row.invalid_utf8']]);
+  });
+
+  it('refuses an empty body', () => {
+    assert.throws(() => parse('ndjson', '\n\n', columns), BodyError);
+  });
+});

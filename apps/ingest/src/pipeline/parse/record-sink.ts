@@ -1,0 +1,115 @@
+/**
+ * What both parsers share: the schema's column builders, row accounting, rejected-row reports and
+ * chunk hand-over. A parser maps each record's fields to columns and calls the methods here.
+ */
+import { ROW_ERRORS, type Column, type RowErrorCode } from '@sluice/shared';
+import { ColumnBuilder, chunkBytes, type ParsedChunk } from './columns';
+import { expectationFor, readerFor, type ValueReader } from './values';
+
+export interface RowError {
+  line: number;
+  column: string | null;
+  code: RowErrorCode;
+  message: string;
+}
+
+export interface ParseOptions {
+  columns: Column[];
+  delimiter: string;
+  unknownColumns: 'ignore' | 'reject';
+  allowNonFinite: boolean;
+  maxLineBytes: number;
+  maxFields: number;
+  /** Rows per chunk handed over; the batcher needs chunks, not rows. */
+  chunkRows: number;
+  /** Column bytes per chunk handed over. */
+  chunkBytes: number;
+  /** Rejected rows reported in full; the rest are only counted. */
+  maxReportedErrors: number;
+}
+
+/** Raised for problems that make the whole body unusable (a bad header, broken encoding). */
+export class BodyError extends Error {
+  constructor(
+    readonly code: 'ingest.malformed_body',
+    message: string,
+    readonly line: number,
+    readonly column: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export class RecordSink {
+  readonly builders: ColumnBuilder[];
+  readonly readers: ValueReader[];
+  readonly columns: Column[];
+  rows = 0;
+  rowsAccepted = 0;
+  rowsRejected = 0;
+  readonly errors: RowError[] = [];
+  private reported = 0;
+  private readonly chunks: ParsedChunk[] = [];
+
+  constructor(readonly options: ParseOptions) {
+    this.columns = options.columns;
+    this.builders = options.columns.map((column) => new ColumnBuilder(column.type, Math.min(options.chunkRows, 8192)));
+    this.readers = options.columns.map((column) => readerFor(column.type, options.allowNonFinite));
+  }
+
+  /** Undo a half-written row and record why it was rejected. */
+  reject(line: number, column: string | null, code: RowErrorCode, message: string): void {
+    for (const builder of this.builders) builder.truncate(this.rows);
+    this.rowsRejected++;
+    if (this.reported < this.options.maxReportedErrors) {
+      this.reported++;
+      this.errors.push({ line, column, code, message });
+    }
+  }
+
+  rejectValue(line: number, index: number, shown: string): void {
+    const column = this.columns[index]!;
+    this.reject(
+      line,
+      column.name,
+      ROW_ERRORS.invalidValue,
+      `${shown} is not ${expectationFor(column.type, this.options.allowNonFinite)}`,
+    );
+  }
+
+  rejectNull(line: number, index: number): void {
+    const column = this.columns[index]!;
+    this.reject(line, column.name, ROW_ERRORS.missingColumn, `column "${column.name}" is required but has no value`);
+  }
+
+  /** Every column of the row has been written. */
+  accept(): void {
+    this.rows++;
+    this.rowsAccepted++;
+    if (this.rows >= this.options.chunkRows || (this.rows & 1023) === 0 && this.byteSize() >= this.options.chunkBytes) {
+      this.flushChunk();
+    }
+  }
+
+  private byteSize(): number {
+    let total = 0;
+    for (const builder of this.builders) total += builder.byteSize();
+    return total;
+  }
+
+  flushChunk(): void {
+    if (this.rows === 0) return;
+    const columns = this.builders.map((builder) => builder.finish());
+    this.chunks.push({ rows: this.rows, columns, bytes: chunkBytes(columns) });
+    this.rows = 0;
+  }
+
+  /** Chunks completed since the last call. */
+  takeChunks(): ParsedChunk[] {
+    return this.chunks.splice(0);
+  }
+
+  takeErrors(): RowError[] {
+    return this.errors.splice(0);
+  }
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Column, ColumnType } from '@sluice/shared';
+import { parse } from '../../test/parse-helpers';
+import { daysFromCivil, parseTimestamp } from './values';
+
+/** Reads each text as a one-column CSV value; returns the stored value, or 'rejected'. */
+function read(type: ColumnType, texts: string[], allowNonFinite = false): unknown[] {
+  const columns: Column[] = [{ name: 'v', type, nullable: true }];
+  const body = `v\n${texts.map((t) => `"${t}"`).join('\n')}\n`;
+  const result = parse('csv', body, columns, { allowNonFinite });
+  const rejectedLines = new Set(result.errors.map((e) => e.line));
+  let next = 0;
+  return texts.map((_, i) => (rejectedLines.has(i + 2) ? 'rejected' : result.rows[next++]?.v));
+}
+
+const ts = (text: string) => parseTimestamp(Buffer.from(text), 0, Buffer.byteLength(text));
+
+describe('value rules', () => {
+  it('range-checks int32', () => {
+    assert.deepEqual(read('int32', ['0', '-2147483648', '2147483647', '2147483648', '+7', ' 8 ', '1.0', '0x10', '-']), [
+      0,
+      -2147483648,
+      2147483647,
+      'rejected',
+      7,
+      8,
+      'rejected',
+      'rejected',
+      'rejected',
+    ]);
+  });
+
+  it('range-checks int64 exactly beyond 2^53', () => {
+    assert.deepEqual(read('int64', ['9223372036854775807', '-9223372036854775808', '9223372036854775808', '12']), [
+      9223372036854775807n,
+      -9223372036854775808n,
+      'rejected',
+      12n,
+    ]);
+  });
+
+  it('reads float64 and refuses NaN and infinities unless the stream allows them', () => {
+    assert.deepEqual(read('float64', ['1.5', '-0.25', '1e-3', '.5', '3', '1e999', 'NaN', 'inf', 'abc', '1,5']), [
+      1.5, -0.25, 0.001, 0.5, 3, 'rejected', 'rejected', 'rejected', 'rejected', 'rejected',
+    ]);
+    const allowed = read('float64', ['NaN', '-Infinity', '1e999'], true);
+    assert.ok(Number.isNaN(allowed[0]));
+    assert.deepEqual(allowed.slice(1), [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY]);
+    assert.equal(read('float64', ['0.1'])[0], 0.1);
+    assert.equal(read('float64', ['123456789.123456789'])[0], Number('123456789.123456789'));
+  });
+
+  it('reads booleans in any case', () => {
+    assert.deepEqual(read('boolean', ['true', 'FALSE', '1', '0', 't', 'F', 'Yes', 'no', 'maybe', '2']), [
+      true, false, true, false, true, false, true, false, 'rejected', 'rejected',
+    ]);
+  });
+
+  it('reads dates and refuses impossible ones', () => {
+    const day = 86_400_000;
+    assert.deepEqual(read('date', ['1970-01-01', '2024-02-29', '2023-02-29', '2024-13-01', '2024-1-1']), [
+      0,
+      daysFromCivil(2024, 2, 29) * day,
+      'rejected',
+      'rejected',
+      'rejected',
+    ]);
+    assert.equal(daysFromCivil(2000, 3, 1), 11017);
+    assert.equal(daysFromCivil(1969, 12, 31), -1);
+  });
+
+  it('normalises ISO-8601 timestamps to UTC microseconds', () => {
+    const base = Date.UTC(2024, 0, 2, 3, 4, 5) * 1000;
+    assert.equal(ts('2024-01-02T03:04:05Z'), base);
+    assert.equal(ts('2024-01-02 03:04:05'), base);
+    assert.equal(ts('2024-01-02T03:04:05.5Z'), base + 500_000);
+    assert.equal(ts('2024-01-02T03:04:05.123456789Z'), base + 123_456);
+    assert.equal(ts('2024-01-02T05:04:05+02:00'), base);
+    assert.equal(ts('2024-01-02T00:04:05-0300'), base);
+    assert.equal(ts('2024-01-02T04:04:05+01'), base);
+    assert.equal(ts('2024-01-02T03:04Z'), base - 5_000_000);
+    assert.equal(ts('2024-01-02'), Date.UTC(2024, 0, 2) * 1000);
+    for (const bad of ['2024-01-02T25:00:00Z', '2024-01-02T03:04:05+2', '2024-01-02X03:04', 'yesterday', '']) {
+      assert.ok(Number.isNaN(ts(bad)), bad);
+    }
+  });
+
+  it('reads epoch seconds and milliseconds', () => {
+    assert.equal(ts('1700000000'), 1_700_000_000_000_000);
+    assert.equal(ts('1700000000.25'), 1_700_000_000_250_000);
+    assert.equal(ts('1700000000123'), 1_700_000_000_123_000);
+    assert.equal(ts('-86400'), -86_400_000_000);
+  });
+});
