@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { applyMigrations } from '@sluice/db/migrate';
-import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase, run } from '@sluice/testkit';
+import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase, run, startS3rver } from '@sluice/testkit';
 import { ensureSystemPackages } from './lib/system-packages';
 import { findTestFiles, runNodeTests } from './lib/node-tests';
 
@@ -48,6 +48,12 @@ async function main() {
   await applyMigrations({ databaseUrl });
   console.log(`fresh database ${new URL(databaseUrl).pathname.slice(1)}`);
   Object.assign(env, { TEST_DATABASE_URL: databaseUrl, TEST_ADMIN_DATABASE_URL: adminUrl });
+
+  section('servers');
+  const s3 = await startS3rver({ dir: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-s3-')), bucket: 'sluice-test' });
+  cleanups.push(() => s3.stop());
+  console.log(`s3rver on ${s3.endpoint} (pid-managed), bucket ${s3.bucket}`);
+  Object.assign(env, { TEST_S3_ENDPOINT: s3.endpoint, TEST_S3_BUCKET: s3.bucket });
 
   section('build');
   await run('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: root, env });

@@ -1,36 +1,82 @@
 /**
  * Builds the ingest service as a Fastify instance without listening, so tests drive the real app.
- * The route map: infra plugins first, then routes.
+ * The route map, in one screen: infra plugins first, then routes.
  */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import { newId } from '@sluice/shared';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config';
+import { authPlugin } from './plugins/auth.plugin';
 import { dbPlugin } from './plugins/db.plugin';
 import { errorsPlugin } from './plugins/errors.plugin';
+import { metricsPlugin } from './plugins/metrics.plugin';
+import { pipelinePlugin } from './plugins/pipeline.plugin';
+import { StreamCache } from './plugins/stream-cache';
+import { storePlugin } from './plugins/store.plugin';
+import { adminRoutes } from './routes/admin.route';
+import { filesRoutes } from './routes/files.route';
 import { healthRoutes } from './routes/health.route';
+import { ingestRoutes } from './routes/ingest.route';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+  }
+}
 
 export async function buildApp(config: Config): Promise<FastifyInstance> {
   const app = Fastify({
     logger: {
       level: config.logLevel,
-      // Keys and tokens travel in this header: never log it.
+      // Keys and tokens travel in these headers: never log them.
       redact: ['req.headers.authorization', 'req.headers.cookie'],
     },
+    // Per-request logs only at debug and below: at ingest rates they would drown everything else.
+    logController: new LogController({
+      disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    }),
     genReqId: () => newId('req'),
     requestIdHeader: false,
     trustProxy: config.trustProxy,
-    // Sockets idle between keep-alive requests close; long uploads are not cut (no overall timeout).
+    // Idle keep-alive sockets close; long uploads are never cut by a whole-request timeout.
     keepAliveTimeout: 65_000,
     requestTimeout: 0,
     connectionTimeout: 0,
+    bodyLimit: 1024 * 1024,
   });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorate('config', config);
 
   // Infra
   await app.register(errorsPlugin);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Sluice ingest API', version: '1.0.0' },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (slk_…)' },
+          adminToken: { type: 'http', scheme: 'bearer', description: 'SLUICE_ADMIN_TOKEN' },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, maxConnections: config.databasePoolMax });
+  await app.register(storePlugin, { store: config.store });
+  await app.register(metricsPlugin);
+  await app.register(authPlugin, { adminToken: config.adminToken, keyCacheTtlMs: config.keyCacheTtlMs });
+  await app.register(pipelinePlugin, { config });
 
   // Routes
+  const streams = new StreamCache(app.db, config.streamCacheTtlMs);
   await app.register(healthRoutes);
+  await app.register(ingestRoutes(streams));
+  await app.register(filesRoutes);
+  await app.register(adminRoutes(streams));
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

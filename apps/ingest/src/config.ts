@@ -1,21 +1,49 @@
 /**
  * The ingest service's configuration: parsed from the environment once, here, into a typed object.
- * Nothing else reads process.env.
+ * Nothing else reads process.env. Every limit is documented in the README with its default.
  */
+import os from 'node:os';
 import { z } from 'zod';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const int = (min: number) => z.coerce.number().int().min(min);
+const MiB = 1024 * 1024;
 
 const envSchema = z.object({
   INGEST_HOST: z.string().default('127.0.0.1'),
-  INGEST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  INGEST_PORT: int(0).max(65535).default(8080),
   DATABASE_URL: z.string().url('DATABASE_URL must be a postgresql:// URL'),
-  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(5),
+  DATABASE_POOL_MAX: int(1).max(100).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  INGEST_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  INGEST_SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
   INGEST_TRUST_PROXY: bool.default(false),
+  SLUICE_ADMIN_TOKEN: z.string().min(16, 'SLUICE_ADMIN_TOKEN must be at least 16 characters').optional(),
+
+  LAKE_DIR: z.string().default('./data/lake'),
+  S3_BUCKET: z.string().optional(),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  S3_MULTIPART_THRESHOLD_BYTES: int(5 * MiB).default(16 * MiB),
+  S3_REQUEST_TIMEOUT_MS: int(100).default(30_000),
+  SINK_RETRY_ATTEMPTS: int(1).max(50).default(8),
+  SINK_RETRY_BASE_MS: int(1).default(250),
+  SINK_RETRY_MAX_MS: int(1).default(8_000),
+
+  MAX_BODY_BYTES: int(1).default(16 * 1024 * MiB),
+  MAX_LINE_BYTES: int(16).default(MiB),
+  MAX_FIELDS: int(1).max(100_000).default(2_000),
+  QUEUE_MAX_BYTES: int(MiB).default(128 * MiB),
+  QUEUE_HIGH_WATER: z.coerce.number().gt(0).max(1).default(0.8),
+  INGEST_RETRY_AFTER_SECONDS: int(1).default(1),
+  PIPELINE_WORKERS: int(1).max(64).default(os.availableParallelism()),
+  PARQUET_ROW_GROUP_ROWS: int(1024).default(128 * 1024),
+  KEY_CACHE_TTL_MS: int(0).max(5_000).default(2_000),
+  STREAM_CACHE_TTL_MS: int(0).default(2_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -28,10 +56,33 @@ export interface Config {
   logLevel: z.output<typeof envSchema>['LOG_LEVEL'];
   shutdownTimeoutMs: number;
   trustProxy: boolean;
+  adminToken: string | null;
+  store:
+    | { kind: 'local'; dir: string }
+    | {
+        kind: 's3';
+        bucket: string;
+        endpoint?: string;
+        region: string;
+        accessKeyId?: string;
+        secretAccessKey?: string;
+        forcePathStyle: boolean;
+        multipartThreshold: number;
+        requestTimeoutMs: number;
+      };
+  sinkRetry: { attempts: number; baseMs: number; maxMs: number };
+  limits: { maxBodyBytes: number; maxLineBytes: number; maxFields: number };
+  queue: { maxBytes: number; highWater: number; retryAfterSeconds: number };
+  pipelineWorkers: number;
+  rowGroupRows: number;
+  keyCacheTtlMs: number;
+  streamCacheTtlMs: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  // Empty variables count as unset (docker-compose passes `FOO:` as "").
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`).join('\n');
     throw new Error(`Invalid ingest configuration:\n${problems}`);
@@ -45,5 +96,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.INGEST_SHUTDOWN_TIMEOUT_MS,
     trustProxy: e.INGEST_TRUST_PROXY,
+    adminToken: e.SLUICE_ADMIN_TOKEN ?? null,
+    store: e.S3_BUCKET
+      ? {
+          kind: 's3',
+          bucket: e.S3_BUCKET,
+          endpoint: e.S3_ENDPOINT,
+          region: e.S3_REGION,
+          accessKeyId: e.S3_ACCESS_KEY_ID,
+          secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE,
+          multipartThreshold: e.S3_MULTIPART_THRESHOLD_BYTES,
+          requestTimeoutMs: e.S3_REQUEST_TIMEOUT_MS,
+        }
+      : { kind: 'local', dir: e.LAKE_DIR },
+    sinkRetry: { attempts: e.SINK_RETRY_ATTEMPTS, baseMs: e.SINK_RETRY_BASE_MS, maxMs: e.SINK_RETRY_MAX_MS },
+    limits: { maxBodyBytes: e.MAX_BODY_BYTES, maxLineBytes: e.MAX_LINE_BYTES, maxFields: e.MAX_FIELDS },
+    queue: {
+      maxBytes: e.QUEUE_MAX_BYTES,
+      highWater: Math.floor(e.QUEUE_MAX_BYTES * e.QUEUE_HIGH_WATER),
+      retryAfterSeconds: e.INGEST_RETRY_AFTER_SECONDS,
+    },
+    pipelineWorkers: e.PIPELINE_WORKERS,
+    rowGroupRows: e.PARQUET_ROW_GROUP_ROWS,
+    keyCacheTtlMs: e.KEY_CACHE_TTL_MS,
+    streamCacheTtlMs: e.STREAM_CACHE_TTL_MS,
   };
 }

@@ -10,3 +10,4 @@ export {
   DEFAULT_MIGRATIONS_DIR,
   DEFAULT_SCHEMA_PATH,
 } from './migrate';
+export * from './control-plane';

@@ -4,3 +4,4 @@ export * from './stream';
 export * from './parquet';
 export * from './clickhouse';
 export * from './errors';
+export * from './api';

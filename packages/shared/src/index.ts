@@ -7,3 +7,4 @@ export * from './api-key';
 export * from './ids';
 export * from './base58';
 export * from './errors';
+export * from './api';

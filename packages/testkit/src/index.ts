@@ -1,2 +1,3 @@
 export * from './process';
 export * from './database';
+export * from './s3rver';

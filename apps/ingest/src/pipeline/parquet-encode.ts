@@ -34,9 +34,6 @@ export function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[], optio
     .setCreatedBy('sluice')
     .setKeyValueMetadata(new Map(Object.entries(metadata)))
     .build();
-  try {
-    return writeParquet(wasmTable, properties);
-  } finally {
-    wasmTable.free();
-  }
+  // writeParquet takes ownership of the wasm table and properties and frees them.
+  return writeParquet(wasmTable, properties);
 }

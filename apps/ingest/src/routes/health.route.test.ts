@@ -21,7 +21,18 @@ describe('health', () => {
   it('GET /readyz answers 200 when Postgres is reachable', async () => {
     const response = await app.inject({ method: 'GET', url: '/readyz' });
     assert.equal(response.statusCode, 200);
-    assert.deepEqual(response.json(), { status: 'ok', checks: { database: 'ok' } });
+    assert.deepEqual(response.json(), { status: 'ok', checks: { database: 'ok', store: 'ok' }, draining: false });
+  });
+
+  it('GET /readyz answers 503 when the object store is not reachable', async () => {
+    const broken = await buildApp(testConfig({ S3_BUCKET: 'nope', S3_ENDPOINT: 'http://127.0.0.1:1', S3_ACCESS_KEY_ID: 'x', S3_SECRET_ACCESS_KEY: 'y', S3_FORCE_PATH_STYLE: 'true' }));
+    try {
+      const response = await broken.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(response.statusCode, 503);
+      assert.equal(response.json().checks.store, 'unreachable');
+    } finally {
+      await broken.close();
+    }
   });
 
   it('GET /readyz answers 503 when Postgres is not', async () => {

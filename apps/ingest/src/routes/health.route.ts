@@ -1,18 +1,23 @@
-/** Liveness (/healthz: the process answers) and readiness (/readyz: its dependencies answer). */
+/** Liveness (/healthz: the process answers) and readiness (/readyz: Postgres and the object store answer). */
 import type { FastifyPluginAsync } from 'fastify';
 
 export const healthRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { hide: true }, logLevel: 'warn' }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
-    const checks: Record<string, 'ok' | string> = {};
-    try {
-      await app.db.$queryRawUnsafe('SELECT 1');
-      checks.database = 'ok';
-    } catch {
-      checks.database = 'unreachable';
-    }
-    const ready = Object.values(checks).every((value) => value === 'ok');
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', checks });
+  app.get('/readyz', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) => {
+    const [database, store] = await Promise.all([
+      app.db.$queryRawUnsafe('SELECT 1').then(
+        () => 'ok',
+        () => 'unreachable',
+      ),
+      app.store.check().then(
+        () => 'ok',
+        () => 'unreachable',
+      ),
+    ]);
+    const ready = database === 'ok' && store === 'ok' && !app.draining;
+    return reply
+      .status(ready ? 200 : 503)
+      .send({ status: ready ? 'ok' : 'unavailable', checks: { database, store }, draining: app.draining });
   });
 };

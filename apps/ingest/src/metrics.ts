@@ -1,0 +1,76 @@
+/** The service's Prometheus metrics, on a registry owned by the app (tests build several apps). */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    rows: new Counter({
+      name: 'sluice_rows_total',
+      help: 'Rows received, by stream and outcome (accepted, rejected).',
+      labelNames: ['stream', 'outcome'] as const,
+      registers,
+    }),
+    bytesReceived: new Counter({
+      name: 'sluice_bytes_received_total',
+      help: 'Request body bytes received after decompression, by stream and format.',
+      labelNames: ['stream', 'format'] as const,
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'sluice_request_duration_seconds',
+      help: 'HTTP request duration, by route and status.',
+      labelNames: ['route', 'status'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 120],
+      registers,
+    }),
+    queueBytes: new Gauge({
+      name: 'sluice_queue_bytes',
+      help: 'Bytes held by the ingest queue: body bytes being parsed and rows waiting to be stored.',
+      registers,
+    }),
+    queueLength: new Gauge({
+      name: 'sluice_queue_length',
+      help: 'Ingest requests admitted and not yet answered.',
+      registers,
+    }),
+    batchesFlushed: new Counter({
+      name: 'sluice_batches_flushed_total',
+      help: 'Batches flushed, by stream and reason (rows, bytes, age, request_end, pressure, shutdown).',
+      labelNames: ['stream', 'reason'] as const,
+      registers,
+    }),
+    filesWritten: new Counter({
+      name: 'sluice_files_written_total',
+      help: 'Parquet files committed to the object store, by stream.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+    uploadDuration: new Histogram({
+      name: 'sluice_upload_duration_seconds',
+      help: 'Time to commit one Parquet file to the object store, retries included.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    failedUploads: new Counter({
+      name: 'sluice_failed_uploads_total',
+      help: 'Parquet files that could not be stored after every retry.',
+      registers,
+    }),
+    uploadRetries: new Counter({
+      name: 'sluice_upload_retries_total',
+      help: 'Object store upload attempts that were retries.',
+      registers,
+    }),
+    rejectedRequests: new Counter({
+      name: 'sluice_requests_rejected_total',
+      help: 'Ingest requests refused before reading the body, by reason (busy, shutting_down).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

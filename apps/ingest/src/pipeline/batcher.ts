@@ -1,0 +1,146 @@
+/**
+ * Groups parsed chunks of one stream (and schema version) into batches and flushes a batch when it
+ * reaches maxRows or maxBytes, when its first row is maxAgeMs old, or when asked (request end, memory
+ * pressure, shutdown). Each flush becomes one Parquet file. Requests whose rows are in a batch are told
+ * about its commit, so they can answer only once their rows are durable.
+ */
+import type { BatchSettings } from '@sluice/shared';
+import type { ParsedChunk } from './parse/columns';
+
+export type FlushReason = 'rows' | 'bytes' | 'age' | 'request_end' | 'pressure' | 'shutdown';
+
+export interface CommittedFile {
+  key: string;
+  rows: number;
+  bytes: number;
+}
+
+/** A request waiting for the batches that hold its rows. */
+export class BatchOwner {
+  private open = 0;
+  private readonly commits: Promise<CommittedFile>[] = [];
+  private idle: (() => void) | null = null;
+
+  /** @internal The owner's rows joined a batch that has not been flushed yet. */
+  joined(): void {
+    this.open++;
+  }
+
+  /** @internal That batch was flushed; its commit is under way. */
+  flushed(commit: Promise<CommittedFile>): void {
+    commit.catch(() => {}); // observed in settled()
+    this.commits.push(commit);
+    this.open--;
+    if (this.open === 0) {
+      this.idle?.();
+      this.idle = null;
+    }
+  }
+
+  /** @internal The owner's rows were withdrawn from a batch before it was flushed. */
+  left(): void {
+    this.open--;
+    if (this.open === 0) {
+      this.idle?.();
+      this.idle = null;
+    }
+  }
+
+  /** Resolves with the files holding this owner's rows once all are committed; rejects if one failed. */
+  async settled(): Promise<CommittedFile[]> {
+    while (this.open > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    return Promise.all(this.commits);
+  }
+}
+
+export interface Batch {
+  chunks: ParsedChunk[];
+  rows: number;
+  bytes: number;
+}
+
+export class Batcher {
+  private chunks: ParsedChunk[] = [];
+  private chunkOwners: BatchOwner[] = [];
+  private rows = 0;
+  private bytes = 0;
+  private owners = new Set<BatchOwner>();
+  private timer: NodeJS.Timeout | null = null;
+  /** Requests currently appending to this batcher. */
+  writers = 0;
+
+  constructor(
+    private readonly settings: BatchSettings,
+    private readonly commit: (batch: Batch, reason: FlushReason) => Promise<CommittedFile>,
+  ) {}
+
+  get pendingRows(): number {
+    return this.rows;
+  }
+
+  get pendingBytes(): number {
+    return this.bytes;
+  }
+
+  append(chunk: ParsedChunk, owner: BatchOwner): void {
+    if (chunk.rows === 0) return;
+    if (this.rows === 0) {
+      this.timer = setTimeout(() => this.flush('age'), this.settings.maxAgeMs);
+    }
+    this.chunks.push(chunk);
+    this.chunkOwners.push(owner);
+    this.rows += chunk.rows;
+    this.bytes += chunk.bytes;
+    if (!this.owners.has(owner)) {
+      this.owners.add(owner);
+      owner.joined();
+    }
+    if (this.rows >= this.settings.maxRows) this.flush('rows');
+    else if (this.bytes >= this.settings.maxBytes) this.flush('bytes');
+  }
+
+  /**
+   * Takes an owner's rows back out of the batch not yet flushed (its request failed part-way); returns
+   * the bytes released. Rows already flushed stay stored.
+   */
+  withdraw(owner: BatchOwner): number {
+    if (!this.owners.has(owner)) return 0;
+    let released = 0;
+    const keep: ParsedChunk[] = [];
+    const keepOwners: BatchOwner[] = [];
+    this.chunks.forEach((chunk, index) => {
+      if (this.chunkOwners[index] === owner) {
+        released += chunk.bytes;
+        this.rows -= chunk.rows;
+        this.bytes -= chunk.bytes;
+      } else {
+        keep.push(chunk);
+        keepOwners.push(this.chunkOwners[index]!);
+      }
+    });
+    this.chunks = keep;
+    this.chunkOwners = keepOwners;
+    this.owners.delete(owner);
+    owner.left();
+    if (this.rows === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    return released;
+  }
+
+  flush(reason: FlushReason): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.rows === 0) return;
+    const batch: Batch = { chunks: this.chunks, rows: this.rows, bytes: this.bytes };
+    const owners = this.owners;
+    this.chunks = [];
+    this.chunkOwners = [];
+    this.rows = 0;
+    this.bytes = 0;
+    this.owners = new Set();
+    const committed = this.commit(batch, reason);
+    for (const owner of owners) owner.flushed(committed);
+  }
+}

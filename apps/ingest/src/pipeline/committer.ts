@@ -1,0 +1,87 @@
+/**
+ * Turns a flushed batch into a durable file: encode to Parquet (in a worker), commit the object to the
+ * store with retries, then record it in the manifest. The object key is chosen once per batch, so every
+ * retry writes the same object (idempotent). Durable first, derived second.
+ */
+import { recordDataFile, type Db } from '@sluice/db';
+import { SluiceError, sortableToken, type StreamDto } from '@sluice/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Metrics } from '../metrics';
+import { objectKeyFor, type ObjectStore } from '../sinks/object-store';
+import { withRetries, type RetryOptions } from '../sinks/retry';
+import type { Batch, CommittedFile, FlushReason } from './batcher';
+import type { ByteBudget } from './byte-budget';
+import type { WorkerPool } from './worker-pool';
+
+export interface CommitterDeps {
+  db: Db;
+  store: ObjectStore;
+  pool: WorkerPool;
+  budget: ByteBudget;
+  metrics: Metrics;
+  log: FastifyBaseLogger;
+  retry: Omit<RetryOptions, 'onRetry'>;
+  rowGroupRows: number;
+}
+
+export class Committer {
+  constructor(private readonly deps: CommitterDeps) {}
+
+  async commit(stream: StreamDto, batch: Batch, reason: FlushReason): Promise<CommittedFile> {
+    const { store, pool, budget, metrics, log } = this.deps;
+    metrics.batchesFlushed.inc({ stream: stream.name, reason });
+    const key = objectKeyFor(stream.name, sortableToken(), new Date());
+    let held = batch.bytes;
+    try {
+      const parquet = await pool.encode(stream.schema, batch.chunks, {
+        stream: stream.name,
+        schemaVersion: stream.schemaVersion,
+        rowGroupRows: this.deps.rowGroupRows,
+      });
+      // The column buffers went to the worker and are gone; the Parquet bytes are what is held now.
+      budget.release(held - parquet.byteLength);
+      held = parquet.byteLength;
+
+      const started = process.hrtime.bigint();
+      try {
+        await withRetries(() => store.put(key, parquet), {
+          ...this.deps.retry,
+          onRetry: (attempt, error) => {
+            metrics.uploadRetries.inc();
+            log.warn({ key, attempt, err: error }, 'object store upload failed; retrying');
+          },
+        });
+      } catch (error) {
+        metrics.failedUploads.inc();
+        throw new SluiceError('sink.unavailable', undefined, { cause: error });
+      }
+      metrics.uploadDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+
+      await withRetries(
+        () =>
+          recordDataFile(this.deps.db, {
+            streamId: stream.id,
+            schemaVersion: stream.schemaVersion,
+            key,
+            rows: batch.rows,
+            bytes: parquet.byteLength,
+            clickhouse: stream.sinks.clickhouse ? 'pending' : 'skipped',
+          }),
+        {
+          ...this.deps.retry,
+          onRetry: (attempt, error) => log.warn({ key, attempt, err: error }, 'manifest insert failed; retrying'),
+        },
+      ).catch((error) => {
+        throw new SluiceError('sink.unavailable', undefined, { cause: error });
+      });
+      metrics.filesWritten.inc({ stream: stream.name });
+      log.debug({ key, rows: batch.rows, bytes: parquet.byteLength, reason }, 'file committed');
+      return { key, rows: batch.rows, bytes: parquet.byteLength };
+    } catch (error) {
+      log.error({ key, rows: batch.rows, err: error }, 'batch could not be stored');
+      throw error instanceof SluiceError ? error : new SluiceError('sink.unavailable', undefined, { cause: error });
+    } finally {
+      budget.release(held);
+    }
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * The data path of one request, without HTTP: body bytes -> parser worker -> batcher -> committed files.
+ * It enforces the body-size limit, the byte budget (backpressure), the stream's reject policy, and answers
+ * only when every accepted row of the request is durable.
+ */
+import { MAX_REPORTED_ERRORS, SluiceError, type StreamDto } from '@sluice/shared';
+import { BatchOwner, Batcher, type FlushReason } from './batcher';
+import type { ByteBudget } from './byte-budget';
+import type { Committer } from './committer';
+import type { ParsedChunk } from './parse/columns';
+import type { RowError } from './parse/record-sink';
+import type { BodyFormat } from './protocol';
+import { BodyParseError, type WorkerPool } from './worker-pool';
+
+export interface PipelineLimits {
+  maxBodyBytes: number;
+  maxLineBytes: number;
+  maxFields: number;
+  /** Rows per parsed chunk (the unit the batcher groups). */
+  chunkRows: number;
+}
+
+export interface IngestOutcome {
+  rowsAccepted: number;
+  rowsRejected: number;
+  errors: RowError[];
+  files: string[];
+}
+
+/** Socket pieces are gathered into blocks of this size before going to a worker. */
+const BLOCK_BYTES = 1 << 20;
+
+export class IngestPipeline {
+  private readonly batchers = new Map<string, Batcher>();
+  private draining = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly budget: ByteBudget,
+    private readonly committer: Committer,
+    private readonly limits: PipelineLimits,
+  ) {
+    budget.onPressure = () => this.flushLargest();
+  }
+
+  private batcherFor(stream: StreamDto): Batcher {
+    const key = `${stream.name}@${stream.schemaVersion}`;
+    let batcher = this.batchers.get(key);
+    if (!batcher) {
+      batcher = new Batcher(stream.batch, (batch, reason) => this.committer.commit(stream, batch, reason));
+      this.batchers.set(key, batcher);
+    }
+    return batcher;
+  }
+
+  /** Memory is short: flush the fullest batch so its rows drain to the store. */
+  private flushLargest(): void {
+    let largest: Batcher | null = null;
+    for (const batcher of this.batchers.values()) {
+      if (batcher.pendingBytes > (largest?.pendingBytes ?? 0)) largest = batcher;
+    }
+    largest?.flush('pressure');
+  }
+
+  /** From now on every batch is flushed at once; returns after flushing what is pending. */
+  drain(): void {
+    this.draining = true;
+    for (const batcher of this.batchers.values()) batcher.flush('shutdown');
+  }
+
+  async ingest(stream: StreamDto, format: BodyFormat, body: AsyncIterable<Uint8Array>): Promise<IngestOutcome> {
+    const batcher = this.batcherFor(stream);
+    const owner = new BatchOwner();
+    const allOrNothing = stream.rejectMode === 'all-or-nothing';
+    const staged: ParsedChunk[] = [];
+    const errors: RowError[] = [];
+    const budget = this.budget;
+
+    const session = this.pool.openSession(
+      format,
+      {
+        columns: stream.schema.columns,
+        delimiter: stream.delimiter,
+        unknownColumns: stream.unknownColumns,
+        allowNonFinite: stream.allowNonFinite,
+        maxLineBytes: this.limits.maxLineBytes,
+        maxFields: this.limits.maxFields,
+        chunkRows: Math.min(this.limits.chunkRows, stream.batch.maxRows),
+        chunkBytes: Math.max(64 * 1024, Math.floor(stream.batch.maxBytes / 4)),
+        maxReportedErrors: MAX_REPORTED_ERRORS,
+      },
+      {
+        onProgress: (chunks, rowErrors) => {
+          for (const chunk of chunks) {
+            budget.force(chunk.bytes);
+            if (allOrNothing) staged.push(chunk);
+            else batcher.append(chunk, owner);
+          }
+          for (const error of rowErrors) if (errors.length < MAX_REPORTED_ERRORS) errors.push(error);
+        },
+        onConsumed: (bytes) => budget.release(bytes),
+      },
+    );
+
+    batcher.writers++;
+    let summary: { accepted: number; rejected: number };
+    try {
+      let received = 0;
+      let block = new Uint8Array(BLOCK_BYTES);
+      let filled = 0;
+      const send = async () => {
+        if (filled === 0) return;
+        const full = filled === block.length ? block : block.slice(0, filled);
+        block = new Uint8Array(BLOCK_BYTES);
+        filled = 0;
+        await budget.acquire(full.byteLength);
+        await session.write(full);
+      };
+      for await (const piece of body) {
+        received += piece.byteLength;
+        if (received > this.limits.maxBodyBytes) {
+          throw new SluiceError(
+            'ingest.payload_too_large',
+            `The body is larger than ${this.limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`,
+          );
+        }
+        let offset = 0;
+        while (offset < piece.byteLength) {
+          const take = Math.min(piece.byteLength - offset, block.length - filled);
+          block.set(piece.subarray(offset, offset + take), filled);
+          filled += take;
+          offset += take;
+          if (filled === block.length) await send();
+        }
+      }
+      await send();
+      summary = await session.end();
+    } catch (error) {
+      session.abort();
+      budget.release(batcher.withdraw(owner) + sum(staged));
+      if (error instanceof BodyParseError) {
+        throw new SluiceError('ingest.malformed_body', `Line ${error.line}: ${error.message}.`, {
+          details: { line: error.line, column: error.column },
+        });
+      }
+      throw error;
+    } finally {
+      batcher.writers--;
+    }
+
+    if (allOrNothing) {
+      if (summary.rejected > 0) {
+        budget.release(sum(staged));
+        throw new SluiceError(
+          'ingest.rows_rejected',
+          `${summary.rejected} row(s) were rejected, so nothing was stored (the stream stores all or nothing).`,
+          { details: { rowsAccepted: 0, rowsRejected: summary.rejected, errors } },
+        );
+      }
+      for (const chunk of staged) batcher.append(chunk, owner);
+    }
+    this.maybeFlushAtEnd(batcher, stream);
+
+    const files = await owner.settled();
+    return {
+      rowsAccepted: summary.accepted,
+      rowsRejected: summary.rejected,
+      errors,
+      files: [...new Set(files.map((file) => file.key))],
+    };
+  }
+
+  /**
+   * A producer waits for its rows to be durable. When no other request is adding to the batch and it
+   * is not tiny, flush now rather than wait for maxAgeMs; small batches wait to be grouped (no tiny files).
+   */
+  private maybeFlushAtEnd(batcher: Batcher, stream: StreamDto) {
+    let reason: FlushReason | null = null;
+    if (this.draining) reason = 'shutdown';
+    else if (
+      batcher.writers === 0 &&
+      (batcher.pendingRows >= stream.batch.maxRows / 8 || batcher.pendingBytes >= stream.batch.maxBytes / 8)
+    ) {
+      reason = 'request_end';
+    }
+    if (reason) batcher.flush(reason);
+  }
+}
+
+function sum(chunks: ParsedChunk[]): number {
+  return chunks.reduce((total, chunk) => total + chunk.bytes, 0);
+}

@@ -1,0 +1,89 @@
+/**
+ * A pipeline worker thread: parses request bodies (one session per request, fed in order) into column
+ * chunks, and encodes batches into Parquet. Both are CPU work kept off the main thread's event loop.
+ */
+import { parentPort } from 'node:worker_threads';
+import { encodeParquet } from './parquet-encode';
+import { CsvParser } from './parse/csv-parser';
+import { NdjsonParser } from './parse/ndjson-parser';
+import { BodyError } from './parse/record-sink';
+import { chunkTransferList, type FromWorker, type ToWorker } from './protocol';
+
+const port = parentPort;
+if (!port) throw new Error('pipeline.worker must run in a worker thread');
+
+const sessions = new Map<number, CsvParser | NdjsonParser>();
+
+function send(message: FromWorker, transfer: ArrayBuffer[] = []) {
+  port!.postMessage(message, transfer);
+}
+
+function report(kind: 'progress' | 'done', session: number, parser: CsvParser | NdjsonParser, consumed: number) {
+  const chunks = parser.sink.takeChunks();
+  send(
+    {
+      kind,
+      session,
+      consumed,
+      chunks,
+      errors: parser.sink.takeErrors(),
+      accepted: parser.sink.rowsAccepted,
+      rejected: parser.sink.rowsRejected,
+    },
+    chunkTransferList(chunks),
+  );
+}
+
+function fail(session: number, error: unknown) {
+  sessions.delete(session);
+  if (error instanceof BodyError) {
+    send({ kind: 'failed', session, message: error.message, line: error.line, column: error.column });
+  } else {
+    send({ kind: 'failed', session, message: `internal parser error: ${(error as Error).message}`, line: 0, column: null });
+  }
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.kind) {
+    case 'open':
+      sessions.set(
+        message.session,
+        message.format === 'csv' ? new CsvParser(message.options) : new NdjsonParser(message.options),
+      );
+      return;
+    case 'data': {
+      const parser = sessions.get(message.session);
+      if (!parser) return;
+      try {
+        parser.push(message.bytes);
+        report('progress', message.session, parser, message.bytes.byteLength);
+      } catch (error) {
+        fail(message.session, error);
+      }
+      return;
+    }
+    case 'end': {
+      const parser = sessions.get(message.session);
+      if (!parser) return;
+      try {
+        parser.end();
+        sessions.delete(message.session);
+        report('done', message.session, parser, 0);
+      } catch (error) {
+        fail(message.session, error);
+      }
+      return;
+    }
+    case 'abort':
+      sessions.delete(message.session);
+      return;
+    case 'encode':
+      try {
+        const parquet = encodeParquet(message.schema, message.chunks, message.options);
+        send({ kind: 'encoded', job: message.job, parquet }, [parquet.buffer as ArrayBuffer]);
+      } catch (error) {
+        send({ kind: 'encode-failed', job: message.job, message: (error as Error).message });
+      }
+      return;
+  }
+});

@@ -1,0 +1,44 @@
+/** Messages between the main thread and the pipeline workers. Buffers are transferred, never copied. */
+import type { StreamSchema } from '@sluice/shared';
+import type { EncodeOptions } from './parquet-encode';
+import type { ParsedChunk } from './parse/columns';
+import type { ParseOptions, RowError } from './parse/record-sink';
+
+export type BodyFormat = 'csv' | 'ndjson';
+
+export type ToWorker =
+  | { kind: 'open'; session: number; format: BodyFormat; options: ParseOptions }
+  | { kind: 'data'; session: number; bytes: Uint8Array }
+  | { kind: 'end'; session: number }
+  | { kind: 'abort'; session: number }
+  | { kind: 'encode'; job: number; schema: StreamSchema; chunks: ParsedChunk[]; options: EncodeOptions };
+
+export interface ParseProgress {
+  session: number;
+  /** Body bytes fully processed since the last message. */
+  consumed: number;
+  chunks: ParsedChunk[];
+  errors: RowError[];
+  accepted: number;
+  rejected: number;
+}
+
+export type FromWorker =
+  | ({ kind: 'progress' } & ParseProgress)
+  | ({ kind: 'done' } & ParseProgress)
+  | { kind: 'failed'; session: number; message: string; line: number; column: string | null }
+  | { kind: 'encoded'; job: number; parquet: Uint8Array }
+  | { kind: 'encode-failed'; job: number; message: string };
+
+/** The buffers of parsed chunks, for postMessage's transfer list. */
+export function chunkTransferList(chunks: ParsedChunk[]): ArrayBuffer[] {
+  const buffers: ArrayBuffer[] = [];
+  for (const chunk of chunks) {
+    for (const column of chunk.columns) {
+      buffers.push(column.values);
+      if (column.offsets) buffers.push(column.offsets);
+      if (column.validity) buffers.push(column.validity);
+    }
+  }
+  return buffers;
+}

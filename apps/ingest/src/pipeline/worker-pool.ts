@@ -1,0 +1,232 @@
+/**
+ * The pool of pipeline workers. A parse session sticks to one worker (a body is parsed in order);
+ * encode jobs go to the least busy worker. Each session keeps at most `window` body bytes in flight,
+ * so a slow parser slows the reads of the socket instead of growing memory.
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { StreamSchema } from '@sluice/shared';
+import type { EncodeOptions } from './parquet-encode';
+import type { ParsedChunk } from './parse/columns';
+import type { ParseOptions, RowError } from './parse/record-sink';
+import { chunkTransferList, type BodyFormat, type FromWorker, type ParseProgress, type ToWorker } from './protocol';
+
+export interface SessionHandlers {
+  /** Parsed rows and rejected-row reports, in body order. */
+  onProgress(chunks: ParsedChunk[], errors: RowError[]): void;
+  /** Body bytes the parser has finished with (their memory can be counted as free). */
+  onConsumed(bytes: number): void;
+}
+
+export interface ParseSummary {
+  accepted: number;
+  rejected: number;
+}
+
+export class BodyParseError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+    readonly column: string | null,
+  ) {
+    super(message);
+  }
+}
+
+interface Slot {
+  worker: Worker;
+  sessions: number;
+  jobs: number;
+}
+
+export class ParseSession {
+  private inFlight = 0;
+  private waiter: (() => void) | null = null;
+  private finished: { resolve(summary: ParseSummary): void; reject(error: Error): void } | null = null;
+  private failure: Error | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    readonly slot: Slot,
+    readonly id: number,
+    private readonly handlers: SessionHandlers,
+    private readonly window: number,
+  ) {}
+
+  /**
+   * Sends body bytes to the parser, transferring their buffer (the caller gives it up: it must own the
+   * whole ArrayBuffer). Resolves when the in-flight window has room again.
+   */
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.failure) {
+      this.handlers.onConsumed(bytes.byteLength);
+      throw this.failure;
+    }
+    this.inFlight += bytes.byteLength;
+    this.pool.post(this.slot, { kind: 'data', session: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    while (this.inFlight > this.window && !this.failure) {
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  /** Signals the end of the body; resolves with the final counts once every row is parsed. */
+  end(): Promise<ParseSummary> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.finished = { resolve, reject };
+      this.pool.post(this.slot, { kind: 'end', session: this.id });
+    });
+  }
+
+  abort(): void {
+    if (this.closed) return;
+    this.pool.post(this.slot, { kind: 'abort', session: this.id });
+    this.close();
+  }
+
+  /** @internal */
+  receive(message: FromWorker): void {
+    if (message.kind === 'failed') {
+      this.fail(new BodyParseError(message.message, message.line, message.column));
+      return;
+    }
+    if (message.kind !== 'progress' && message.kind !== 'done') return;
+    const progress: ParseProgress = message;
+    this.handlers.onProgress(progress.chunks, progress.errors);
+    if (progress.consumed > 0) {
+      this.inFlight -= progress.consumed;
+      this.handlers.onConsumed(progress.consumed);
+      this.wake();
+    }
+    if (message.kind === 'done') {
+      this.close();
+      this.finished?.resolve({ accepted: progress.accepted, rejected: progress.rejected });
+    }
+  }
+
+  /** @internal A worker crash or a body error ends the session. */
+  fail(error: Error): void {
+    if (this.closed) return;
+    this.failure = error;
+    this.handlers.onConsumed(this.inFlight);
+    this.inFlight = 0;
+    this.close();
+    this.wake();
+    this.finished?.reject(error);
+  }
+
+  private wake() {
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.();
+  }
+
+  private close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.pool.release(this);
+    this.slot.sessions--;
+  }
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly sessions = new Map<number, ParseSession>();
+  private readonly jobs = new Map<number, { slot: Slot; resolve(bytes: Uint8Array): void; reject(error: Error): void }>();
+  private nextId = 1;
+  private closing = false;
+
+  constructor(size = os.availableParallelism()) {
+    for (let i = 0; i < Math.max(1, size); i++) this.slots.push(this.spawn());
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(new URL('./pipeline.worker.mjs', import.meta.url));
+    const slot: Slot = { worker, sessions: 0, jobs: 0 };
+    worker.on('message', (message: FromWorker) => this.dispatch(slot, message));
+    worker.on('error', (error) => this.crashed(slot, error));
+    worker.on('exit', (code) => {
+      if (!this.closing) this.crashed(slot, new Error(`pipeline worker exited with code ${code}`));
+    });
+    worker.unref();
+    return slot;
+  }
+
+  /** A crashed worker fails its sessions and jobs, and is replaced. */
+  private crashed(slot: Slot, error: Error) {
+    const index = this.slots.indexOf(slot);
+    if (index < 0) return;
+    this.slots[index] = this.spawn();
+    for (const session of this.sessions.values()) {
+      if (session.slot === slot) session.fail(error);
+    }
+    for (const [id, job] of this.jobs) {
+      if (job.slot !== slot) continue;
+      this.jobs.delete(id);
+      job.reject(error);
+    }
+    void slot.worker.terminate();
+  }
+
+  private dispatch(slot: Slot, message: FromWorker) {
+    if (message.kind === 'encoded' || message.kind === 'encode-failed') {
+      const job = this.jobs.get(message.job);
+      if (!job) return;
+      this.jobs.delete(message.job);
+      slot.jobs--;
+      if (message.kind === 'encoded') job.resolve(message.parquet);
+      else job.reject(new Error(message.message));
+      return;
+    }
+    this.sessions.get(message.session)?.receive(message);
+  }
+
+  private leastBusy(): Slot {
+    let best = this.slots[0]!;
+    for (const slot of this.slots) {
+      if (slot.sessions * 2 + slot.jobs < best.sessions * 2 + best.jobs) best = slot;
+    }
+    return best;
+  }
+
+  openSession(format: BodyFormat, options: ParseOptions, handlers: SessionHandlers, window = 4 << 20): ParseSession {
+    const slot = this.leastBusy();
+    const session = new ParseSession(this, slot, this.nextId++, handlers, window);
+    slot.sessions++;
+    this.sessions.set(session.id, session);
+    this.post(slot, { kind: 'open', session: session.id, format, options });
+    return session;
+  }
+
+  encode(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Promise<Uint8Array> {
+    const slot = this.leastBusy();
+    const job = this.nextId++;
+    slot.jobs++;
+    return new Promise((resolve, reject) => {
+      this.jobs.set(job, { slot, resolve, reject });
+      // Transferring hands the chunk buffers to the worker: the batch is encoded once, from there.
+      this.post(slot, { kind: 'encode', job, schema, chunks, options }, chunkTransferList(chunks));
+    });
+  }
+
+  /** @internal */
+  post(slot: Slot, message: ToWorker, transfer: ArrayBuffer[] = []) {
+    slot.worker.postMessage(message, transfer);
+  }
+
+  /** @internal */
+  release(session: ParseSession) {
+    this.sessions.delete(session.id);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+}

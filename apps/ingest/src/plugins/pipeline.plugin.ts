@@ -1,0 +1,53 @@
+/**
+ * Owns the data path: the worker pool, the byte budget, the committer and the batchers. On close it
+ * flushes every pending batch, waits for in-flight requests, then stops the workers.
+ */
+import fp from 'fastify-plugin';
+import type { Config } from '../config';
+import { ByteBudget } from '../pipeline/byte-budget';
+import { Committer } from '../pipeline/committer';
+import { IngestPipeline } from '../pipeline/ingest-pipeline';
+import { WorkerPool } from '../pipeline/worker-pool';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    pipeline: IngestPipeline;
+    budget: ByteBudget;
+    draining: boolean;
+  }
+}
+
+export const pipelinePlugin = fp<{ config: Config }>(
+  async (app, { config }) => {
+    const pool = new WorkerPool(config.pipelineWorkers);
+    const budget = new ByteBudget(config.queue.maxBytes, config.queue.highWater);
+    budget.onChange = (used) => app.metrics.queueBytes.set(used);
+    const committer = new Committer({
+      db: app.db,
+      store: app.store,
+      pool,
+      budget,
+      metrics: app.metrics,
+      log: app.log,
+      retry: config.sinkRetry,
+      rowGroupRows: config.rowGroupRows,
+    });
+    const pipeline = new IngestPipeline(pool, budget, committer, {
+      ...config.limits,
+      chunkRows: 16 * 1024,
+    });
+    app.decorate('pipeline', pipeline);
+    app.decorate('budget', budget);
+    app.decorate('draining', false);
+
+    // Before the server stops accepting: refuse new requests, flush what is held so in-flight ones finish.
+    app.addHook('preClose', async () => {
+      app.draining = true;
+      pipeline.drain();
+    });
+    app.addHook('onClose', async () => {
+      await pool.close();
+    });
+  },
+  { name: 'pipeline', dependencies: ['db', 'store', 'metrics'] },
+);

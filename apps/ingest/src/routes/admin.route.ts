@@ -1,0 +1,89 @@
+/**
+ * The admin API (bearer SLUICE_ADMIN_TOKEN): streams, schema versions and API keys, for scripts and
+ * automation. The operations are the shared control-plane ones the console uses too.
+ */
+import {
+  addSchemaVersion,
+  createApiKey,
+  createStream,
+  getStream,
+  listApiKeys,
+  listSchemaVersions,
+  listStreams,
+  revokeApiKey,
+} from '@sluice/db';
+import { apiKeyCreateSchema, streamDefinitionSchema, streamSchemaSchema } from '@sluice/shared';
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { StreamCache } from '../plugins/stream-cache';
+
+const streamParams = z.object({ name: z.string() });
+const security = [{ adminToken: [] }];
+
+export function adminRoutes(streams: StreamCache): FastifyPluginAsync {
+  return async (app) => {
+    app.addHook('onRequest', async (request) => app.auth.requireAdmin(request));
+
+    app.post(
+      '/v1/admin/streams',
+      { schema: { summary: 'Create a stream', tags: ['admin'], body: streamDefinitionSchema, security } },
+      async (request, reply) => reply.status(201).send(await createStream(app.db, request.body)),
+    );
+
+    app.get('/v1/admin/streams', { schema: { summary: 'List streams', tags: ['admin'], security } }, async () => ({
+      streams: await listStreams(app.db),
+    }));
+
+    app.get(
+      '/v1/admin/streams/:name',
+      { schema: { summary: 'Get a stream with its schema versions', tags: ['admin'], params: streamParams, security } },
+      async (request) => {
+        const { name } = request.params as z.infer<typeof streamParams>;
+        const stream = await getStream(app.db, name);
+        return { ...stream, versions: await listSchemaVersions(app.db, name) };
+      },
+    );
+
+    app.post(
+      '/v1/admin/streams/:name/schema',
+      {
+        schema: {
+          summary: 'Add a schema version (new nullable columns only)',
+          tags: ['admin'],
+          params: streamParams,
+          body: streamSchemaSchema,
+          security,
+        },
+      },
+      async (request, reply) => {
+        const { name } = request.params as z.infer<typeof streamParams>;
+        const { stream } = await addSchemaVersion(app.db, name, request.body);
+        streams.forget(name);
+        return reply.status(201).send(stream);
+      },
+    );
+
+    app.post(
+      '/v1/admin/keys',
+      {
+        schema: {
+          summary: 'Create an API key (the plaintext key is in this answer only)',
+          tags: ['admin'],
+          body: apiKeyCreateSchema,
+          security,
+        },
+      },
+      async (request, reply) => reply.status(201).send(await createApiKey(app.db, request.body)),
+    );
+
+    app.get('/v1/admin/keys', { schema: { summary: 'List API keys', tags: ['admin'], security } }, async () => ({
+      keys: await listApiKeys(app.db),
+    }));
+
+    app.delete(
+      '/v1/admin/keys/:id',
+      { schema: { summary: 'Revoke an API key', tags: ['admin'], params: z.object({ id: z.string() }), security } },
+      async (request) => revokeApiKey(app.db, (request.params as { id: string }).id),
+    );
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * The local-folder object store: write to a temporary file, fsync, rename into place, fsync the folder,
+ * so a file is either absent or complete even across a crash.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { ObjectStore, StoredObject } from './object-store';
+
+export class LocalStore implements ObjectStore {
+  readonly kind = 'local';
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  get location(): string {
+    return this.root;
+  }
+
+  private pathOf(key: string): string {
+    const full = path.resolve(this.root, key);
+    if (!full.startsWith(this.root + path.sep)) throw new Error(`object key escapes the lake: ${key}`);
+    return full;
+  }
+
+  async put(key: string, body: Uint8Array): Promise<void> {
+    const target = this.pathOf(key);
+    const dir = path.dirname(target);
+    await fs.mkdir(dir, { recursive: true });
+    const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+    const handle = await fs.open(temp, 'wx');
+    try {
+      await handle.writeFile(body);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await fs.rename(temp, target);
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+    const dirHandle = await fs.open(dir, 'r');
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  }
+
+  async get(key: string, range?: { start: number; end: number }): Promise<Uint8Array> {
+    const file = this.pathOf(key);
+    if (!range) return new Uint8Array(await fs.readFile(file));
+    const handle = await fs.open(file, 'r');
+    try {
+      const buffer = Buffer.alloc(range.end - range.start);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, range.start);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async size(key: string): Promise<number | null> {
+    try {
+      return (await fs.stat(this.pathOf(key))).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const found: StoredObject[] = [];
+    const walk = async (dir: string) => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (!entry.name.startsWith('.')) {
+          const key = path.relative(this.root, full).split(path.sep).join('/');
+          if (key.startsWith(prefix)) found.push({ key, size: (await fs.stat(full)).size });
+        }
+      }
+    };
+    await walk(this.root);
+    return found.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async check(): Promise<void> {
+    await fs.mkdir(this.root, { recursive: true });
+    await fs.access(this.root, fs.constants.W_OK);
+  }
+}

@@ -1,0 +1,27 @@
+/** Where Parquet files go: a local folder or an S3-compatible bucket, behind one small interface. */
+
+export interface StoredObject {
+  key: string;
+  size: number;
+}
+
+export interface ObjectStore {
+  readonly kind: 'local' | 's3';
+  /** A human description without secrets, for logs and /readyz. */
+  readonly location: string;
+  /** Stores the object atomically: it appears whole under `key`, or not at all. Idempotent for a key. */
+  put(key: string, body: Uint8Array): Promise<void>;
+  /** Reads bytes [start, end) of an object; the whole object when no range is given. */
+  get(key: string, range?: { start: number; end: number }): Promise<Uint8Array>;
+  /** The object's size, or null when it does not exist. */
+  size(key: string): Promise<number | null>;
+  list(prefix: string): Promise<StoredObject[]>;
+  /** Throws when the store cannot be reached. */
+  check(): Promise<void>;
+}
+
+/** `<stream>/dt=YYYY-MM-DD/hour=HH/<sortable unique id>.parquet`, by ingest time in UTC. */
+export function objectKeyFor(stream: string, id: string, at: Date): string {
+  const iso = at.toISOString();
+  return `${stream}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/${id}.parquet`;
+}

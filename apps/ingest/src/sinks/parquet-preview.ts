@@ -1,0 +1,61 @@
+/**
+ * A look inside a written Parquet file: schema, row groups and the first rows, read with range requests
+ * (the footer and the first row group's pages), never the whole file.
+ */
+import type { FilePreviewDto } from '@sluice/shared';
+import { parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import type { ObjectStore } from './object-store';
+
+export async function previewParquet(store: ObjectStore, key: string, size: number, limit: number): Promise<FilePreviewDto> {
+  const file: AsyncBuffer = {
+    byteLength: size,
+    slice: async (start, end) => {
+      const bytes = await store.get(key, { start, end: end ?? size });
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    },
+  };
+  const metadata = await parquetMetadataAsync(file);
+  const schema = parquetSchema(metadata);
+  const rows = await parquetReadObjects({ file, metadata, compressors, rowStart: 0, rowEnd: Math.min(limit, Number(metadata.num_rows)) });
+  const keyValues = Object.fromEntries((metadata.key_value_metadata ?? []).map((kv) => [kv.key, kv.value ?? '']));
+  delete keyValues['ARROW:schema'];
+  return {
+    key,
+    bytes: size,
+    rows: Number(metadata.num_rows),
+    createdBy: metadata.created_by ?? null,
+    metadata: keyValues,
+    columns: schema.children.map((child) => ({
+      name: child.element.name,
+      physicalType: child.element.type ?? 'GROUP',
+      logicalType: describeLogicalType(child.element.logical_type),
+      nullable: child.element.repetition_type !== 'REQUIRED',
+    })),
+    rowGroups: metadata.row_groups.map((group, index) => ({
+      index,
+      rows: Number(group.num_rows),
+      bytes: Number(group.total_byte_size),
+      compressedBytes: group.columns.reduce((total, column) => total + Number(column.meta_data?.total_compressed_size ?? 0), 0),
+    })),
+    rowsPreview: rows.map((row) => Object.fromEntries(Object.entries(row).map(([name, value]) => [name, toJsonValue(value)]))),
+  };
+}
+
+function describeLogicalType(logical: unknown): string | null {
+  if (!logical || typeof logical !== 'object') return null;
+  const type = (logical as { type?: string }).type;
+  if (type === 'TIMESTAMP') {
+    const t = logical as { unit?: string; isAdjustedToUTC?: boolean };
+    return `TIMESTAMP(${t.unit ?? '?'},${t.isAdjustedToUTC ? 'UTC' : 'local'})`;
+  }
+  return type ?? null;
+}
+
+function toJsonValue(value: unknown): string | number | boolean | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string') return value;
+  return JSON.stringify(value);
+}

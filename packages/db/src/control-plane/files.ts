@@ -1,0 +1,72 @@
+/** The manifest of written files: recorded after each object is committed, listed newest first. */
+import { newId, SluiceError, type DataFileDto } from '@sluice/shared';
+import type { Db } from '../client';
+import type { DataFile, SinkStatus } from '../generated/prisma/client';
+
+export function toDataFileDto(row: DataFile, stream: string): DataFileDto {
+  return {
+    id: row.id,
+    stream,
+    schemaVersion: row.schemaVersion,
+    key: row.objectKey,
+    rows: row.rows,
+    bytes: Number(row.bytes),
+    createdAt: row.createdAt.toISOString(),
+    clickhouseStatus: row.clickhouseStatus,
+  };
+}
+
+export async function recordDataFile(
+  db: Db,
+  file: { streamId: string; schemaVersion: number; key: string; rows: number; bytes: number; clickhouse: SinkStatus },
+): Promise<DataFile> {
+  // Idempotent for a key: a retried insert after a lost answer finds the row already there.
+  return db.dataFile.upsert({
+    where: { objectKey: file.key },
+    create: {
+      id: newId('file'),
+      streamId: file.streamId,
+      schemaVersion: file.schemaVersion,
+      objectKey: file.key,
+      rows: file.rows,
+      bytes: BigInt(file.bytes),
+      clickhouseStatus: file.clickhouse,
+    },
+    update: {},
+  });
+}
+
+export interface FilePage {
+  files: DataFileDto[];
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export async function listDataFiles(
+  db: Db,
+  streamName: string,
+  options: { limit?: number; cursor?: string | null } = {},
+): Promise<FilePage> {
+  const stream = await db.stream.findUnique({ where: { name: streamName }, select: { id: true } });
+  if (!stream) throw new SluiceError('stream.not_found', `No stream is named "${streamName}".`);
+  const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
+  const rows = await db.dataFile.findMany({
+    where: { streamId: stream.id },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: limit + 1,
+    ...(options.cursor ? { cursor: { id: options.cursor }, skip: 1 } : {}),
+  });
+  const page = rows.slice(0, limit);
+  return {
+    files: page.map((row) => toDataFileDto(row, streamName)),
+    nextCursor: rows.length > limit ? (page[page.length - 1]?.id ?? null) : null,
+  };
+}
+
+export async function findDataFile(db: Db, streamName: string, key: string): Promise<DataFileDto> {
+  const row = await db.dataFile.findUnique({ where: { objectKey: key }, include: { stream: { select: { name: true } } } });
+  if (!row || row.stream.name !== streamName) {
+    throw new SluiceError('file.not_found', `No file "${key}" in stream "${streamName}".`);
+  }
+  return toDataFileDto(row, streamName);
+}

@@ -1,0 +1,96 @@
+/** The JSON shapes of the HTTP APIs, shared by the ingest service, the console and the tests. */
+import { z } from 'zod';
+import type { RowErrorCode } from './errors';
+import type { StreamSchema } from './schema';
+import { STREAM_NAME_PATTERN, type BatchSettings, type RejectMode, type Sinks, type UnknownColumnPolicy } from './stream';
+
+export interface StreamDto {
+  id: string;
+  name: string;
+  description: string;
+  schemaVersion: number;
+  schema: StreamSchema;
+  batch: BatchSettings;
+  rejectMode: RejectMode;
+  unknownColumns: UnknownColumnPolicy;
+  delimiter: string;
+  allowNonFinite: boolean;
+  sinks: Sinks;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SchemaVersionDto {
+  version: number;
+  schema: StreamSchema;
+  createdAt: string;
+}
+
+export const apiKeyCreateSchema = z.object({
+  name: z.string().trim().min(1, 'a key needs a name').max(100),
+  streams: z.union([
+    z.literal('*'),
+    z.array(z.string().regex(STREAM_NAME_PATTERN, 'not a stream name')).min(1, 'choose at least one stream, or "*"'),
+  ]),
+});
+export type ApiKeyCreateInput = z.input<typeof apiKeyCreateSchema>;
+
+export interface ApiKeyDto {
+  id: string;
+  name: string;
+  start: string;
+  streams: string[] | '*';
+  scopes: string[];
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  status: 'active' | 'revoked';
+}
+
+export interface CreatedApiKeyDto extends ApiKeyDto {
+  /** The plaintext key: returned once, at creation, and never stored. */
+  key: string;
+}
+
+export interface DataFileDto {
+  id: string;
+  stream: string;
+  schemaVersion: number;
+  key: string;
+  rows: number;
+  bytes: number;
+  createdAt: string;
+  clickhouseStatus: 'skipped' | 'pending' | 'done' | 'failed';
+}
+
+export interface RowErrorDto {
+  line: number;
+  column: string | null;
+  code: RowErrorCode;
+  message: string;
+}
+
+export interface IngestResultDto {
+  stream: string;
+  rowsAccepted: number;
+  rowsRejected: number;
+  /** The first 100 rejected rows. */
+  errors: RowErrorDto[];
+  /** Object keys of the files holding this request's rows. */
+  files: string[];
+  requestId: string;
+}
+
+export interface FilePreviewDto {
+  key: string;
+  bytes: number;
+  rows: number;
+  createdBy: string | null;
+  metadata: Record<string, string>;
+  columns: { name: string; physicalType: string; logicalType: string | null; nullable: boolean }[];
+  rowGroups: { index: number; rows: number; bytes: number; compressedBytes: number }[];
+  /** The first rows, as JSON-friendly values (int64 as strings, timestamps as ISO strings). */
+  rowsPreview: Record<string, string | number | boolean | null>[];
+}
+
+export const MAX_REPORTED_ERRORS = 100;
