@@ -80,6 +80,9 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // While shutting down, every answer closes its connection, so keep-alive sockets do not hold the
+    // server open once the requests in flight are done.
+    if (app.draining) reply.header('connection', 'close');
   });
 
   return app;

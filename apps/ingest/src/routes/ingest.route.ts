@@ -50,9 +50,25 @@ function bodyOf(request: FastifyRequest, gzip: boolean): AsyncIterable<Uint8Arra
   })();
 }
 
-/** An early refusal: close the connection so an unread multi-gigabyte body is not drained for nothing. */
+/**
+ * After a refusal the rest of the body is still on its way. Reading and discarding it (up to a point)
+ * lets the producer finish sending and read the answer, instead of failing with a broken pipe; past
+ * LINGER_BYTES the connection is closed rather than drain gigabytes for nothing.
+ */
+const LINGER_BYTES = 16 * 1024 * 1024;
+
 function refuseBeforeBody(request: FastifyRequest, reply: FastifyReply) {
-  if (request.headers['content-length'] !== '0') reply.header('connection', 'close');
+  const declared = Number(request.headers['content-length'] ?? Number.NaN);
+  if (declared > LINGER_BYTES) {
+    reply.header('connection', 'close');
+    return;
+  }
+  let discarded = 0;
+  request.raw.on('data', (piece: Buffer) => {
+    discarded += piece.length;
+    if (discarded > LINGER_BYTES) request.raw.socket.destroy();
+  });
+  request.raw.resume();
 }
 
 export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {

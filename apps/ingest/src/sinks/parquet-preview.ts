@@ -18,6 +18,9 @@ export async function previewParquet(store: ObjectStore, key: string, size: numb
   const metadata = await parquetMetadataAsync(file);
   const schema = parquetSchema(metadata);
   const rows = await parquetReadObjects({ file, metadata, compressors, rowStart: 0, rowEnd: Math.min(limit, Number(metadata.num_rows)) });
+  const dateColumns = new Set(
+    schema.children.filter((child) => describeLogicalType(child.element.logical_type) === 'DATE').map((child) => child.element.name),
+  );
   const keyValues = Object.fromEntries((metadata.key_value_metadata ?? []).map((kv) => [kv.key, kv.value ?? '']));
   delete keyValues['ARROW:schema'];
   return {
@@ -38,7 +41,15 @@ export async function previewParquet(store: ObjectStore, key: string, size: numb
       bytes: Number(group.total_byte_size),
       compressedBytes: group.columns.reduce((total, column) => total + Number(column.meta_data?.total_compressed_size ?? 0), 0),
     })),
-    rowsPreview: rows.map((row) => Object.fromEntries(Object.entries(row).map(([name, value]) => [name, toJsonValue(value)]))),
+    rowsPreview: rows.map((row) =>
+      Object.fromEntries(
+        Object.entries(row).map(([name, value]) => {
+          const json = toJsonValue(value);
+          // Dates come back as midnight UTC instants; show them as the calendar dates they are.
+          return [name, dateColumns.has(name) && typeof json === 'string' ? json.slice(0, 10) : json];
+        }),
+      ),
+    ),
   };
 }
 
