@@ -37,11 +37,11 @@ const envSchema = z.object({
   MAX_BODY_BYTES: int(1).default(16 * 1024 * MiB),
   MAX_LINE_BYTES: int(16).default(MiB),
   MAX_FIELDS: int(1).max(100_000).default(2_000),
-  QUEUE_MAX_BYTES: int(MiB).default(128 * MiB),
+  QUEUE_MAX_BYTES: int(MiB).default(64 * MiB),
   QUEUE_HIGH_WATER: z.coerce.number().gt(0).max(1).default(0.8),
   INGEST_RETRY_AFTER_SECONDS: int(1).default(1),
   PIPELINE_WORKERS: int(1).max(64).default(os.availableParallelism()),
-  PARQUET_ROW_GROUP_ROWS: int(1024).default(128 * 1024),
+  PARQUET_ROW_GROUP_ROWS: int(1024).default(1024 * 1024),
   KEY_CACHE_TTL_MS: int(0).max(5_000).default(2_000),
   STREAM_CACHE_TTL_MS: int(0).default(2_000),
 });

@@ -1,13 +1,7 @@
+// The Prisma client and the control-plane operations. The migration runner and the embedded database
+// are separate entry points (@sluice/db/migrate, @sluice/db/embedded-postgres): they load large wasm
+// modules that the services do not need.
 export { createDb, type Db, type DbOptions } from './client';
-export { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
 export { hashPassword, verifyPassword } from './password';
 export * from './generated/prisma/client';
-export {
-  applyMigrations,
-  createMigration,
-  migrationStatus,
-  setMigrationDebugLogs,
-  DEFAULT_MIGRATIONS_DIR,
-  DEFAULT_SCHEMA_PATH,
-} from './migrate';
 export * from './control-plane';

@@ -3,7 +3,6 @@ import fp from 'fastify-plugin';
 import type { Config } from '../config';
 import { LocalStore } from '../sinks/local-store';
 import type { ObjectStore } from '../sinks/object-store';
-import { S3Store } from '../sinks/s3-store';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,18 +10,18 @@ declare module 'fastify' {
   }
 }
 
-export function createStore(config: Config['store']): ObjectStore {
+export async function createStore(config: Config['store']): Promise<ObjectStore> {
   if (config.kind === 'local') return new LocalStore(config.dir);
+  // Loaded only when used: the AWS SDK costs ~10 MB of memory that a local lake does not need.
+  const { S3Store } = await import('../sinks/s3-store');
   return new S3Store(config);
 }
 
 export const storePlugin = fp<{ store: Config['store'] }>(
   async (app, options) => {
-    const store = createStore(options.store);
+    const store = await createStore(options.store);
     app.decorate('store', store);
-    app.addHook('onClose', async () => {
-      if (store instanceof S3Store) store.close();
-    });
+    app.addHook('onClose', async () => store.close?.());
     app.log.info({ store: store.location }, 'object store');
   },
   { name: 'store' },

@@ -18,6 +18,8 @@ export interface ObjectStore {
   list(prefix: string): Promise<StoredObject[]>;
   /** Throws when the store cannot be reached. */
   check(): Promise<void>;
+  /** Releases connections, if the store holds any. */
+  close?(): void;
 }
 
 /** `<stream>/dt=YYYY-MM-DD/hour=HH/<sortable unique id>.parquet`, by ingest time in UTC. */

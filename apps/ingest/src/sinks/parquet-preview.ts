@@ -3,11 +3,15 @@
  * (the footer and the first row group's pages), never the whole file.
  */
 import type { FilePreviewDto } from '@sluice/shared';
-import { parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
+import type { AsyncBuffer } from 'hyparquet';
 import type { ObjectStore } from './object-store';
 
 export async function previewParquet(store: ObjectStore, key: string, size: number, limit: number): Promise<FilePreviewDto> {
+  // Loaded on first use: previews are rare next to ingest, and the decompressors are not small.
+  const [{ parquetMetadataAsync, parquetReadObjects, parquetSchema }, { compressors }] = await Promise.all([
+    import('hyparquet'),
+    import('hyparquet-compressors'),
+  ]);
   const file: AsyncBuffer = {
     byteLength: size,
     slice: async (start, end) => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Column } from '@sluice/shared';
-import { parse } from '../../test/parse-helpers';
+import { parse, parseOptions, rowsOf } from '../../test/parse-helpers';
+import { CsvParser } from './csv-parser';
 import { BodyError } from './record-sink';
 
 const people: Column[] = [
@@ -180,6 +181,22 @@ describe('CsvParser', () => {
     const result = parse('csv', 'id,name\n', people);
     assert.equal(result.accepted, 0);
     assert.deepEqual(result.errors, []);
+  });
+
+  it('copies what it keeps between pushes: a caller may reuse its buffer', () => {
+    const body = Buffer.from(`id,name\n${Array.from({ length: 500 }, (_, i) => `${i},name number ${i}`).join('\n')}\n`);
+    const parser = new CsvParser(parseOptions(people, { chunkRows: 1000 }));
+    const reused = Buffer.alloc(37);
+    for (let at = 0; at < body.length; at += reused.length) {
+      const n = body.copy(reused, 0, at, at + reused.length);
+      parser.push(reused.subarray(0, n));
+      reused.fill(0x2c);
+    }
+    parser.end();
+    assert.equal(parser.sink.rowsAccepted, 500);
+    assert.equal(parser.sink.rowsRejected, 0);
+    const rows = rowsOf(people, parser.sink.takeChunks());
+    assert.deepEqual(rows[499], { id: 499, name: 'name number 499' });
   });
 
   it('hands rows over in chunks of the configured size', () => {

@@ -63,14 +63,15 @@ export class CsvParser {
     let pos = 0;
     if (!this.started) {
       if (buf.length < 3 && !(buf.length > 0 && buf[0] !== 0xef)) {
-        this.pending = buf;
+        this.pending = Uint8Array.prototype.slice.call(buf);
         return;
       }
       this.started = true;
       if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
     }
     const consumed = this.parse(buf, pos, false);
-    if (consumed < buf.length) this.pending = buf.slice(consumed);
+    // A copy: the caller may reuse its buffer (Buffer#slice would only be a view).
+    if (consumed < buf.length) this.pending = Uint8Array.prototype.slice.call(buf, consumed);
   }
 
   end(): void {

@@ -70,7 +70,8 @@ export class NdjsonParser {
       this.skippingLine = this.line;
       return;
     }
-    this.pending = rest.slice();
+    // A copy: the caller may reuse its buffer (Buffer#slice would only be a view).
+    this.pending = Uint8Array.prototype.slice.call(rest);
   }
 
   private endSkip(): void {

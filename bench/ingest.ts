@@ -1,0 +1,125 @@
+/**
+ * `npm run bench:ingest`: the 2M-row, 8-column dataset (CSV and NDJSON) POSTed to a running ingest service
+ * in one chunked request each, into the local-folder sink; rows/s, peak RSS and CPU of the service; and in
+ * the same run DuckDB's conversion of the same files (2 threads), as a ratio. Then a body 5x larger, to
+ * show that memory stays flat. Medians of --runs runs. Results go to bench/results/ingest-<date>.json.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { generate } from './generate';
+import { duckdbConvert } from './src/duckdb';
+import { columnsFor } from './src/dataset';
+import { admin, cpuSeconds, median, postFile, sampleRss, startService } from './src/service';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '2000000' },
+    runs: { type: 'string', default: '3' },
+    large: { type: 'string', default: '5' },
+  },
+});
+const rows = Number(values.rows);
+const runs = Number(values.runs);
+const largeFactor = Number(values.large);
+const dataDir = path.resolve(import.meta.dirname, 'data');
+fs.mkdirSync(dataDir, { recursive: true });
+
+async function dataset(format: 'csv' | 'ndjson', count: number): Promise<string> {
+  const file = path.join(dataDir, `mixed-${count}-seed42.${format}`);
+  if (!fs.existsSync(file)) {
+    console.log(`generating ${path.basename(file)} ...`);
+    await generate({ rows: count, shape: 'mixed', format, seed: 42, out: file });
+  }
+  return file;
+}
+
+const columns = columnsFor('mixed');
+const service = await startService();
+const results: Record<string, unknown>[] = [];
+try {
+  const streams: Record<string, string> = {};
+  for (const format of ['csv', 'ndjson'] as const) {
+    streams[format] = `bench_${format}`;
+    await admin(service.url, 'POST', '/v1/admin/streams', { name: streams[format], schema: { columns } });
+  }
+  const { key } = await admin(service.url, 'POST', '/v1/admin/keys', { name: 'bench', streams: '*' });
+
+  const measure = async (format: 'csv' | 'ndjson', file: string, count: number) => {
+    const samples: { seconds: number; peakRss: number; cpu: number }[] = [];
+    for (let run = 0; run < runs; run++) {
+      const cpuBefore = cpuSeconds(service.pid);
+      const sampler = sampleRss(service.pid);
+      const started = performance.now();
+      const response = await postFile(
+        `${service.url}/v1/streams/${streams[format]}/rows`,
+        key,
+        file,
+        format === 'csv' ? 'text/csv' : 'application/x-ndjson',
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const peakRss = sampler.stop();
+      if (response.status !== 200 || response.body.rowsAccepted !== count) {
+        throw new Error(`ingest failed: ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`);
+      }
+      samples.push({ seconds, peakRss, cpu: cpuSeconds(service.pid) - cpuBefore });
+    }
+    return {
+      seconds: median(samples.map((s) => s.seconds)),
+      rowsPerSecond: count / median(samples.map((s) => s.seconds)),
+      peakRssMb: Math.max(...samples.map((s) => s.peakRss)) / 2 ** 20,
+      cpuSeconds: median(samples.map((s) => s.cpu)),
+      mbPerSecond: fs.statSync(file).size / 1e6 / median(samples.map((s) => s.seconds)),
+    };
+  };
+
+  for (const format of ['csv', 'ndjson'] as const) {
+    const file = await dataset(format, rows);
+    const sluice = await measure(format, file, rows);
+    const duck: number[] = [];
+    for (let run = 0; run < runs; run++) duck.push(await duckdbConvert(file, format, columns, 2));
+    const duckRowsPerSecond = rows / median(duck);
+    const row = {
+      format,
+      rows,
+      fileMb: fs.statSync(file).size / 1e6,
+      sluiceRowsPerSecond: Math.round(sluice.rowsPerSecond),
+      sluiceMbPerSecond: Number(sluice.mbPerSecond.toFixed(1)),
+      sluicePeakRssMb: Math.round(sluice.peakRssMb),
+      sluiceCpuSeconds: Number(sluice.cpuSeconds.toFixed(2)),
+      duckdb2RowsPerSecond: Math.round(duckRowsPerSecond),
+      ratioToDuckdb2: Number((sluice.rowsPerSecond / duckRowsPerSecond).toFixed(2)),
+      target: format === 'csv' ? 0.7 : 0.5,
+    };
+    results.push(row);
+    console.log(JSON.stringify(row));
+  }
+
+  if (largeFactor > 1) {
+    const count = rows * largeFactor;
+    const file = await dataset('csv', count);
+    const large = await measure('csv', file, count);
+    const row = {
+      format: 'csv',
+      rows: count,
+      fileMb: fs.statSync(file).size / 1e6,
+      sluiceRowsPerSecond: Math.round(large.rowsPerSecond),
+      sluicePeakRssMb: Math.round(large.peakRssMb),
+      note: `${largeFactor}x the body: memory should stay flat`,
+    };
+    results.push(row);
+    console.log(JSON.stringify(row));
+  }
+} finally {
+  await service.stop();
+}
+
+const resultsDir = path.resolve(import.meta.dirname, 'results');
+fs.mkdirSync(resultsDir, { recursive: true });
+const out = path.join(resultsDir, `ingest-${new Date().toISOString().slice(0, 10)}.json`);
+fs.writeFileSync(
+  out,
+  `${JSON.stringify({ machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, runs, results }, null, 2)}\n`,
+);
+console.table(results);
+console.log(`written ${path.relative(process.cwd(), out)}`);

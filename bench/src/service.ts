@@ -1,0 +1,116 @@
+/**
+ * Runs the built ingest service as its own process for benchmarks (production settings, local-folder
+ * sink, a fresh database), and measures it: peak RSS from /proc, CPU seconds from /proc/<pid>/stat.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { applyMigrations } from '@sluice/db/migrate';
+import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase, freePort, spawnService, waitForHttp, type Service } from '@sluice/testkit';
+
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+const root = path.resolve(import.meta.dirname, '../..');
+
+export interface RunningService {
+  url: string;
+  pid: number;
+  lake: string;
+  stop(): Promise<void>;
+}
+
+export async function startService(env: Record<string, string> = {}): Promise<RunningService> {
+  const adminUrl = process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL;
+  const databaseUrl = await createDatabase(adminUrl, 'sluice_bench');
+  await applyMigrations({ databaseUrl });
+  const port = await freePort();
+  const lake = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-lake-'));
+  const service: Service = spawnService('ingest', process.execPath, ['--max-semi-space-size=4', 'dist/server.mjs'], {
+    cwd: path.join(root, 'apps/ingest'),
+    env: {
+      ...process.env,
+      MALLOC_ARENA_MAX: '2',
+      DATABASE_URL: databaseUrl,
+      INGEST_PORT: String(port),
+      LAKE_DIR: lake,
+      SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/healthz`, { timeoutMs: 30_000, exited: () => service.exited });
+  return {
+    url,
+    pid: service.child.pid!,
+    lake,
+    async stop() {
+      await service.stop();
+      fs.rmSync(lake, { recursive: true, force: true });
+      await dropDatabase(adminUrl, databaseUrl);
+    },
+  };
+}
+
+export async function admin(url: string, method: string, route: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${url}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+export function rssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+export function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100 Hz)
+}
+
+/** Samples a process's RSS until stopped; returns the peak. */
+export function sampleRss(pid: number, intervalMs = 25) {
+  let peak = rssBytes(pid);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssBytes(pid));
+    } catch {
+      // The process ended.
+    }
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+/** POSTs a file as one chunked request, streamed from disk. */
+export function postFile(url: string, key: string, file: string, contentType: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${url.replace(/\/$/, '')}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': contentType, 'transfer-encoding': 'chunked' },
+    });
+    request.on('response', (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (piece) => (text += piece));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    request.on('error', reject);
+    fs.createReadStream(file, { highWaterMark: 1 << 20 }).pipe(request);
+  });
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
