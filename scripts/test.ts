@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { applyMigrations } from '@sluice/db/migrate';
-import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase, run, startS3rver } from '@sluice/testkit';
+import { CLICKHOUSE_BINARY, createDatabase, DEFAULT_ADMIN_URL, dropDatabase, run, startClickHouse, startS3rver } from '@sluice/testkit';
 import { ensureSystemPackages } from './lib/system-packages';
 import { findTestFiles, runNodeTests } from './lib/node-tests';
 
@@ -39,7 +39,7 @@ async function main() {
   };
 
   section('system packages');
-  await ensureSystemPackages([]);
+  await ensureSystemPackages([{ name: 'clickhouse-server', binary: CLICKHOUSE_BINARY }]);
 
   section('database');
   const adminUrl = process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL;
@@ -54,6 +54,10 @@ async function main() {
   cleanups.push(() => s3.stop());
   console.log(`s3rver on ${s3.endpoint} (pid-managed), bucket ${s3.bucket}`);
   Object.assign(env, { TEST_S3_ENDPOINT: s3.endpoint, TEST_S3_BUCKET: s3.bucket });
+  const clickhouse = await startClickHouse(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-clickhouse-')));
+  cleanups.push(() => clickhouse.stop());
+  console.log(`clickhouse-server on ${clickhouse.url}`);
+  Object.assign(env, { TEST_CLICKHOUSE_URL: clickhouse.url });
 
   section('build');
   await run('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: root, env });

@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config';
 import { authPlugin } from './plugins/auth.plugin';
+import { clickhousePlugin } from './plugins/clickhouse.plugin';
 import { dbPlugin } from './plugins/db.plugin';
 import { errorsPlugin } from './plugins/errors.plugin';
 import { metricsPlugin } from './plugins/metrics.plugin';
@@ -69,6 +70,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(storePlugin, { store: config.store });
   await app.register(metricsPlugin);
   await app.register(authPlugin, { adminToken: config.adminToken, keyCacheTtlMs: config.keyCacheTtlMs });
+  await app.register(clickhousePlugin, { config: config.clickhouse });
   await app.register(pipelinePlugin, { config });
 
   // Routes

@@ -34,6 +34,13 @@ const envSchema = z.object({
   SINK_RETRY_BASE_MS: int(1).default(250),
   SINK_RETRY_MAX_MS: int(1).default(8_000),
 
+  CLICKHOUSE_URL: z.string().url().optional(),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_DATABASE: z.string().default('default'),
+  CLICKHOUSE_POLL_MS: int(50).default(2_000),
+  CLICKHOUSE_REQUEST_TIMEOUT_MS: int(100).default(60_000),
+
   MAX_BODY_BYTES: int(1).default(16 * 1024 * MiB),
   MAX_LINE_BYTES: int(16).default(MiB),
   MAX_FIELDS: int(1).max(100_000).default(2_000),
@@ -71,6 +78,14 @@ export interface Config {
         requestTimeoutMs: number;
       };
   sinkRetry: { attempts: number; baseMs: number; maxMs: number };
+  clickhouse: {
+    url: string;
+    username: string;
+    password: string;
+    database: string;
+    pollMs: number;
+    requestTimeoutMs: number;
+  } | null;
   limits: { maxBodyBytes: number; maxLineBytes: number; maxFields: number };
   queue: { maxBytes: number; highWater: number; retryAfterSeconds: number };
   pipelineWorkers: number;
@@ -110,6 +125,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           requestTimeoutMs: e.S3_REQUEST_TIMEOUT_MS,
         }
       : { kind: 'local', dir: e.LAKE_DIR },
+    clickhouse: e.CLICKHOUSE_URL
+      ? {
+          url: e.CLICKHOUSE_URL,
+          username: e.CLICKHOUSE_USER,
+          password: e.CLICKHOUSE_PASSWORD,
+          database: e.CLICKHOUSE_DATABASE,
+          pollMs: e.CLICKHOUSE_POLL_MS,
+          requestTimeoutMs: e.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+        }
+      : null,
     sinkRetry: { attempts: e.SINK_RETRY_ATTEMPTS, baseMs: e.SINK_RETRY_BASE_MS, maxMs: e.SINK_RETRY_MAX_MS },
     limits: { maxBodyBytes: e.MAX_BODY_BYTES, maxLineBytes: e.MAX_LINE_BYTES, maxFields: e.MAX_FIELDS },
     queue: {

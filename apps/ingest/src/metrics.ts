@@ -64,6 +64,28 @@ export function createMetrics() {
       help: 'Object store upload attempts that were retries.',
       registers,
     }),
+    clickhouseRows: new Counter({
+      name: 'sluice_clickhouse_rows_total',
+      help: 'Rows inserted into ClickHouse, by stream.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+    clickhouseInsertDuration: new Histogram({
+      name: 'sluice_clickhouse_insert_duration_seconds',
+      help: 'Time to insert one file into ClickHouse.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    clickhouseFailures: new Counter({
+      name: 'sluice_clickhouse_failures_total',
+      help: 'Failed attempts to insert a file into ClickHouse (the file is retried).',
+      registers,
+    }),
+    clickhousePendingFiles: new Gauge({
+      name: 'sluice_clickhouse_pending_files',
+      help: 'Files stored as Parquet and not yet inserted into ClickHouse.',
+      registers,
+    }),
     rejectedRequests: new Counter({
       name: 'sluice_requests_rejected_total',
       help: 'Ingest requests refused before reading the body, by reason (busy, shutting_down).',

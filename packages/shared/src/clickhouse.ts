@@ -13,6 +13,12 @@ export interface ClickHouseCapabilities {
 
 export const MODERN_CLICKHOUSE: ClickHouseCapabilities = { dateTime64: true, bool: true };
 
+/**
+ * Every Sluice table carries the id of the Parquet file each row came from: lineage for analysts, and
+ * how inserts stay exactly-once on servers without insert deduplication tokens (count before insert).
+ */
+export const CLICKHOUSE_FILE_COLUMN = '_sluice_file';
+
 export function clickhouseTypeFor(type: ColumnType, caps: ClickHouseCapabilities = MODERN_CLICKHOUSE): string {
   switch (type) {
     case 'string':
@@ -50,9 +56,10 @@ export function clickhouseCreateTable(
   const name = options.database
     ? `${quoteClickHouseIdentifier(options.database)}.${quoteClickHouseIdentifier(table)}`
     : quoteClickHouseIdentifier(table);
-  const columns = schema.columns
-    .map((column) => `  ${quoteClickHouseIdentifier(column.name)} ${clickhouseColumnType(column, caps)}`)
-    .join(',\n');
+  const columns = [
+    ...schema.columns.map((column) => `  ${quoteClickHouseIdentifier(column.name)} ${clickhouseColumnType(column, caps)}`),
+    `  ${quoteClickHouseIdentifier(CLICKHOUSE_FILE_COLUMN)} String`,
+  ].join(',\n');
   const orderBy = options.orderBy?.length ? `(${options.orderBy.map(quoteClickHouseIdentifier).join(', ')})` : 'tuple()';
   return `CREATE TABLE IF NOT EXISTS ${name}\n(\n${columns}\n)\nENGINE = MergeTree\nORDER BY ${orderBy}`;
 }
@@ -66,8 +73,7 @@ export function clickhouseAddColumns(
   const name = options.database
     ? `${quoteClickHouseIdentifier(options.database)}.${quoteClickHouseIdentifier(table)}`
     : quoteClickHouseIdentifier(table);
-  const clauses = added.map(
-    (column) => `ADD COLUMN IF NOT EXISTS ${quoteClickHouseIdentifier(column.name)} ${clickhouseColumnType(column, caps)}`,
-  );
+  // No IF NOT EXISTS: old servers do not know it; callers add only the columns the table lacks.
+  const clauses = added.map((column) => `ADD COLUMN ${quoteClickHouseIdentifier(column.name)} ${clickhouseColumnType(column, caps)}`);
   return `ALTER TABLE ${name} ${clauses.join(', ')}`;
 }

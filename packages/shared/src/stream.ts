@@ -36,7 +36,8 @@ export const clickhouseSinkSchema = z.object({
 export const sinksSchema = z.object({ clickhouse: clickhouseSinkSchema.optional() }).default({});
 export type Sinks = z.output<typeof sinksSchema>;
 
-export const streamDefinitionSchema = z.object({
+export const streamDefinitionSchema = z
+  .object({
   name: z
     .string()
     .regex(STREAM_NAME_PATTERN, 'stream name must start with a-z and contain only a-z, 0-9, _ and - (max 63)'),
@@ -48,7 +49,17 @@ export const streamDefinitionSchema = z.object({
   delimiter: z.enum(DELIMITERS).default(','),
   allowNonFinite: z.boolean().default(false),
   sinks: sinksSchema,
-});
+  })
+  .superRefine((stream, ctx) => {
+    // ClickHouse needs ORDER BY columns that exist and are not Nullable.
+    for (const name of stream.sinks.clickhouse?.orderBy ?? []) {
+      const column = stream.schema.columns.find((c) => c.name === name);
+      if (!column) ctx.addIssue({ code: 'custom', path: ['sinks', 'clickhouse', 'orderBy'], message: `"${name}" is not a column` });
+      else if (column.nullable) {
+        ctx.addIssue({ code: 'custom', path: ['sinks', 'clickhouse', 'orderBy'], message: `"${name}" is nullable and cannot order a ClickHouse table` });
+      }
+    }
+  });
 
 export type StreamDefinition = z.output<typeof streamDefinitionSchema>;
 export type StreamDefinitionInput = z.input<typeof streamDefinitionSchema>;

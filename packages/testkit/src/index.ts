@@ -1,3 +1,4 @@
 export * from './process';
 export * from './database';
 export * from './s3rver';
+export * from './clickhouse';

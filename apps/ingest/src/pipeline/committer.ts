@@ -22,6 +22,8 @@ export interface CommitterDeps {
   log: FastifyBaseLogger;
   retry: Omit<RetryOptions, 'onRetry'>;
   rowGroupRows: number;
+  /** Called after a file is in the manifest (the ClickHouse forwarder listens). */
+  onFileCommitted?: (stream: StreamDto) => void;
 }
 
 export class Committer {
@@ -75,6 +77,7 @@ export class Committer {
         throw new SluiceError('sink.unavailable', undefined, { cause: error });
       });
       metrics.filesWritten.inc({ stream: stream.name });
+      this.deps.onFileCommitted?.(stream);
       log.debug({ key, rows: batch.rows, bytes: parquet.byteLength, reason }, 'file committed');
       return { key, rows: batch.rows, bytes: parquet.byteLength };
     } catch (error) {

@@ -31,6 +31,9 @@ export const pipelinePlugin = fp<{ config: Config }>(
       log: app.log,
       retry: config.sinkRetry,
       rowGroupRows: config.rowGroupRows,
+      onFileCommitted: (stream) => {
+        if (stream.sinks.clickhouse) app.clickhouse?.forwarder.wake();
+      },
     });
     const pipeline = new IngestPipeline(pool, budget, committer, {
       ...config.limits,
@@ -49,5 +52,5 @@ export const pipelinePlugin = fp<{ config: Config }>(
       await pool.close();
     });
   },
-  { name: 'pipeline', dependencies: ['db', 'store', 'metrics'] },
+  { name: 'pipeline', dependencies: ['db', 'store', 'metrics', 'clickhouse'] },
 );

@@ -12,7 +12,7 @@ import {
   listStreams,
   revokeApiKey,
 } from '@sluice/db';
-import { apiKeyCreateSchema, streamDefinitionSchema, streamSchemaSchema } from '@sluice/shared';
+import { apiKeyCreateSchema, SluiceError, streamDefinitionSchema, streamSchemaSchema } from '@sluice/shared';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { StreamCache } from '../plugins/stream-cache';
@@ -27,7 +27,21 @@ export function adminRoutes(streams: StreamCache): FastifyPluginAsync {
     app.post(
       '/v1/admin/streams',
       { schema: { summary: 'Create a stream', tags: ['admin'], body: streamDefinitionSchema, security } },
-      async (request, reply) => reply.status(201).send(await createStream(app.db, request.body)),
+      async (request, reply) => {
+        const body = request.body as { sinks?: { clickhouse?: unknown } };
+        if (body.sinks?.clickhouse && !app.clickhouse) {
+          throw new SluiceError('request.invalid', 'This stream sends to ClickHouse, but ClickHouse is not configured (CLICKHOUSE_URL).');
+        }
+        const stream = await createStream(app.db, request.body);
+        const target = stream.sinks.clickhouse;
+        if (target && app.clickhouse) {
+          // Create the table now so analysts can see it; if ClickHouse is down, the first insert creates it.
+          await app.clickhouse.sink
+            .ensureTable(target.table, stream.schema, stream.schemaVersion, target.orderBy)
+            .catch((error) => request.log.warn({ err: error }, 'ClickHouse table not created yet'));
+        }
+        return reply.status(201).send(stream);
+      },
     );
 
     app.get('/v1/admin/streams', { schema: { summary: 'List streams', tags: ['admin'], security } }, async () => ({

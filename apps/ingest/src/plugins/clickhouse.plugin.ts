@@ -1,0 +1,36 @@
+/** The optional ClickHouse destination (CLICKHOUSE_URL): the sink and the forwarder that feeds it. */
+import fp from 'fastify-plugin';
+import type { Config } from '../config';
+import { ClickHouseForwarder } from '../pipeline/clickhouse-forwarder';
+import { ClickHouseSink } from '../sinks/clickhouse-sink';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    clickhouse: { sink: ClickHouseSink; forwarder: ClickHouseForwarder } | null;
+  }
+}
+
+export const clickhousePlugin = fp<{ config: Config['clickhouse'] }>(
+  async (app, { config }) => {
+    if (!config) {
+      app.decorate('clickhouse', null);
+      return;
+    }
+    const sink = new ClickHouseSink(config);
+    const forwarder = new ClickHouseForwarder({
+      db: app.db,
+      store: app.store,
+      sink,
+      metrics: app.metrics,
+      log: app.log,
+      pollMs: config.pollMs,
+    });
+    app.decorate('clickhouse', { sink, forwarder });
+    app.addHook('onReady', async () => forwarder.start());
+    app.addHook('onClose', async () => {
+      await forwarder.stop();
+      await sink.close();
+    });
+  },
+  { name: 'clickhouse', dependencies: ['db', 'store', 'metrics'] },
+);
