@@ -3,6 +3,7 @@
  * database when DATABASE_URL is unset, applies migrations, then runs the ingest service and the console
  * until Ctrl-C / SIGTERM, which stops every process it started.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@sluice/db/embedded-postgres';
@@ -73,6 +74,9 @@ async function main() {
   const common = {
     ...buildEnv,
     DATABASE_URL: databaseUrl,
+    // The console reaches the ingest service with the admin token; without one configured, this run
+    // makes its own (set SLUICE_ADMIN_TOKEN to use the admin API from scripts too).
+    SLUICE_ADMIN_TOKEN: env.SLUICE_ADMIN_TOKEN ?? randomBytes(24).toString('hex'),
     // The embedded database answers one query at a time: keep pools small.
     DATABASE_POOL_MAX: env.DATABASE_POOL_MAX ?? (embedded ? '3' : '10'),
   };

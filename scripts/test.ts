@@ -10,6 +10,7 @@ import { applyMigrations } from '@sluice/db/migrate';
 import { CLICKHOUSE_BINARY, createDatabase, DEFAULT_ADMIN_URL, dropDatabase, run, startClickHouse, startS3rver } from '@sluice/testkit';
 import { ensureSystemPackages } from './lib/system-packages';
 import { findTestFiles, runNodeTests } from './lib/node-tests';
+import { runBrowserJourneys } from './lib/browser-journeys';
 
 const root = path.resolve(import.meta.dirname, '..');
 const totals = { passed: 0, failed: 0 };
@@ -39,7 +40,11 @@ async function main() {
   };
 
   section('system packages');
-  await ensureSystemPackages([{ name: 'clickhouse-server', binary: CLICKHOUSE_BINARY }]);
+  await ensureSystemPackages([
+    { name: 'clickhouse-server', binary: CLICKHOUSE_BINARY },
+    { name: 'prometheus', binary: '/usr/bin/prometheus', aptArgs: ['--no-install-recommends'] },
+    { name: 'chromium', binary: '/usr/bin/chromium' },
+  ]);
 
   section('database');
   const adminUrl = process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL;
@@ -70,6 +75,11 @@ async function main() {
   const result = await runNodeTests(files, { cwd: root, env, reportDir: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-tap-')) });
   totals.passed += result.passed;
   totals.failed += result.failed;
+
+  section('browser journeys (Playwright, Debian chromium)');
+  const e2e = await runBrowserJourneys(root, env, adminUrl);
+  totals.passed += e2e.passed;
+  totals.failed += e2e.failed;
 }
 
 let exitCode = 0;

@@ -5,3 +5,4 @@ export * from './parquet';
 export * from './clickhouse';
 export * from './errors';
 export * from './api';
+export * from './infer';

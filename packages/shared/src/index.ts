@@ -8,3 +8,4 @@ export * from './ids';
 export * from './base58';
 export * from './errors';
 export * from './api';
+export * from './infer';

@@ -61,11 +61,13 @@ export class Authenticator {
     return entry.key;
   }
 
-  /** The admin token or a key allowed on the stream (for reading files back). */
+  /** The admin token or a key allowed on the stream. */
   async requireStreamReader(request: FastifyRequest, stream: string): Promise<Caller> {
     if (this.isAdmin(Authenticator.bearer(request))) return { kind: 'admin' };
     const key = await this.requireKey(request);
-    if (!keyAllowsStream(key, stream)) throw new SluiceError('auth.stream_forbidden', `This API key may not use stream "${stream}".`);
+    if (!keyAllowsStream(key, stream)) {
+      throw new SluiceError('auth.stream_forbidden', `This API key may not use stream "${stream}".`);
+    }
     return { kind: 'key', key };
   }
 

@@ -1,0 +1,33 @@
+import Link from 'next/link';
+import type { ReactNode } from 'react';
+import { requireOperator } from '../../lib/session';
+import { logout } from '../actions/auth';
+import { Providers } from '../../components/providers';
+
+export const dynamic = 'force-dynamic';
+
+export default async function ConsoleLayout({ children }: { children: ReactNode }) {
+  const operator = await requireOperator();
+  return (
+    <Providers>
+      <div className="shell">
+        <nav className="sidebar" aria-label="Main">
+          <Link href="/" className="brand">
+            Sluice
+          </Link>
+          <Link href="/">Streams</Link>
+          <Link href="/keys">API keys</Link>
+          <Link href="/metrics">Metrics</Link>
+          <div className="spacer" />
+          <span className="muted small">{operator.email}</span>
+          <form action={logout}>
+            <button type="submit" className="link">
+              Sign out
+            </button>
+          </form>
+        </nav>
+        <main className="content">{children}</main>
+      </div>
+    </Providers>
+  );
+}

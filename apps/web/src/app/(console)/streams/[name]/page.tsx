@@ -1,0 +1,119 @@
+import { findStream, listDataFiles, listSchemaVersions } from '@sluice/db';
+import Link from 'next/link';
+import { notFound } from 'next/navigation';
+import { SchemaVersionForm } from '../../../../components/schema-version-form';
+import { UploadPanel } from '../../../../components/upload-panel';
+import { env } from '../../../../env';
+import { db } from '../../../../lib/db';
+import { formatBytes, formatNumber, formatTime } from '../../../../lib/format';
+
+export const dynamic = 'force-dynamic';
+
+export default async function StreamPage({ params }: { params: Promise<{ name: string }> }) {
+  const { name } = await params;
+  const stream = await findStream(db(), name);
+  if (!stream) notFound();
+  const [versions, files] = await Promise.all([listSchemaVersions(db(), name), listDataFiles(db(), name, { limit: 50 })]);
+  const ingestUrl = env().INGEST_PUBLIC_URL ?? env().INGEST_URL;
+  const header = stream.schema.columns.map((c) => c.name).join(stream.delimiter === '\t' ? '\\t' : stream.delimiter);
+  return (
+    <>
+      <header className="page-header">
+        <div>
+          <h1>{stream.name}</h1>
+          {stream.description && <p className="muted">{stream.description}</p>}
+        </div>
+      </header>
+
+      <section className="cards">
+        <div className="card">
+          <div className="muted small">Schema</div>
+          <div>version {stream.schemaVersion}</div>
+        </div>
+        <div className="card">
+          <div className="muted small">Batches</div>
+          <div>
+            {formatNumber(stream.batch.maxRows)} rows · {formatBytes(stream.batch.maxBytes)} · {stream.batch.maxAgeMs} ms
+          </div>
+        </div>
+        <div className="card">
+          <div className="muted small">Rejected rows</div>
+          <div>{stream.rejectMode === 'skip' ? 'skipped and reported' : 'all or nothing (422)'}</div>
+        </div>
+      </section>
+
+      <h2>Upload</h2>
+      <UploadPanel stream={stream.name} />
+
+      <h2>Send from a producer</h2>
+      <pre className="code" aria-label="curl example">{`curl -T data.csv \\
+  -H "Authorization: Bearer $SLUICE_KEY" \\
+  -H "Content-Type: text/csv" \\
+  ${ingestUrl}/v1/streams/${stream.name}/rows
+
+# data.csv starts with the header: ${header}`}</pre>
+      <p className="muted small">
+        Create a key for this stream on the <Link href="/keys">API keys</Link> page. NDJSON: <code>Content-Type: application/x-ndjson</code>; gzip:{' '}
+        <code>Content-Encoding: gzip</code>.
+      </p>
+
+      <h2>Schema versions</h2>
+      {versions.map((version) => (
+        <details key={version.version} open={version.version === stream.schemaVersion}>
+          <summary>
+            Version {version.version} · {formatTime(version.createdAt)}
+          </summary>
+          <table>
+            <thead>
+              <tr>
+                <th>Column</th>
+                <th>Type</th>
+                <th>Nullable</th>
+              </tr>
+            </thead>
+            <tbody>
+              {version.schema.columns.map((column) => (
+                <tr key={column.name}>
+                  <td>{column.name}</td>
+                  <td>{column.type}</td>
+                  <td>{column.nullable ? 'yes' : 'no'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      ))}
+      <SchemaVersionForm stream={stream.name} current={stream.schema.columns} />
+
+      <h2>Files</h2>
+      {files.files.length === 0 ? (
+        <p className="empty">No files yet: upload a file or send rows from a producer.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th>Written</th>
+              <th>Object key</th>
+              <th className="num">Rows</th>
+              <th className="num">Size</th>
+              <th>ClickHouse</th>
+            </tr>
+          </thead>
+          <tbody>
+            {files.files.map((file) => (
+              <tr key={file.id}>
+                <td>{formatTime(file.createdAt)}</td>
+                <td>
+                  <Link href={`/streams/${stream.name}/preview?key=${encodeURIComponent(file.key)}`}>{file.key}</Link>
+                </td>
+                <td className="num">{formatNumber(file.rows)}</td>
+                <td className="num">{formatBytes(file.bytes)}</td>
+                <td>{file.clickhouseStatus}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}

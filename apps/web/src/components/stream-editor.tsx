@@ -1,0 +1,134 @@
+'use client';
+/** Create a stream by hand, or by dropping a sample CSV / NDJSON file whose columns are inferred. */
+import { inferSchema, streamDefinitionSchema, formatIssue, type Column } from '@sluice/shared/browser';
+import { useRouter } from 'next/navigation';
+import { useState, useTransition } from 'react';
+import { createStreamAction } from '../app/actions/streams';
+import { ColumnEditor } from './column-editor';
+
+const SAMPLE_BYTES = 256 * 1024;
+
+export function StreamEditor() {
+  const router = useRouter();
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const [columns, setColumns] = useState<Column[]>([{ name: 'id', type: 'int64', nullable: false }]);
+  const [rejectMode, setRejectMode] = useState<'skip' | 'all-or-nothing'>('skip');
+  const [delimiter, setDelimiter] = useState(',');
+  const [sampleNote, setSampleNote] = useState<string | null>(null);
+  const [errors, setErrors] = useState<string[]>([]);
+  const [pending, startTransition] = useTransition();
+  const [dragging, setDragging] = useState(false);
+
+  async function inferFrom(file: File) {
+    // Only the first part of the file is read: enough to see the columns, never the whole file.
+    const text = await file.slice(0, SAMPLE_BYTES).text();
+    const format = /\.(ndjson|jsonl|json)$/i.test(file.name) || text.trimStart().startsWith('{') ? 'ndjson' : 'csv';
+    const inferred = inferSchema(text, format, delimiter);
+    if (inferred.columns.length === 0) {
+      setSampleNote(`No columns found in ${file.name}.`);
+      return;
+    }
+    setColumns(inferred.columns);
+    if (!name) setName(file.name.replace(/\.[^.]+$/, '').toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[^a-z]+/, '').slice(0, 63));
+    setSampleNote(`Inferred ${inferred.columns.length} columns from ${inferred.sampledRows} sample rows of ${file.name} (${format.toUpperCase()}). Check them before saving.`);
+  }
+
+  function submit() {
+    const definition = { name, description, schema: { columns }, rejectMode, delimiter };
+    const parsed = streamDefinitionSchema.safeParse(definition);
+    if (!parsed.success) {
+      setErrors(parsed.error.issues.map(formatIssue));
+      return;
+    }
+    setErrors([]);
+    startTransition(async () => {
+      const result = await createStreamAction(definition);
+      if (result.ok) router.push(`/streams/${result.name}`);
+      else setErrors([result.error]);
+    });
+  }
+
+  return (
+    <div className="stack">
+      <section
+        className={`dropzone${dragging ? ' active' : ''}`}
+        aria-label="Sample file drop zone"
+        onDragOver={(event) => {
+          event.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={(event) => {
+          event.preventDefault();
+          setDragging(false);
+          const file = event.dataTransfer.files[0];
+          if (file) void inferFrom(file);
+        }}
+      >
+        <p>Drop a sample CSV or NDJSON file here to infer the columns, or</p>
+        <label className="button">
+          Choose a sample file
+          <input
+            type="file"
+            accept=".csv,.tsv,.txt,.ndjson,.jsonl,.json"
+            className="sr-only"
+            onChange={(event) => {
+              const file = event.target.files?.[0];
+              if (file) void inferFrom(file);
+            }}
+          />
+        </label>
+        {sampleNote && <p className="muted">{sampleNote}</p>}
+      </section>
+
+      <div className="grid-2">
+        <label>
+          Name
+          <input value={name} onChange={(event) => setName(event.target.value)} placeholder="events" required />
+        </label>
+        <label>
+          Description
+          <input value={description} onChange={(event) => setDescription(event.target.value)} placeholder="What producers send here" />
+        </label>
+        <label>
+          When a row is rejected
+          <select value={rejectMode} onChange={(event) => setRejectMode(event.target.value as 'skip' | 'all-or-nothing')}>
+            <option value="skip">Store the good rows, report the bad ones</option>
+            <option value="all-or-nothing">Store nothing from that request (422)</option>
+          </select>
+        </label>
+        <label>
+          CSV delimiter
+          <select value={delimiter} onChange={(event) => setDelimiter(event.target.value)}>
+            <option value=",">Comma (,)</option>
+            <option value=";">Semicolon (;)</option>
+            <option value={'\t'}>Tab</option>
+            <option value="|">Pipe (|)</option>
+          </select>
+        </label>
+      </div>
+
+      <h2>Columns</h2>
+      <ColumnEditor columns={columns} onChange={setColumns} />
+      <div className="row">
+        <button type="button" onClick={() => setColumns([...columns, { name: '', type: 'string', nullable: true }])}>
+          Add column
+        </button>
+      </div>
+
+      {errors.length > 0 && (
+        <ul role="alert" className="error">
+          {errors.map((error) => (
+            <li key={error}>{error}</li>
+          ))}
+        </ul>
+      )}
+      <div className="row">
+        <button type="button" className="primary" onClick={submit} disabled={pending}>
+          {pending ? 'Creating…' : 'Create stream'}
+        </button>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,154 @@
+'use client';
+/**
+ * Drag-and-drop upload: the file goes to the ingest API as a stream (the browser reads it from disk as it
+ * sends), with a progress bar for bytes sent, a cancel button, and the answer with rejected rows.
+ */
+import type { IngestResultDto } from '@sluice/shared/browser';
+import Link from 'next/link';
+import { useRouter } from 'next/navigation';
+import { useRef, useState } from 'react';
+import { formatBytes, formatNumber } from '../lib/format';
+
+type State =
+  | { phase: 'idle' }
+  | { phase: 'sending'; file: string; sent: number; total: number }
+  | { phase: 'storing'; file: string; total: number }
+  | { phase: 'done'; result: IngestResultDto }
+  | { phase: 'failed'; message: string };
+
+function contentTypeFor(file: File): string {
+  return /\.(ndjson|jsonl|json)$/i.test(file.name) ? 'application/x-ndjson' : 'text/csv';
+}
+
+export function UploadPanel({ stream }: { stream: string }) {
+  const [state, setState] = useState<State>({ phase: 'idle' });
+  const [dragging, setDragging] = useState(false);
+  const request = useRef<XMLHttpRequest | null>(null);
+  const router = useRouter();
+
+  function upload(file: File) {
+    const xhr = new XMLHttpRequest();
+    request.current = xhr;
+    xhr.open('POST', `/api/upload/${encodeURIComponent(stream)}`);
+    xhr.setRequestHeader('content-type', contentTypeFor(file));
+    if (file.name.endsWith('.gz')) xhr.setRequestHeader('content-encoding', 'gzip');
+    xhr.upload.onprogress = (event) => setState({ phase: 'sending', file: file.name, sent: event.loaded, total: event.total || file.size });
+    xhr.upload.onload = () => setState({ phase: 'storing', file: file.name, total: file.size });
+    xhr.onload = () => {
+      request.current = null;
+      try {
+        const body = JSON.parse(xhr.responseText);
+        if (xhr.status === 200) {
+          setState({ phase: 'done', result: body });
+          router.refresh(); // the files table below now lists what was written
+        }
+        else setState({ phase: 'failed', message: `${xhr.status}: ${body.error?.message ?? xhr.statusText}` });
+      } catch {
+        setState({ phase: 'failed', message: `The service answered ${xhr.status}.` });
+      }
+    };
+    xhr.onerror = () => setState({ phase: 'failed', message: 'The upload failed: the connection was lost.' });
+    xhr.onabort = () => setState({ phase: 'failed', message: 'Upload cancelled.' });
+    setState({ phase: 'sending', file: file.name, sent: 0, total: file.size });
+    xhr.send(file);
+  }
+
+  const busy = state.phase === 'sending' || state.phase === 'storing';
+  const percent = state.phase === 'sending' ? Math.floor((state.sent / Math.max(state.total, 1)) * 100) : busy ? 100 : 0;
+  return (
+    <section className="stack" aria-label="Upload">
+      <div
+        className={`dropzone${dragging ? ' active' : ''}`}
+        data-testid="upload-dropzone"
+        onDragOver={(event) => {
+          event.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={(event) => {
+          event.preventDefault();
+          setDragging(false);
+          const file = event.dataTransfer.files[0];
+          if (file && !busy) upload(file);
+        }}
+      >
+        <p>Drop a CSV or NDJSON file (gzip too) to send it to this stream, or</p>
+        <label className="button">
+          Choose a file
+          <input
+            type="file"
+            className="sr-only"
+            disabled={busy}
+            onChange={(event) => {
+              const file = event.target.files?.[0];
+              if (file) upload(file);
+              event.target.value = '';
+            }}
+          />
+        </label>
+      </div>
+
+      {busy && (
+        <div className="stack">
+          <div className="row">
+            <strong>{state.file}</strong>
+            <span className="muted">
+              {state.phase === 'sending' ? `${formatBytes(state.sent)} of ${formatBytes(state.total)} sent` : 'Sent; waiting for the rows to be stored…'}
+            </span>
+            <button type="button" className="danger" onClick={() => request.current?.abort()}>
+              Cancel
+            </button>
+          </div>
+          <div className="progress" role="progressbar" aria-label="Upload progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
+            <div style={{ width: `${percent}%` }} />
+          </div>
+        </div>
+      )}
+
+      {state.phase === 'failed' && (
+        <p role="alert" className="error">
+          {state.message}
+        </p>
+      )}
+
+      {state.phase === 'done' && (
+        <div className="stack result" data-testid="upload-result">
+          <p>
+            <strong>{formatNumber(state.result.rowsAccepted)}</strong> rows stored,{' '}
+            <strong>{formatNumber(state.result.rowsRejected)}</strong> rejected.
+          </p>
+          {state.result.errors.length > 0 && (
+            <table>
+              <caption>Rejected rows (first {state.result.errors.length})</caption>
+              <thead>
+                <tr>
+                  <th className="num">Line</th>
+                  <th>Column</th>
+                  <th>Reason</th>
+                </tr>
+              </thead>
+              <tbody>
+                {state.result.errors.map((error) => (
+                  <tr key={`${error.line}-${error.column}`}>
+                    <td className="num">{error.line}</td>
+                    <td>{error.column ?? '—'}</td>
+                    <td>{error.message}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          {state.result.files.length > 0 && (
+            <ul>
+              {state.result.files.map((key) => (
+                <li key={key}>
+                  <Link href={`/streams/${stream}/preview?key=${encodeURIComponent(key)}`}>{key}</Link>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}

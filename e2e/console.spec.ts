@@ -1,0 +1,181 @@
+/**
+ * The operator's journey through the console, in order: first-run setup and login, a stream inferred from
+ * a sample file, a key used by a producer, a drag-and-drop upload with a rejected row, the written file's
+ * preview, live metrics, and revoking the key. A screenshot of every page is kept in test-results/.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+
+const ingestUrl = process.env.E2E_INGEST_URL!;
+const shots = path.join(import.meta.dirname, 'test-results', 'screenshots');
+const email = 'operator@example.com';
+const password = 'correct horse battery';
+const streamName = `orders_${Date.now().toString(36)}`;
+let apiKey = '';
+
+async function shot(page: Page, name: string) {
+  fs.mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+
+function produce(key: string, body: string) {
+  return fetch(`${ingestUrl}/v1/streams/${streamName}/rows`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'text/csv' },
+    body,
+  });
+}
+
+test.describe.configure({ mode: 'serial' });
+
+test('first run: set up the operator account, sign out and sign in', async ({ page }) => {
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/setup$/);
+  await expect(page.getByRole('heading', { name: 'Welcome to Sluice' })).toBeVisible();
+  await shot(page, '01-setup');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByLabel('Confirm password').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { name: 'Streams' })).toBeVisible();
+  await expect(page.getByText('No streams yet')).toBeVisible();
+  await shot(page, '02-streams-empty');
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('wrong password!');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByText('Email or password is incorrect.')).toBeVisible();
+  await shot(page, '03-login-error');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Streams' })).toBeVisible();
+});
+
+async function signIn(page: Page) {
+  await page.goto('/login');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Streams' })).toBeVisible();
+}
+
+test('create a stream by inferring its columns from a sample file', async ({ page }) => {
+  await signIn(page);
+  await page.getByRole('link', { name: 'New stream' }).click();
+  await page.locator('input[type=file]').setInputFiles({
+    name: 'orders.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from('order_id,customer,amount,paid,placed_at\n1,Ann,12.5,true,2024-05-01T10:00:00Z\n2,Bob,7,false,2024-05-01T11:30:00Z\n'),
+  });
+  await expect(page.getByText(/Inferred 5 columns from 2 sample rows/)).toBeVisible();
+  await expect(page.getByLabel('Column 3 type')).toHaveValue('float64');
+  await expect(page.getByLabel('Column 4 type')).toHaveValue('boolean');
+  await expect(page.getByLabel('Column 5 type')).toHaveValue('timestamp');
+  await page.getByLabel('Name', { exact: true }).fill(streamName);
+  await shot(page, '04-new-stream-inferred');
+  await page.getByRole('button', { name: 'Create stream' }).click();
+  await expect(page.getByRole('heading', { name: streamName })).toBeVisible();
+  await expect(page.getByLabel('curl example')).toContainText(`/v1/streams/${streamName}/rows`);
+  await shot(page, '05-stream');
+});
+
+test('create a key, and a producer uses it', async ({ page }) => {
+  await signIn(page);
+  await page.getByRole('link', { name: 'API keys' }).click();
+  await page.getByLabel('Key name').fill('e2e producer');
+  await page.getByLabel('Chosen streams').check();
+  await page.getByLabel(streamName).check();
+  await page.getByRole('button', { name: 'Create key' }).click();
+  apiKey = (await page.getByTestId('new-key').textContent()) ?? '';
+  expect(apiKey).toMatch(/^slk_/);
+  await shot(page, '06-key-created');
+  await page.getByRole('button', { name: 'Done' }).click();
+  await expect(page.getByRole('cell', { name: `${apiKey.slice(0, 8)}…` })).toBeVisible();
+  await expect(page.getByText(apiKey)).toHaveCount(0);
+
+  const response = await produce(apiKey, 'order_id,customer,amount,paid,placed_at\n100,Cy,3.25,yes,2024-05-02T09:00:00Z\n');
+  expect(response.status).toBe(200);
+  expect((await response.json()).rowsAccepted).toBe(1);
+});
+
+test('drag and drop a CSV: progress reaches 100 %, the result shows the rejected row, the file previews', async ({ page }) => {
+  await signIn(page);
+  await page.getByRole('link', { name: streamName }).click();
+  const lines = ['order_id,customer,amount,paid,placed_at'];
+  for (let i = 0; i < 20000; i++) lines.push(`${1000 + i},customer ${i},${(i % 97) + 0.5},${i % 2 === 0},2024-05-03T00:00:00Z`);
+  lines.splice(3, 0, 'oops,not a row,x,y,z');
+  const csv = `${lines.join('\n')}\n`;
+
+  // Watch the progress bar from the page itself, so a quick upload's 100 % is not missed.
+  await page.evaluate(() => {
+    (window as unknown as { maxProgress: number }).maxProgress = 0;
+    new MutationObserver(() => {
+      const bar = document.querySelector('[role=progressbar]');
+      const value = Number(bar?.getAttribute('aria-valuenow') ?? 0);
+      const w = window as unknown as { maxProgress: number };
+      w.maxProgress = Math.max(w.maxProgress, value);
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+  const drop = await page.evaluateHandle((text) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([text], 'orders-may.csv', { type: 'text/csv' }));
+    return transfer;
+  }, csv);
+  await page.getByTestId('upload-dropzone').dispatchEvent('drop', { dataTransfer: drop });
+  const result = page.getByTestId('upload-result');
+  await expect(result).toBeVisible({ timeout: 60_000 });
+  await expect(result).toContainText('20,000 rows stored');
+  await expect(result).toContainText('1 rejected');
+  await expect(result.getByRole('row', { name: /^4 order_id/ })).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { maxProgress: number }).maxProgress)).toBe(100);
+  await shot(page, '07-upload-result');
+
+  await result.getByRole('link').first().click();
+  await expect(page.getByRole('heading', { name: 'Schema' })).toBeVisible();
+  const rows = page.getByTestId('preview-rows');
+  await expect(rows.getByRole('row')).toHaveCount(101);
+  await expect(rows).toContainText('customer 0');
+  await expect(page.getByText('TIMESTAMP(MICROS,UTC)')).toBeVisible();
+  await shot(page, '08-file-preview');
+});
+
+test('the metrics page shows rows per second while a producer sends', async ({ page }) => {
+  await signIn(page);
+  await page.getByRole('link', { name: 'Metrics' }).click();
+  let sending = true;
+  const producer = (async () => {
+    let id = 50_000;
+    while (sending) {
+      const body = `order_id,customer,amount,paid,placed_at\n${Array.from({ length: 500 }, () => `${id++},m,1,true,2024-05-04T00:00:00Z`).join('\n')}\n`;
+      await produce(apiKey, body);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  })();
+  try {
+    await expect(async () => {
+      const value = Number((await page.getByTestId('rows-per-second').textContent()) ?? 0);
+      expect(value).toBeGreaterThan(0);
+    }).toPass({ timeout: 30_000 });
+    await shot(page, '09-metrics');
+  } finally {
+    sending = false;
+    await producer;
+  }
+});
+
+test('revoke the key: the producer gets 401', async ({ page }) => {
+  await signIn(page);
+  await page.getByRole('link', { name: 'API keys' }).click();
+  await page.getByRole('button', { name: 'Revoke' }).first().click();
+  await shot(page, '10-revoke-confirm');
+  await page.getByRole('button', { name: /Yes, revoke/ }).click();
+  await expect(page.getByText('revoked', { exact: true })).toBeVisible();
+  await shot(page, '11-key-revoked');
+  await expect(async () => {
+    const response = await produce(apiKey, 'order_id\n1\n');
+    expect(response.status).toBe(401);
+  }).toPass({ timeout: 6_000 });
+});
