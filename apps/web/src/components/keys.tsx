@@ -100,7 +100,7 @@ export function RevokeButton({ id, name }: { id: string; name: string }) {
     );
   }
   return (
-    <span className="row" role="group" aria-label={`Confirm revoking ${name}`}>
+    <fieldset className="row" aria-label={`Confirm revoking ${name}`}>
       <span className="small">Producers using it will get 401.</span>
       <button
         type="button"
@@ -118,6 +118,6 @@ export function RevokeButton({ id, name }: { id: string; name: string }) {
       <button type="button" className="link" onClick={() => setConfirming(false)}>
         Keep it
       </button>
-    </span>
+    </fieldset>
   );
 }

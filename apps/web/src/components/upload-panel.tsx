@@ -57,8 +57,9 @@ export function UploadPanel({ stream }: { stream: string }) {
   const percent = state.phase === 'sending' ? Math.floor((state.sent / Math.max(state.total, 1)) * 100) : busy ? 100 : 0;
   return (
     <section className="stack" aria-label="Upload">
-      <div
+      <section
         className={`dropzone${dragging ? ' active' : ''}`}
+        aria-label="Upload drop zone"
         data-testid="upload-dropzone"
         onDragOver={(event) => {
           event.preventDefault();
@@ -86,7 +87,7 @@ export function UploadPanel({ stream }: { stream: string }) {
             }}
           />
         </label>
-      </div>
+      </section>
 
       {busy && (
         <div className="stack">

@@ -46,12 +46,14 @@ export default async function StreamPage({ params }: { params: Promise<{ name: s
       <UploadPanel stream={stream.name} />
 
       <h2>Send from a producer</h2>
-      <pre className="code" aria-label="curl example">{`curl -T data.csv \\
+      <figure className="flush" aria-label="curl example">
+        <pre className="code">{`curl -T data.csv \\
   -H "Authorization: Bearer $SLUICE_KEY" \\
   -H "Content-Type: text/csv" \\
   ${ingestUrl}/v1/streams/${stream.name}/rows
 
 # data.csv starts with the header: ${header}`}</pre>
+      </figure>
       <p className="muted small">
         Create a key for this stream on the <Link href="/keys">API keys</Link> page. NDJSON: <code>Content-Type: application/x-ndjson</code>; gzip:{' '}
         <code>Content-Encoding: gzip</code>.
