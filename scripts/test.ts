@@ -44,6 +44,11 @@ async function main() {
     { name: 'clickhouse-server', binary: CLICKHOUSE_BINARY },
     { name: 'prometheus', binary: '/usr/bin/prometheus', aptArgs: ['--no-install-recommends'] },
     { name: 'chromium', binary: '/usr/bin/chromium' },
+    { name: 'python3-requests', binary: '/usr/lib/python3/dist-packages/requests/__init__.py' },
+    { name: 'python3-pandas', binary: '/usr/lib/python3/dist-packages/pandas/__init__.py' },
+    { name: 'python3-matplotlib', binary: '/usr/lib/python3/dist-packages/matplotlib/__init__.py' },
+    { name: 'python3-nbconvert', binary: '/usr/lib/python3/dist-packages/nbconvert/__init__.py' },
+    { name: 'python3-ipykernel', binary: '/usr/lib/python3/dist-packages/ipykernel/__init__.py' },
   ]);
 
   section('database');

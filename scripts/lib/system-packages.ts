@@ -26,7 +26,13 @@ export async function ensureSystemPackages(packages: SystemPackage[]): Promise<v
   console.log(`installing ${names.join(', ')} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   await run('apt-get', ['update', '-qq'], { env });
+  // One apt-get per set of options: installing together is much faster than one by one.
+  const groups = new Map<string, SystemPackage[]>();
   for (const pkg of missing) {
-    await run('apt-get', ['install', '-y', '-qq', ...(pkg.aptArgs ?? []), pkg.name], { env });
+    const options = (pkg.aptArgs ?? []).join(' ');
+    groups.set(options, [...(groups.get(options) ?? []), pkg]);
+  }
+  for (const [options, group] of groups) {
+    await run('apt-get', ['install', '-y', '-qq', ...(options ? options.split(' ') : []), ...group.map((p) => p.name)], { env });
   }
 }

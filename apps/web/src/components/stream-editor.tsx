@@ -15,6 +15,8 @@ export function StreamEditor() {
   const [columns, setColumns] = useState<Column[]>([{ name: 'id', type: 'int64', nullable: false }]);
   const [rejectMode, setRejectMode] = useState<'skip' | 'all-or-nothing'>('skip');
   const [delimiter, setDelimiter] = useState(',');
+  const [clickhouseTable, setClickhouseTable] = useState('');
+  const [clickhouseOrderBy, setClickhouseOrderBy] = useState('');
   const [sampleNote, setSampleNote] = useState<string | null>(null);
   const [errors, setErrors] = useState<string[]>([]);
   const [pending, startTransition] = useTransition();
@@ -35,7 +37,14 @@ export function StreamEditor() {
   }
 
   function submit() {
-    const definition = { name, description, schema: { columns }, rejectMode, delimiter };
+    const orderBy = clickhouseOrderBy
+      .split(',')
+      .map((column) => column.trim())
+      .filter(Boolean);
+    const sinks = clickhouseTable.trim()
+      ? { clickhouse: { table: clickhouseTable.trim(), ...(orderBy.length ? { orderBy } : {}) } }
+      : {};
+    const definition = { name, description, schema: { columns }, rejectMode, delimiter, sinks };
     const parsed = streamDefinitionSchema.safeParse(definition);
     if (!parsed.success) {
       setErrors(parsed.error.issues.map(formatIssue));
@@ -106,6 +115,14 @@ export function StreamEditor() {
             <option value={'\t'}>Tab</option>
             <option value="|">Pipe (|)</option>
           </select>
+        </label>
+        <label>
+          ClickHouse table (optional)
+          <input value={clickhouseTable} onChange={(event) => setClickhouseTable(event.target.value)} placeholder="also insert rows into this table" />
+        </label>
+        <label>
+          ClickHouse ORDER BY (optional)
+          <input value={clickhouseOrderBy} onChange={(event) => setClickhouseOrderBy(event.target.value)} placeholder="id, created_at" disabled={!clickhouseTable.trim()} />
         </label>
       </div>
 

@@ -1,0 +1,98 @@
+/**
+ * The producer examples and the notebook, run as a user would run them against a running Sluice: each
+ * one's rows must be in the stream's files afterwards.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freePort, spawnService, waitForHttp, type Service } from '@sluice/testkit';
+
+const root = path.resolve(import.meta.dirname, '..');
+const ADMIN = 'examples-test-admin-token-012345';
+let ingest: Service;
+let url: string;
+let lake: string;
+const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+
+before(async () => {
+  const port = await freePort();
+  lake = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-examples-lake-'));
+  ingest = spawnService('ingest', process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: path.join(root, 'apps/ingest'),
+    env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL, INGEST_PORT: String(port), SLUICE_ADMIN_TOKEN: ADMIN, LAKE_DIR: lake, LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
+  url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/healthz`, { timeoutMs: 30_000, exited: () => ingest.exited });
+});
+after(() => ingest.stop());
+
+async function streamWithKey(format: 'csv' | 'ndjson') {
+  const name = `example_${format}_${Math.random().toString(36).slice(2, 8)}`;
+  const created = await fetch(`${url}/v1/admin/streams`, {
+    method: 'POST',
+    headers: admin,
+    body: JSON.stringify({ name, schema: { columns: [{ name: 'id', type: 'int64', nullable: false }, { name: 'city', type: 'string' }] } }),
+  });
+  assert.equal(created.status, 201);
+  const { key } = (await (await fetch(`${url}/v1/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'example', streams: [name] }) })).json()) as { key: string };
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-example-')), `rows.${format}`);
+  const rows = Array.from({ length: 3000 }, (_, i) => ({ id: i + 1, city: i % 2 ? 'Zürich, CH' : 'Lyon "FR"' }));
+  fs.writeFileSync(
+    file,
+    format === 'csv'
+      ? `id,city\n${rows.map((r) => `${r.id},"${r.city.replaceAll('"', '""')}"`).join('\n')}\n`
+      : `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`,
+  );
+  return { name, key, file };
+}
+
+async function storedRows(stream: string): Promise<number> {
+  const { files } = (await (await fetch(`${url}/v1/streams/${stream}/files?limit=500`, { headers: admin })).json()) as { files: { rows: number }[] };
+  return files.reduce((total, f) => total + f.rows, 0);
+}
+
+function run(command: string, args: string[], env: Record<string, string>) {
+  const result = spawnSync(command, args, { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(result.status, 0, `${command} ${args.join(' ')}\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+describe('producer examples', () => {
+  for (const [label, command, script, format] of [
+    ['curl, gzip and chunked', 'bash', 'examples/curl/send.sh', 'csv'],
+    ['Python requests with a generator body', '/usr/bin/python3', 'examples/python/send.py', 'ndjson'],
+    ['Node fetch with a stream body', process.execPath, 'examples/node/send.mjs', 'csv'],
+  ] as const) {
+    it(label, async () => {
+      const { name, key, file } = await streamWithKey(format);
+      const output = run(command, [script, name, file], { SLUICE_URL: url, SLUICE_KEY: key });
+      const answer = JSON.parse(output.trim().split('\n').pop()!);
+      assert.equal(answer.rowsAccepted, 3000);
+      assert.equal(answer.rowsRejected, 0);
+      assert.equal(await storedRows(name), 3000);
+    });
+  }
+});
+
+describe('notebook', () => {
+  it('runs top to bottom with jupyter nbconvert --execute', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-notebook-'));
+    run('/usr/bin/python3', ['-m', 'nbconvert', '--to', 'notebook', '--execute', '--output-dir', out, 'examples/notebook.ipynb'], {
+      SLUICE_URL: url,
+      SLUICE_ADMIN_TOKEN: ADMIN,
+      LAKE_DIR: lake,
+      JUPYTER_PLATFORM_DIRS: '1',
+    });
+    const executed = JSON.parse(fs.readFileSync(path.join(out, 'notebook.ipynb'), 'utf8')) as {
+      cells: { outputs?: { text?: string[]; name?: string }[] }[];
+    };
+    const text = executed.cells.flatMap((c) => c.outputs ?? []).flatMap((o) => o.text ?? []).join('');
+    assert.match(text, /rows accepted: 5000 rejected: 0/);
+    assert.match(text, /\d+ rows read back through/);
+    assert.match(text, /plotted \d+ points/);
+  });
+});
