@@ -123,7 +123,7 @@ export function inferSchema(sample: string, format: 'csv' | 'ndjson', delimiter 
     let id = toIdentifier(name, i);
     while (used.has(id.toLowerCase())) id = `${id}_${i + 1}`.slice(0, 63);
     used.add(id.toLowerCase());
-    return { name: id, type: types[i] ?? 'string', nullable: nulls[i] || rows.length === 0 ? true : false };
+    return { name: id, type: types[i] ?? 'string', nullable: Boolean(nulls[i]) || rows.length === 0 };
   });
   return { columns, sourceNames: names, sampledRows: rows.length };
 }

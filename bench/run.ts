@@ -1,0 +1,245 @@
+/**
+ * `npm run bench`: the whole benchmark, one run, every figure from the same machine and run.
+ *   - Sluice end to end over HTTP: one large chunked request (CSV, NDJSON, the wide 50-column CSV) into the
+ *     local folder and into the S3 server; many small concurrent requests (1, 10, 100 producers, 1,000 rows
+ *     each); rows/s, MB/s, latency, peak RSS and CPU seconds of the service.
+ *   - The same files converted by DuckDB (1 and 2 threads), pandas (read_csv / read_json, Debian's pandas,
+ *     which has no Parquet engine: a lower bound), and parquetjs-lite (row by row, a 200k-row sample).
+ *   - Growth: rows/s and peak RSS at 10k, 100k, 1M and 10M rows.
+ * Writes bench/results/bench-<date>.json, BENCHMARKS.md and the charts in bench/results/.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startS3rver } from '@sluice/testkit';
+import { generate } from './generate';
+import { columnsFor, csvHeader, csvLine, rows as datasetRows, type Shape } from './src/dataset';
+import { duckdbConvert } from './src/duckdb';
+import { smallRequests } from './src/loadgen';
+import { parquetjsWrite } from './src/parquetjs-baseline';
+import { lineChartSvg, writeFile } from './src/report';
+import { admin, cpuSeconds, postFile, sampleRss, startService, type RunningService } from './src/service';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '2000000' },
+    growth: { type: 'string', default: '10000,100000,1000000,10000000' },
+    seconds: { type: 'string', default: '10' },
+  },
+});
+const ROWS = Number(values.rows);
+const GROWTH = values.growth.split(',').map(Number);
+const LOAD_SECONDS = Number(values.seconds);
+const here = import.meta.dirname;
+const dataDir = path.join(here, 'data');
+const resultsDir = path.join(here, 'results');
+
+async function dataset(shape: Shape, format: 'csv' | 'ndjson', count: number): Promise<string> {
+  const file = path.join(dataDir, `${shape}-${count}-seed42.${format}`);
+  if (!fs.existsSync(file)) {
+    console.log(`generating ${path.basename(file)} …`);
+    fs.mkdirSync(dataDir, { recursive: true });
+    await generate({ rows: count, shape, format, seed: 42, out: file });
+  }
+  return file;
+}
+
+async function oneRequest(service: RunningService, stream: string, key: string, file: string, format: 'csv' | 'ndjson', rows: number) {
+  const cpuBefore = cpuSeconds(service.pid);
+  const sampler = sampleRss(service.pid);
+  const started = performance.now();
+  const response = await postFile(`${service.url}/v1/streams/${stream}/rows`, key, file, format === 'csv' ? 'text/csv' : 'application/x-ndjson');
+  const seconds = (performance.now() - started) / 1000;
+  const peak = sampler.stop();
+  if (response.status !== 200 || response.body.rowsAccepted !== rows) throw new Error(`ingest failed: ${response.status} ${JSON.stringify(response.body).slice(0, 200)}`);
+  return {
+    seconds: Number(seconds.toFixed(2)),
+    rowsPerSecond: Math.round(rows / seconds),
+    mbPerSecond: Number((fs.statSync(file).size / 1e6 / seconds).toFixed(1)),
+    peakRssMb: Math.round(peak / 2 ** 20),
+    cpuSeconds: Number((cpuSeconds(service.pid) - cpuBefore).toFixed(2)),
+  };
+}
+
+async function streamsFor(service: RunningService) {
+  for (const shape of ['mixed', 'wide'] as const) {
+    for (const format of ['csv', 'ndjson'] as const) {
+      await admin(service.url, 'POST', '/v1/admin/streams', { name: `${shape}_${format}`, schema: { columns: columnsFor(shape) } });
+    }
+  }
+  return (await admin(service.url, 'POST', '/v1/admin/keys', { name: 'bench', streams: '*' })).key as string;
+}
+
+function pandas(file: string, format: 'csv' | 'ndjson') {
+  const result = spawnSync('/usr/bin/python3', [path.join(here, 'src/pandas_convert.py'), file, format], { encoding: 'utf8' });
+  if (result.status !== 0) return { error: result.stderr.trim().split('\n').pop() };
+  return JSON.parse(result.stdout);
+}
+
+const results: Record<string, unknown> = {
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+  rows: ROWS,
+};
+
+// 1. One large request, local folder.
+const local = await startService();
+try {
+  const key = await streamsFor(local);
+  const single: Record<string, unknown>[] = [];
+  for (const [shape, format, count] of [
+    ['mixed', 'csv', ROWS],
+    ['mixed', 'ndjson', ROWS],
+    ['wide', 'csv', Math.round(ROWS / 4)],
+  ] as const) {
+    const file = await dataset(shape, format, count);
+    const sluice = await oneRequest(local, `${shape}_${format}`, key, file, format, count);
+    const duck1 = await duckdbConvert(file, format, columnsFor(shape), 1);
+    const duck2 = await duckdbConvert(file, format, columnsFor(shape), 2);
+    const row: Record<string, unknown> = {
+      dataset: `${shape} ${format}`,
+      rows: count,
+      fileMb: Number((fs.statSync(file).size / 1e6).toFixed(1)),
+      sink: 'local',
+      ...sluice,
+      duckdb1RowsPerSecond: Math.round(count / duck1),
+      duckdb2RowsPerSecond: Math.round(count / duck2),
+      ratioToDuckdb2: Number((sluice.rowsPerSecond / (count / duck2)).toFixed(2)),
+    };
+    if (shape === 'mixed') {
+      const p = pandas(file, format);
+      row.pandas = p;
+      if (p.seconds) row.sluiceVsPandas = Number((count / p.seconds / sluice.rowsPerSecond).toFixed(2));
+    }
+    single.push(row);
+    console.log(JSON.stringify(row));
+  }
+  results.singleRequest = single;
+
+  // parquetjs-lite on a sample (it is ~20x slower; the whole file would take minutes).
+  const sample = 200_000;
+  const pj = await parquetjsWrite(sample, 42);
+  results.parquetjsLite = { rows: sample, rowsPerSecond: Math.round(sample / pj), note: 'row by row, rows generated in process (no CSV parsing counted)' };
+  console.log(JSON.stringify(results.parquetjsLite));
+
+  // 2. Many small concurrent requests.
+  const header = csvHeader(columnsFor('mixed'));
+  const small: unknown[] = [];
+  for (const producers of [1, 10, 100]) {
+    const cpuBefore = cpuSeconds(local.pid);
+    const sampler = sampleRss(local.pid);
+    const result = await smallRequests({
+      url: `${local.url}/v1/streams/mixed_csv/rows`,
+      key,
+      producers,
+      rowsPerRequest: 1000,
+      seconds: LOAD_SECONDS,
+      body: (producer, sequence) => {
+        let text = header;
+        for (const row of datasetRows('mixed', 1000, producer * 100_000 + sequence)) text += csvLine(row);
+        return text;
+      },
+    });
+    const row = { ...result, peakRssMb: Math.round(sampler.stop() / 2 ** 20), cpuSeconds: Number((cpuSeconds(local.pid) - cpuBefore).toFixed(2)) };
+    small.push(row);
+    console.log(JSON.stringify(row));
+  }
+  results.smallRequests = { rowsPerRequest: 1000, batchMaxAgeMs: 1000, levels: small };
+
+  // 3. Growth: memory stays flat while the body grows.
+  const growth: unknown[] = [];
+  for (const count of GROWTH) {
+    const file = await dataset('mixed', 'csv', count);
+    const row = { rows: count, ...(await oneRequest(local, 'mixed_csv', key, file, 'csv', count)) };
+    growth.push(row);
+    console.log(JSON.stringify(row));
+  }
+  results.growth = growth;
+} finally {
+  await local.stop();
+}
+
+// 4. One large request into the S3 server.
+const s3 = await startS3rver({ dir: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-s3-')), bucket: 'bench' });
+try {
+  const service = await startService(s3.env);
+  try {
+    const key = await streamsFor(service);
+    const file = await dataset('mixed', 'csv', ROWS);
+    const row = { dataset: 'mixed csv', rows: ROWS, sink: 's3 (s3rver)', ...(await oneRequest(service, 'mixed_csv', key, file, 'csv', ROWS)) };
+    results.s3 = row;
+    console.log(JSON.stringify(row));
+  } finally {
+    await service.stop();
+  }
+} finally {
+  await s3.stop();
+}
+
+const date = new Date().toISOString().slice(0, 10);
+writeFile(path.join(resultsDir, `bench-${date}.json`), `${JSON.stringify(results, null, 2)}\n`);
+const growth = results.growth as { rows: number; rowsPerSecond: number; peakRssMb: number }[];
+writeFile(
+  path.join(resultsDir, 'throughput-vs-size.svg'),
+  lineChartSvg({ title: 'Sluice CSV ingest: rows/s by body size', xLabel: 'rows in one request (log scale)', yLabel: 'rows/s', points: growth.map((g) => ({ x: g.rows, y: g.rowsPerSecond })), logX: true }),
+);
+writeFile(
+  path.join(resultsDir, 'memory-vs-size.svg'),
+  lineChartSvg({ title: 'Sluice ingest process: peak RSS by body size', xLabel: 'rows in one request (log scale)', yLabel: 'peak RSS (MB)', points: growth.map((g) => ({ x: g.rows, y: g.peakRssMb })), logX: true }),
+);
+writeFile(path.resolve(here, '..', 'BENCHMARKS.md'), benchmarksMarkdown(results, date));
+console.log(`written bench/results/bench-${date}.json, the charts and BENCHMARKS.md`);
+
+function benchmarksMarkdown(r: Record<string, any>, day: string): string {
+  const n = (v: number) => new Intl.NumberFormat('en-US').format(v);
+  const single = r.singleRequest as any[];
+  const lines = [
+    '# Benchmarks',
+    '',
+    `Measured ${day} on ${r.machine.cpus} cores (${r.machine.model}), ${r.machine.memoryGb} GiB, Node ${r.machine.node}, one run of`,
+    '`npm run bench` (results: `bench/results/bench-' + day + '.json`). The service runs as `npm start` runs it (built, local-folder',
+    'sink unless said otherwise); the other tools convert the same files on the same machine in the same run.',
+    '',
+    '## One large request (chunked), end to end into the sink',
+    '',
+    '| dataset | rows | file MB | Sluice rows/s | MB/s | peak RSS MB | CPU s | DuckDB 1 thread | DuckDB 2 threads | Sluice / DuckDB 2 |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...single.map((s) => `| ${s.dataset} | ${n(s.rows)} | ${s.fileMb} | ${n(s.rowsPerSecond)} | ${s.mbPerSecond} | ${s.peakRssMb} | ${s.cpuSeconds} | ${n(s.duckdb1RowsPerSecond)} | ${n(s.duckdb2RowsPerSecond)} | ${s.ratioToDuckdb2} |`),
+    r.s3 ? `| ${r.s3.dataset}, into S3 (s3rver) | ${n(r.s3.rows)} | | ${n(r.s3.rowsPerSecond)} | ${r.s3.mbPerSecond} | ${r.s3.peakRssMb} | ${r.s3.cpuSeconds} | | | |` : '',
+    '',
+    '## pandas and parquetjs-lite, same files',
+    '',
+    '| tool | dataset | rows/s | peak RSS MB | Sluice is … x faster | note |',
+    '|---|---|---:|---:|---:|---|',
+    ...single
+      .filter((s) => s.pandas?.seconds)
+      .map((s) => `| pandas ${s.pandas.pandas} | ${s.dataset} | ${n(Math.round(s.rows / s.pandas.seconds))} | ${Math.round(s.pandas.peakRssMb)} | ${(s.rowsPerSecond / (s.rows / s.pandas.seconds)).toFixed(2)} | ${s.pandas.wroteParquet ? 'read + to_parquet' : 'read only: Debian has no Parquet engine for pandas, so this is a lower bound of its cost'} |`),
+    `| parquetjs-lite | mixed, ${n(r.parquetjsLite.rows)} rows | ${n(r.parquetjsLite.rowsPerSecond)} | | ${(single[0].rowsPerSecond / r.parquetjsLite.rowsPerSecond).toFixed(1)} | ${r.parquetjsLite.note} |`,
+    '',
+    `## Many small requests (${r.smallRequests.rowsPerRequest} rows each, answered when durable; batch age ${r.smallRequests.batchMaxAgeMs} ms)`,
+    '',
+    '| producers | requests | rows/s | MB/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | CPU s |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.smallRequests.levels.map((l: any) => `| ${l.producers} | ${n(l.requests)} | ${n(l.rowsPerSecond)} | ${l.mbPerSecond} | ${l.p50Ms} | ${l.p95Ms} | ${l.p99Ms} | ${l.errors} | ${l.peakRssMb} | ${l.cpuSeconds} |`),
+    '',
+    '## Growth: memory stays flat as the body grows',
+    '',
+    '| rows | rows/s | peak RSS MB |',
+    '|---:|---:|---:|',
+    ...r.growth.map((g: any) => `| ${n(g.rows)} | ${n(g.rowsPerSecond)} | ${g.peakRssMb} |`),
+    '',
+    '![throughput](bench/results/throughput-vs-size.svg)',
+    '![memory](bench/results/memory-vs-size.svg)',
+    '',
+    '## Reproduce',
+    '',
+    '```sh',
+    'npm ci && npm run bench            # the whole suite (datasets are generated into bench/data, seed 42)',
+    'npm run bench:ingest               # the quick one: 2M rows CSV + NDJSON vs DuckDB, and 5x the body',
+    'npx tsx bench/generate.ts --rows 2000000 --shape mixed --format csv   # a dataset on its own',
+    '```',
+    '',
+  ];
+  return lines.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n');
+}
