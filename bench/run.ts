@@ -19,7 +19,7 @@ import { columnsFor, csvHeader, csvLine, rows as datasetRows, type Shape } from 
 import { duckdbConvert } from './src/duckdb';
 import { smallRequests } from './src/loadgen';
 import { parquetjsWrite } from './src/parquetjs-baseline';
-import { lineChartSvg, writeFile } from './src/report';
+import { benchmarksMarkdown, lineChartSvg, writeFile } from './src/report';
 import { admin, cpuSeconds, postFile, sampleRss, startService, type RunningService } from './src/service';
 
 const { values } = parseArgs({
@@ -110,7 +110,7 @@ try {
     if (shape === 'mixed') {
       const p = pandas(file, format);
       row.pandas = p;
-      if (p.seconds) row.sluiceVsPandas = Number((count / p.seconds / sluice.rowsPerSecond).toFixed(2));
+      if (p.seconds) row.sluiceToPandas = Number((sluice.rowsPerSecond / (count / p.seconds)).toFixed(2));
     }
     single.push(row);
     console.log(JSON.stringify(row));
@@ -147,17 +147,25 @@ try {
   }
   results.smallRequests = { rowsPerRequest: 1000, batchMaxAgeMs: 1000, levels: small };
 
-  // 3. Growth: memory stays flat while the body grows.
+} finally {
+  await local.stop();
+}
+
+// 3. Growth, on a fresh service so that earlier phases do not colour its memory: does RSS stay flat
+// while the body grows?
+const fresh = await startService();
+try {
+  const key = await streamsFor(fresh);
   const growth: unknown[] = [];
   for (const count of GROWTH) {
     const file = await dataset('mixed', 'csv', count);
-    const row = { rows: count, ...(await oneRequest(local, 'mixed_csv', key, file, 'csv', count)) };
+    const row = { rows: count, ...(await oneRequest(fresh, 'mixed_csv', key, file, 'csv', count)) };
     growth.push(row);
     console.log(JSON.stringify(row));
   }
   results.growth = growth;
 } finally {
-  await local.stop();
+  await fresh.stop();
 }
 
 // 4. One large request into the S3 server.
@@ -190,56 +198,3 @@ writeFile(
 );
 writeFile(path.resolve(here, '..', 'BENCHMARKS.md'), benchmarksMarkdown(results, date));
 console.log(`written bench/results/bench-${date}.json, the charts and BENCHMARKS.md`);
-
-function benchmarksMarkdown(r: Record<string, any>, day: string): string {
-  const n = (v: number) => new Intl.NumberFormat('en-US').format(v);
-  const single = r.singleRequest as any[];
-  const lines = [
-    '# Benchmarks',
-    '',
-    `Measured ${day} on ${r.machine.cpus} cores (${r.machine.model}), ${r.machine.memoryGb} GiB, Node ${r.machine.node}, one run of`,
-    '`npm run bench` (results: `bench/results/bench-' + day + '.json`). The service runs as `npm start` runs it (built, local-folder',
-    'sink unless said otherwise); the other tools convert the same files on the same machine in the same run.',
-    '',
-    '## One large request (chunked), end to end into the sink',
-    '',
-    '| dataset | rows | file MB | Sluice rows/s | MB/s | peak RSS MB | CPU s | DuckDB 1 thread | DuckDB 2 threads | Sluice / DuckDB 2 |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...single.map((s) => `| ${s.dataset} | ${n(s.rows)} | ${s.fileMb} | ${n(s.rowsPerSecond)} | ${s.mbPerSecond} | ${s.peakRssMb} | ${s.cpuSeconds} | ${n(s.duckdb1RowsPerSecond)} | ${n(s.duckdb2RowsPerSecond)} | ${s.ratioToDuckdb2} |`),
-    r.s3 ? `| ${r.s3.dataset}, into S3 (s3rver) | ${n(r.s3.rows)} | | ${n(r.s3.rowsPerSecond)} | ${r.s3.mbPerSecond} | ${r.s3.peakRssMb} | ${r.s3.cpuSeconds} | | | |` : '',
-    '',
-    '## pandas and parquetjs-lite, same files',
-    '',
-    '| tool | dataset | rows/s | peak RSS MB | Sluice is … x faster | note |',
-    '|---|---|---:|---:|---:|---|',
-    ...single
-      .filter((s) => s.pandas?.seconds)
-      .map((s) => `| pandas ${s.pandas.pandas} | ${s.dataset} | ${n(Math.round(s.rows / s.pandas.seconds))} | ${Math.round(s.pandas.peakRssMb)} | ${(s.rowsPerSecond / (s.rows / s.pandas.seconds)).toFixed(2)} | ${s.pandas.wroteParquet ? 'read + to_parquet' : 'read only: Debian has no Parquet engine for pandas, so this is a lower bound of its cost'} |`),
-    `| parquetjs-lite | mixed, ${n(r.parquetjsLite.rows)} rows | ${n(r.parquetjsLite.rowsPerSecond)} | | ${(single[0].rowsPerSecond / r.parquetjsLite.rowsPerSecond).toFixed(1)} | ${r.parquetjsLite.note} |`,
-    '',
-    `## Many small requests (${r.smallRequests.rowsPerRequest} rows each, answered when durable; batch age ${r.smallRequests.batchMaxAgeMs} ms)`,
-    '',
-    '| producers | requests | rows/s | MB/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | CPU s |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...r.smallRequests.levels.map((l: any) => `| ${l.producers} | ${n(l.requests)} | ${n(l.rowsPerSecond)} | ${l.mbPerSecond} | ${l.p50Ms} | ${l.p95Ms} | ${l.p99Ms} | ${l.errors} | ${l.peakRssMb} | ${l.cpuSeconds} |`),
-    '',
-    '## Growth: memory stays flat as the body grows',
-    '',
-    '| rows | rows/s | peak RSS MB |',
-    '|---:|---:|---:|',
-    ...r.growth.map((g: any) => `| ${n(g.rows)} | ${n(g.rowsPerSecond)} | ${g.peakRssMb} |`),
-    '',
-    '![throughput](bench/results/throughput-vs-size.svg)',
-    '![memory](bench/results/memory-vs-size.svg)',
-    '',
-    '## Reproduce',
-    '',
-    '```sh',
-    'npm ci && npm run bench            # the whole suite (datasets are generated into bench/data, seed 42)',
-    'npm run bench:ingest               # the quick one: 2M rows CSV + NDJSON vs DuckDB, and 5x the body',
-    'npx tsx bench/generate.ts --rows 2000000 --shape mixed --format csv   # a dataset on its own',
-    '```',
-    '',
-  ];
-  return lines.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n');
-}
