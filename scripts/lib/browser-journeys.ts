@@ -17,6 +17,7 @@ export async function runBrowserJourneys(
   const databaseUrl = await createDatabase(adminUrl, 'sluice_e2e');
   const [ingestPort, webPort] = await Promise.all([freePort(), freePort()]);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-e2e-'));
+  const adminToken = randomBytes(24).toString('hex');
   const product = spawnService('npm start', process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: root,
     env: {
@@ -25,7 +26,7 @@ export async function runBrowserJourneys(
       INGEST_PORT: String(ingestPort),
       WEB_PORT: String(webPort),
       SLUICE_DATA_DIR: dataDir,
-      SLUICE_ADMIN_TOKEN: randomBytes(24).toString('hex'),
+      SLUICE_ADMIN_TOKEN: adminToken,
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -42,6 +43,7 @@ export async function runBrowserJourneys(
           E2E_BASE_URL: `http://127.0.0.1:${webPort}`,
           E2E_INGEST_URL: `http://127.0.0.1:${ingestPort}`,
           E2E_JSON_REPORT: report,
+          E2E_ADMIN_TOKEN: adminToken,
         },
         stdio: 'inherit',
       });

@@ -47,7 +47,11 @@ export interface CurrentOperator {
 }
 
 export async function currentOperator(): Promise<CurrentOperator | null> {
-  const value = (await cookies()).get(SESSION_COOKIE)?.value;
+  return operatorFromCookie((await cookies()).get(SESSION_COOKIE)?.value);
+}
+
+/** The operator a session cookie value belongs to, if it is genuine and not expired. */
+export async function operatorFromCookie(value: string | undefined): Promise<CurrentOperator | null> {
   if (!value) return null;
   const [token, signature] = value.split('.');
   if (!token || !signature) return null;
