@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
+import type { S3StoreOptions } from './sinks/s3-store';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -64,19 +65,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   trustProxy: boolean;
   adminToken: string | null;
-  store:
-    | { kind: 'local'; dir: string }
-    | {
-        kind: 's3';
-        bucket: string;
-        endpoint?: string;
-        region: string;
-        accessKeyId?: string;
-        secretAccessKey?: string;
-        forcePathStyle: boolean;
-        multipartThreshold: number;
-        requestTimeoutMs: number;
-      };
+  store: { kind: 'local'; dir: string } | ({ kind: 's3' } & S3StoreOptions);
   sinkRetry: { attempts: number; baseMs: number; maxMs: number };
   clickhouse: {
     url: string;

@@ -4,6 +4,7 @@ import type { CreatedApiKeyDto } from '@sluice/shared/browser';
 import { useRouter } from 'next/navigation';
 import { useState, useTransition } from 'react';
 import { createKeyAction, revokeKeyAction } from '../app/actions/keys';
+import { CopyButton } from './copy-button';
 
 export function KeyCreator({ streams }: { streams: string[] }) {
   const router = useRouter();
@@ -12,7 +13,6 @@ export function KeyCreator({ streams }: { streams: string[] }) {
   const [chosen, setChosen] = useState<string[]>([]);
   const [created, setCreated] = useState<CreatedApiKeyDto | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [copied, setCopied] = useState(false);
   const [pending, startTransition] = useTransition();
 
   function submit() {
@@ -35,15 +35,7 @@ export function KeyCreator({ streams }: { streams: string[] }) {
           </p>
           <div className="row">
             <code data-testid="new-key">{created.key}</code>
-            <button
-              type="button"
-              onClick={async () => {
-                await navigator.clipboard?.writeText(created.key).catch(() => {});
-                setCopied(true);
-              }}
-            >
-              {copied ? 'Copied' : 'Copy'}
-            </button>
+            <CopyButton text={created.key} />
             <button type="button" className="link" onClick={() => setCreated(null)}>
               Done
             </button>

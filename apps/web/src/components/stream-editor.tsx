@@ -5,6 +5,7 @@ import { useRouter } from 'next/navigation';
 import { useState, useTransition } from 'react';
 import { createStreamAction } from '../app/actions/streams';
 import { ColumnEditor } from './column-editor';
+import { DropZone } from './drop-zone';
 
 const SAMPLE_BYTES = 256 * 1024;
 
@@ -20,7 +21,6 @@ export function StreamEditor() {
   const [sampleNote, setSampleNote] = useState<string | null>(null);
   const [errors, setErrors] = useState<string[]>([]);
   const [pending, startTransition] = useTransition();
-  const [dragging, setDragging] = useState(false);
 
   async function inferFrom(file: File) {
     // Only the first part of the file is read: enough to see the columns, never the whole file.
@@ -60,21 +60,7 @@ export function StreamEditor() {
 
   return (
     <div className="stack">
-      <section
-        className={`dropzone${dragging ? ' active' : ''}`}
-        aria-label="Sample file drop zone"
-        onDragOver={(event) => {
-          event.preventDefault();
-          setDragging(true);
-        }}
-        onDragLeave={() => setDragging(false)}
-        onDrop={(event) => {
-          event.preventDefault();
-          setDragging(false);
-          const file = event.dataTransfer.files[0];
-          if (file) void inferFrom(file);
-        }}
-      >
+      <DropZone label="Sample file drop zone" onFile={(file) => void inferFrom(file)}>
         <p>Drop a sample CSV or NDJSON file here to infer the columns, or</p>
         <label className="button">
           Choose a sample file
@@ -89,7 +75,7 @@ export function StreamEditor() {
           />
         </label>
         {sampleNote && <p className="muted">{sampleNote}</p>}
-      </section>
+      </DropZone>
 
       <div className="grid-2">
         <label>

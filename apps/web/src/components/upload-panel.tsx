@@ -8,6 +8,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useRef, useState } from 'react';
 import { formatBytes, formatNumber } from '../lib/format';
+import { DropZone } from './drop-zone';
 
 type State =
   | { phase: 'idle' }
@@ -22,7 +23,6 @@ function contentTypeFor(file: File): string {
 
 export function UploadPanel({ stream }: { stream: string }) {
   const [state, setState] = useState<State>({ phase: 'idle' });
-  const [dragging, setDragging] = useState(false);
   const request = useRef<XMLHttpRequest | null>(null);
   const router = useRouter();
 
@@ -57,22 +57,7 @@ export function UploadPanel({ stream }: { stream: string }) {
   const percent = state.phase === 'sending' ? Math.floor((state.sent / Math.max(state.total, 1)) * 100) : busy ? 100 : 0;
   return (
     <section className="stack" aria-label="Upload">
-      <section
-        className={`dropzone${dragging ? ' active' : ''}`}
-        aria-label="Upload drop zone"
-        data-testid="upload-dropzone"
-        onDragOver={(event) => {
-          event.preventDefault();
-          setDragging(true);
-        }}
-        onDragLeave={() => setDragging(false)}
-        onDrop={(event) => {
-          event.preventDefault();
-          setDragging(false);
-          const file = event.dataTransfer.files[0];
-          if (file && !busy) upload(file);
-        }}
-      >
+      <DropZone label="Upload drop zone" testId="upload-dropzone" disabled={busy} onFile={upload}>
         <p>Drop a CSV or NDJSON file (gzip too) to send it to this stream, or</p>
         <label className="button">
           Choose a file
@@ -87,7 +72,7 @@ export function UploadPanel({ stream }: { stream: string }) {
             }}
           />
         </label>
-      </section>
+      </DropZone>
 
       {busy && (
         <div className="stack">

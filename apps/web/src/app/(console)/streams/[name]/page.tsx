@@ -1,6 +1,7 @@
 import { findStream, listDataFiles, listSchemaVersions } from '@sluice/db';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
+import { CopyButton } from '../../../../components/copy-button';
 import { SchemaVersionForm } from '../../../../components/schema-version-form';
 import { UploadPanel } from '../../../../components/upload-panel';
 import { env } from '../../../../env';
@@ -16,6 +17,10 @@ export default async function StreamPage({ params }: { params: Promise<{ name: s
   const [versions, files] = await Promise.all([listSchemaVersions(db(), name), listDataFiles(db(), name, { limit: 50 })]);
   const ingestUrl = env().INGEST_PUBLIC_URL ?? env().INGEST_URL;
   const header = stream.schema.columns.map((c) => c.name).join(stream.delimiter === '\t' ? '\\t' : stream.delimiter);
+  const curl = `curl -T data.csv \\
+  -H "Authorization: Bearer $SLUICE_KEY" \\
+  -H "Content-Type: text/csv" \\
+  ${ingestUrl}/v1/streams/${stream.name}/rows`;
   return (
     <>
       <header className="page-header">
@@ -47,13 +52,13 @@ export default async function StreamPage({ params }: { params: Promise<{ name: s
 
       <h2>Send from a producer</h2>
       <figure className="flush" aria-label="curl example">
-        <pre className="code">{`curl -T data.csv \\
-  -H "Authorization: Bearer $SLUICE_KEY" \\
-  -H "Content-Type: text/csv" \\
-  ${ingestUrl}/v1/streams/${stream.name}/rows
+        <pre className="code">{`${curl}
 
 # data.csv starts with the header: ${header}`}</pre>
       </figure>
+      <div className="row">
+        <CopyButton text={curl} label="Copy the curl command" />
+      </div>
       <p className="muted small">
         Create a key for this stream on the <Link href="/keys">API keys</Link> page. NDJSON: <code>Content-Type: application/x-ndjson</code>; gzip:{' '}
         <code>Content-Encoding: gzip</code>.
