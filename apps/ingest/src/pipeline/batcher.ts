@@ -17,6 +17,8 @@ export interface CommittedFile {
 
 /** A request waiting for the batches that hold its rows. */
 export class BatchOwner {
+  /** When the request began: a batch holding its rows is flushed within maxAgeMs of this. */
+  readonly startedAt = Date.now();
   private open = 0;
   private readonly commits: Promise<CommittedFile>[] = [];
   private idle: (() => void) | null = null;
@@ -85,7 +87,10 @@ export class Batcher {
   append(chunk: ParsedChunk, owner: BatchOwner): void {
     if (chunk.rows === 0) return;
     if (this.rows === 0) {
-      this.timer = setTimeout(() => this.flush('age'), this.settings.maxAgeMs);
+      // The age counts from when the oldest request in the batch began, not from when its first rows were
+      // parsed, so a producer's answer comes within maxAgeMs plus the time to write the file.
+      const wait = Math.max(0, owner.startedAt + this.settings.maxAgeMs - Date.now());
+      this.timer = setTimeout(() => this.flush('age'), wait);
     }
     this.chunks.push(chunk);
     this.chunkOwners.push(owner);
