@@ -32,14 +32,10 @@ export class BatchOwner {
   flushed(commit: Promise<CommittedFile>): void {
     commit.catch(() => {}); // observed in settled()
     this.commits.push(commit);
-    this.open--;
-    if (this.open === 0) {
-      this.idle?.();
-      this.idle = null;
-    }
+    this.left();
   }
 
-  /** @internal The owner's rows were withdrawn from a batch before it was flushed. */
+  /** @internal The owner's rows left a batch: flushed (see flushed) or withdrawn before the flush. */
   left(): void {
     this.open--;
     if (this.open === 0) {

@@ -73,9 +73,7 @@ export class Committer {
           ...this.deps.retry,
           onRetry: (attempt, error) => log.warn({ key, attempt, err: error }, 'manifest insert failed; retrying'),
         },
-      ).catch((error) => {
-        throw new SluiceError('sink.unavailable', undefined, { cause: error });
-      });
+      );
       metrics.filesWritten.inc({ stream: stream.name });
       this.deps.onFileCommitted?.(stream);
       log.debug({ key, rows: batch.rows, bytes: parquet.byteLength, reason }, 'file committed');

@@ -21,6 +21,8 @@ export interface PipelineLimits {
 }
 
 export interface IngestOutcome {
+  /** Body bytes read (after decompression). */
+  bytesReceived: number;
   rowsAccepted: number;
   rowsRejected: number;
   errors: RowError[];
@@ -104,8 +106,8 @@ export class IngestPipeline {
 
     batcher.writers++;
     let summary: { accepted: number; rejected: number };
+    let received = 0;
     try {
-      let received = 0;
       let block = new Uint8Array(BLOCK_BYTES);
       let filled = 0;
       const send = async () => {
@@ -163,6 +165,7 @@ export class IngestPipeline {
 
     const files = await owner.settled();
     return {
+      bytesReceived: received,
       rowsAccepted: summary.accepted,
       rowsRejected: summary.rejected,
       errors,

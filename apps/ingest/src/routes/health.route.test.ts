@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app';
+import type { Config } from '../config';
 import { buildTestApp, testConfig } from '../test/harness';
 
 describe('health', () => {
@@ -24,27 +25,26 @@ describe('health', () => {
     assert.deepEqual(response.json(), { status: 'ok', checks: { database: 'ok', store: 'ok' }, draining: false });
   });
 
-  it('GET /readyz answers 503 when the object store is not reachable', async () => {
-    const broken = await buildApp(testConfig({ S3_BUCKET: 'nope', S3_ENDPOINT: 'http://127.0.0.1:1', S3_ACCESS_KEY_ID: 'x', S3_SECRET_ACCESS_KEY: 'y', S3_FORCE_PATH_STYLE: 'true' }));
+  /** /readyz of an app whose `check` dependency cannot be reached. */
+  async function readyzOf(config: Config, check: 'store' | 'database') {
+    const broken = await buildApp(config);
     try {
       const response = await broken.inject({ method: 'GET', url: '/readyz' });
       assert.equal(response.statusCode, 503);
-      assert.equal(response.json().checks.store, 'unreachable');
+      assert.equal(response.json().checks[check], 'unreachable');
     } finally {
       await broken.close();
     }
-  });
+  }
 
-  it('GET /readyz answers 503 when Postgres is not', async () => {
-    const broken = await buildApp({ ...testConfig(), databaseUrl: 'postgresql://nobody@127.0.0.1:1/none' });
-    try {
-      const response = await broken.inject({ method: 'GET', url: '/readyz' });
-      assert.equal(response.statusCode, 503);
-      assert.equal(response.json().checks.database, 'unreachable');
-    } finally {
-      await broken.close();
-    }
-  });
+  it('GET /readyz answers 503 when the object store is not reachable', () =>
+    readyzOf(
+      testConfig({ S3_BUCKET: 'nope', S3_ENDPOINT: 'http://127.0.0.1:1', S3_ACCESS_KEY_ID: 'x', S3_SECRET_ACCESS_KEY: 'y', S3_FORCE_PATH_STYLE: 'true' }),
+      'store',
+    ));
+
+  it('GET /readyz answers 503 when Postgres is not', () =>
+    readyzOf({ ...testConfig(), databaseUrl: 'postgresql://nobody@127.0.0.1:1/none' }, 'database'));
 
   it('unknown routes get the shared error shape', async () => {
     const response = await app.inject({ method: 'GET', url: '/nope' });

@@ -3,6 +3,7 @@
  * are rejected with their line and column, and after each case the service still stores good rows.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { Column, IngestResultDto, StreamDto } from '@sluice/shared';
@@ -186,7 +187,37 @@ describe('404 not found', () => {
   });
 });
 
+/** A CSV body of exactly `size` bytes (rows of at most MAX_LINE_BYTES), ids from `first`. */
+function bodyOfSize(size: number, first: number): string {
+  let body = 'id,name\n';
+  let id = first;
+  while (size - body.length > 40) body += `${id++},${'n'.repeat(30 - String(id).length)}\n`;
+  const last = `${id},`;
+  return `${body}${last}${'n'.repeat(size - body.length - last.length - 1)}\n`;
+}
+
 describe('413 too large', () => {
+  it('MAX_BODY_BYTES at its edge: exactly the limit is stored, one byte more is refused', async () => {
+    const exact = bodyOfSize(4096, 4000);
+    assert.equal(Buffer.byteLength(exact), 4096);
+    const asStream = (text: string) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(Buffer.from(text));
+          controller.close();
+        },
+      });
+    for (const body of [exact, asStream(exact)]) {
+      const response = await service.post(stream.name, key, body);
+      assert.equal(response.status, 200, await response.clone().text());
+      assert.equal(((await response.json()) as IngestResultDto).rowsRejected, 0);
+    }
+    const over = bodyOfSize(4097, 4500);
+    await expectError(await service.post(stream.name, key, over), 413, 'ingest.payload_too_large');
+    await expectError(await service.post(stream.name, key, asStream(over)), 413, 'ingest.payload_too_large');
+    await stillServes();
+  });
+
   it('a declared Content-Length over MAX_BODY_BYTES is refused before the body is read', async () => {
     const body = `id,name\n${Array.from({ length: 1000 }, (_, i) => `${i},n`).join('\n')}\n`;
     assert.ok(body.length > 4096);
@@ -209,6 +240,35 @@ describe('413 too large', () => {
       },
     });
     await expectError(await service.post(stream.name, key, bodyStream), 413, 'ingest.payload_too_large');
+    await stillServes();
+  });
+});
+
+describe('refusals before the body is read', () => {
+  /** Sends headers and a first piece of a body that claims `declared` bytes; resolves with the answer. */
+  function refusedUpload(declared: number): Promise<{ status: number; connection: string | undefined }> {
+    return new Promise((resolve, reject) => {
+      const request = http.request(`${service.url}/v1/streams/${stream.name}/rows`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'text/csv', 'content-length': String(declared) },
+      });
+      request.on('response', (response) => {
+        response.resume();
+        resolve({ status: response.statusCode ?? 0, connection: response.headers.connection });
+        request.destroy();
+      });
+      request.on('error', reject);
+      request.write('id,name\n1,a\n');
+    });
+  }
+
+  it('keep the connection for a body small enough to drain (up to 16 MiB), close it for a larger one', async () => {
+    const drained = await refusedUpload(8192);
+    assert.equal(drained.status, 413);
+    assert.notEqual(drained.connection, 'close');
+    const closed = await refusedUpload(16 * 1024 * 1024 + 1);
+    assert.equal(closed.status, 413);
+    assert.equal(closed.connection, 'close');
     await stillServes();
   });
 });

@@ -104,7 +104,9 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
         }
         if (app.draining) {
           app.metrics.rejectedRequests.inc({ reason: 'shutting_down' });
-          throw new SluiceError('service.shutting_down', undefined, { headers: { 'retry-after': '1' } });
+          throw new SluiceError('service.shutting_down', undefined, {
+            headers: { 'retry-after': String(app.config.queue.retryAfterSeconds) },
+          });
         }
         if (!app.budget.admits()) {
           app.metrics.rejectedRequests.inc({ reason: 'busy' });
@@ -115,15 +117,8 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
 
         app.metrics.queueLength.inc();
         try {
-          let received = 0;
-          const counted = (async function* () {
-            for await (const piece of bodyOf(request, gzip)) {
-              received += piece.byteLength;
-              yield piece;
-            }
-          })();
-          const outcome = await app.pipeline.ingest(stream, format, counted);
-          app.metrics.bytesReceived.inc({ stream: name, format }, received);
+          const outcome = await app.pipeline.ingest(stream, format, bodyOf(request, gzip));
+          app.metrics.bytesReceived.inc({ stream: name, format }, outcome.bytesReceived);
           app.metrics.rows.inc({ stream: name, outcome: 'accepted' }, outcome.rowsAccepted);
           app.metrics.rows.inc({ stream: name, outcome: 'rejected' }, outcome.rowsRejected);
           const body: IngestResultDto = {

@@ -16,7 +16,7 @@ import {
   type Column,
   type StreamSchema,
 } from '@sluice/shared';
-import type { ObjectStore } from './object-store';
+import { rangeReader, type ObjectStore } from './object-store';
 
 export interface ClickHouseOptions {
   url: string;
@@ -104,13 +104,13 @@ export class ClickHouseSink {
   }
 
   /** Inserts every row of a stored Parquet file, tagged with its file id. */
-  async insertFile(table: string, columns: Column[], store: ObjectStore, key: string, fileId: string): Promise<number> {
+  async insertFile(table: string, columns: Column[], store: ObjectStore, key: string, fileId: string): Promise<void> {
     const caps = await this.serverFeatures();
     if (caps.parquetInput) return this.insertParquet(table, columns, store, key, fileId);
     return this.insertJsonEachRow(table, columns, store, key, fileId, caps);
   }
 
-  private async insertParquet(table: string, columns: Column[], store: ObjectStore, key: string, fileId: string): Promise<number> {
+  private async insertParquet(table: string, columns: Column[], store: ObjectStore, key: string, fileId: string): Promise<void> {
     const caps = await this.serverFeatures();
     const structure = columns.map((c) => `${quoteClickHouseIdentifier(c.name)} ${clickhouseColumnType(c, caps)}`).join(', ');
     const names = columns.map((c) => quoteClickHouseIdentifier(c.name)).join(', ');
@@ -119,7 +119,6 @@ export class ClickHouseSink {
       query: `INSERT INTO ${this.qualified(table)} (${names}, ${quoteClickHouseIdentifier(CLICKHOUSE_FILE_COLUMN)}) SELECT *, '${escapeString(fileId)}' FROM input('${escapeString(structure)}') FORMAT Parquet`,
       values: Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]),
     });
-    return -1;
   }
 
   private async insertJsonEachRow(
@@ -129,45 +128,26 @@ export class ClickHouseSink {
     key: string,
     fileId: string,
     caps: ServerFeatures,
-  ): Promise<number> {
+  ): Promise<void> {
     const { parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
     const { compressors } = await import('hyparquet-compressors');
-    const size = (await store.size(key)) ?? 0;
-    const file = {
-      byteLength: size,
-      slice: async (start: number, end?: number) => {
-        const bytes = await store.get(key, { start, end: end ?? size });
-        return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-      },
-    };
+    const file = rangeReader(store, key, (await store.size(key)) ?? 0);
     const metadata = await parquetMetadataAsync(file);
     // Keep timestamps as microseconds and dates as days: Date objects would drop the microseconds.
     const parsers = { timestampFromMicroseconds: (v: bigint) => v, dateFromDays: (v: number) => v };
     const tag = JSON.stringify(fileId);
-    let inserted = 0;
     // One row group at a time: a file is never decoded whole into memory.
-    for (const group of metadata.row_groups.map((g, index) => ({ g, index }))) {
-      const start = metadata.row_groups.slice(0, group.index).reduce((total, g) => total + Number(g.num_rows), 0);
-      const rows = await parquetReadObjects({
-        file,
-        metadata,
-        compressors,
-        parsers: parsers as never,
-        rowStart: start,
-        rowEnd: start + Number(group.g.num_rows),
-      });
+    let start = 0;
+    for (const group of metadata.row_groups) {
+      const end = start + Number(group.num_rows);
+      const rows = await parquetReadObjects({ file, metadata, compressors, parsers: parsers as never, rowStart: start, rowEnd: end });
+      start = end;
       const lines = rows.map((row) => `{${columns.map((c) => `${JSON.stringify(c.name)}:${jsonValue(row[c.name], c, caps)}`).join(',')},"${CLICKHOUSE_FILE_COLUMN}":${tag}}\n`);
       await this.client.exec({
         query: `INSERT INTO ${this.qualified(table)} FORMAT JSONEachRow`,
         values: Readable.from(lines),
       });
-      inserted += rows.length;
     }
-    return inserted;
-  }
-
-  async ping(): Promise<boolean> {
-    return (await this.client.ping()).success;
   }
 
   async query<T>(query: string): Promise<T[]> {

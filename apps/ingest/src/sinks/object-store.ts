@@ -27,3 +27,14 @@ export function objectKeyFor(stream: string, id: string, at: Date): string {
   const iso = at.toISOString();
   return `${stream}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/${id}.parquet`;
 }
+
+/** A stored object as a random-access file (what Parquet readers want): each slice is a range read. */
+export function rangeReader(store: ObjectStore, key: string, size: number) {
+  return {
+    byteLength: size,
+    slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
+      const bytes = await store.get(key, { start, end: end ?? size });
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    },
+  };
+}

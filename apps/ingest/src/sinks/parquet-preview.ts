@@ -4,7 +4,7 @@
  */
 import type { FilePreviewDto } from '@sluice/shared';
 import type { AsyncBuffer } from 'hyparquet';
-import type { ObjectStore } from './object-store';
+import { rangeReader, type ObjectStore } from './object-store';
 
 export async function previewParquet(store: ObjectStore, key: string, size: number, limit: number): Promise<FilePreviewDto> {
   // Loaded on first use: previews are rare next to ingest, and the decompressors are not small.
@@ -12,13 +12,7 @@ export async function previewParquet(store: ObjectStore, key: string, size: numb
     import('hyparquet'),
     import('hyparquet-compressors'),
   ]);
-  const file: AsyncBuffer = {
-    byteLength: size,
-    slice: async (start, end) => {
-      const bytes = await store.get(key, { start, end: end ?? size });
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    },
-  };
+  const file: AsyncBuffer = rangeReader(store, key, size);
   const metadata = await parquetMetadataAsync(file);
   const schema = parquetSchema(metadata);
   const rows = await parquetReadObjects({ file, metadata, compressors, rowStart: 0, rowEnd: Math.min(limit, Number(metadata.num_rows)) });

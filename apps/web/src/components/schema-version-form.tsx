@@ -5,6 +5,7 @@ import { useRouter } from 'next/navigation';
 import { useState, useTransition } from 'react';
 import { addSchemaVersionAction } from '../app/actions/streams';
 import { ColumnEditor } from './column-editor';
+import { ErrorList } from './error-list';
 
 export function SchemaVersionForm({ stream, current }: { stream: string; current: Column[] }) {
   const router = useRouter();
@@ -35,9 +36,6 @@ export function SchemaVersionForm({ stream, current }: { stream: string; current
     <div className="stack panel">
       <ColumnEditor columns={columns} onChange={setColumns} locked={current.length} />
       <div className="row">
-        <button type="button" onClick={() => setColumns([...columns, { name: '', type: 'string', nullable: true }])}>
-          Add column
-        </button>
         <button type="button" className="primary" onClick={submit} disabled={pending}>
           Save version
         </button>
@@ -45,13 +43,7 @@ export function SchemaVersionForm({ stream, current }: { stream: string; current
           Cancel
         </button>
       </div>
-      {errors.length > 0 && (
-        <ul role="alert" className="error">
-          {errors.map((error) => (
-            <li key={error}>{error}</li>
-          ))}
-        </ul>
-      )}
+      <ErrorList errors={errors} />
     </div>
   );
 }

@@ -6,6 +6,7 @@ import { useState, useTransition } from 'react';
 import { createStreamAction } from '../app/actions/streams';
 import { ColumnEditor } from './column-editor';
 import { DropZone } from './drop-zone';
+import { ErrorList } from './error-list';
 
 const SAMPLE_BYTES = 256 * 1024;
 
@@ -114,19 +115,7 @@ export function StreamEditor() {
 
       <h2>Columns</h2>
       <ColumnEditor columns={columns} onChange={setColumns} />
-      <div className="row">
-        <button type="button" onClick={() => setColumns([...columns, { name: '', type: 'string', nullable: true }])}>
-          Add column
-        </button>
-      </div>
-
-      {errors.length > 0 && (
-        <ul role="alert" className="error">
-          {errors.map((error) => (
-            <li key={error}>{error}</li>
-          ))}
-        </ul>
-      )}
+      <ErrorList errors={errors} />
       <div className="row">
         <button type="button" className="primary" onClick={submit} disabled={pending}>
           {pending ? 'Creating…' : 'Create stream'}

@@ -160,6 +160,25 @@ describe('CsvParser', () => {
     assert.throws(() => parse('csv', 'a,b,c,d\n', columns, { maxFields: 3 }), /more than 3 fields/);
   });
 
+  it('reports the first maxReportedErrors rejected rows and counts all of them', () => {
+    const body = `id,name\n${Array.from({ length: 150 }, (_, i) => `bad${i},x`).join('\n')}\n1,ok\n`;
+    const result = parse('csv', body, people, { maxReportedErrors: 100 }, 997);
+    assert.equal(result.rejected, 150);
+    assert.equal(result.errors.length, 100);
+    assert.deepEqual([result.errors[0]?.line, result.errors[99]?.line], [2, 101]);
+    assert.deepEqual(result.rows, [{ id: 1, name: 'ok' }]);
+  });
+
+  it('skips a BOM only at the start of the body', () => {
+    const bom = '\uFEFF';
+    // The last record, held until the end of the body, itself starts with U+FEFF.
+    const result = parse('csv', `${bom}name,id\n${bom}x,1`, people, {}, 11);
+    assert.equal(result.accepted, 1);
+    // Raw bytes: a TextDecoder (as Arrow's reader uses) would hide a leading U+FEFF.
+    const name = result.chunks[0]!.columns[1]!;
+    assert.deepEqual([...new Uint8Array(name.values)], [0xef, 0xbb, 0xbf, 0x78]);
+  });
+
   it('uses the stream delimiter', () => {
     assert.deepEqual(parse('csv', 'id;name\n1;a,b\n', people, { delimiter: ';' }).rows, [{ id: 1, name: 'a,b' }]);
     assert.deepEqual(parse('csv', 'id\tname\n1\t"x\ty"\n', people, { delimiter: '\t' }).rows, [{ id: 1, name: 'x\ty' }]);

@@ -48,10 +48,6 @@ export class CsvParser {
     this.escaped = new Uint8Array(slots);
   }
 
-  get headerFields(): string[] | null {
-    return this.header;
-  }
-
   push(chunk: Uint8Array): void {
     let buf = chunk;
     if (this.pending) {
@@ -62,12 +58,13 @@ export class CsvParser {
     }
     let pos = 0;
     if (!this.started) {
+      // Too few bytes to tell whether a BOM starts the body: wait for more.
       if (buf.length < 3 && !(buf.length > 0 && buf[0] !== 0xef)) {
         this.pending = Uint8Array.prototype.slice.call(buf);
         return;
       }
       this.started = true;
-      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
+      pos = bomLength(buf);
     }
     const consumed = this.parse(buf, pos, false);
     // A copy: the caller may reuse its buffer (Buffer#slice would only be a view).
@@ -77,9 +74,9 @@ export class CsvParser {
   end(): void {
     const buf = this.pending ?? new Uint8Array(0);
     this.pending = null;
+    // A BOM only counts at the very start of the body, not at the start of a held record.
+    const pos = this.started ? 0 : bomLength(buf);
     this.started = true;
-    let pos = 0;
-    if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
     if (pos < buf.length) this.parse(buf, pos, true);
     if (this.skipping) this.finishSkip();
     if (!this.header) throw new BodyError('ingest.malformed_body', 'the body is empty: a CSV body needs a header row', 1);
@@ -107,7 +104,6 @@ export class CsvParser {
       let fields = 0;
       let newlines = 0;
       let i = pos;
-      let complete = false;
       let tooManyFields = false;
       let badQuote = -1;
 
@@ -148,8 +144,7 @@ export class CsvParser {
               );
               return n;
             }
-            if (n - recordStart > maxLine) return this.beginSkip(buf, recordStart, recordLine, n);
-            return recordStart;
+            return this.holdOrSkip(buf, recordStart, recordLine);
           }
           for (let k = buf.indexOf(LF, i + 1); k >= 0 && k < j; k = buf.indexOf(LF, k + 1)) newlines++;
           this.starts[fields] = i + 1;
@@ -177,36 +172,24 @@ export class CsvParser {
           fields++;
         }
         if (i >= n) {
-          if (!final) {
-            if (n - recordStart > maxLine) return this.beginSkip(buf, recordStart, recordLine, n);
-            return recordStart;
-          }
-          complete = true;
-          break;
+          if (!final) return this.holdOrSkip(buf, recordStart, recordLine);
+          break; // the last record of the body, without a line break
         }
         const c = buf[i]!;
         if (c === delimiter) {
           i++;
-          if (i >= n && !final) {
-            if (n - recordStart > maxLine) return this.beginSkip(buf, recordStart, recordLine, n);
-            return recordStart;
-          }
+          if (i >= n && !final) return this.holdOrSkip(buf, recordStart, recordLine);
           continue;
         }
+        // LF, CRLF, or a lone CR (old Mac line ending) ends the record.
         if (c === CR) {
-          if (i + 1 >= n && !final) return recordStart;
+          if (i + 1 >= n && !final) return this.holdOrSkip(buf, recordStart, recordLine);
           if (buf[i + 1] === LF) i++;
-          else if (i + 1 < n) {
-            // A lone CR inside an unquoted field: treat as part of the line ending (old Mac style).
-          }
         }
-        // LF (or CR[LF]) ends the record.
         newlines++;
         i++;
-        complete = true;
         break;
       }
-      if (!complete) return recordStart;
 
       this.line = recordLine + newlines;
       pos = i;
@@ -345,15 +328,20 @@ export class CsvParser {
     );
   }
 
-  /** An over-long record: report it once, then discard bytes until it ends. */
-  private beginSkip(buf: Uint8Array, start: number, line: number, n: number): number {
+  /**
+   * The record starting at `start` is not complete in this buffer: keep it for the next push, or, when it
+   * is already over MAX_LINE_BYTES, report it once and discard bytes until it ends. Returns where the kept
+   * part starts (the buffer's length when nothing is kept).
+   */
+  private holdOrSkip(buf: Uint8Array, start: number, line: number): number {
+    if (buf.length - start <= this.options.maxLineBytes) return start;
     if (!this.header) {
       throw new BodyError('ingest.malformed_body', `the header row is longer than ${this.options.maxLineBytes} bytes`, 1);
     }
     // Re-scan from the record start to know the quote state at the end of the buffer.
     this.skipping = { line, inQuotes: false };
     const next = this.skip(buf, start);
-    return next < 0 ? n : next;
+    return next < 0 ? buf.length : next;
   }
 
   /** Advances through an over-long record; returns where the next record starts, or -1 at buffer end. */
@@ -382,6 +370,10 @@ export class CsvParser {
   private countNewlines(buf: Uint8Array, from: number, to: number): void {
     for (let k = buf.indexOf(LF, from); k >= 0 && k < to; k = buf.indexOf(LF, k + 1)) this.line++;
   }
+}
+
+function bomLength(buf: Uint8Array): number {
+  return buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
 }
 
 /** Maps header names to schema columns; duplicate names and (by policy) unknown names are body errors. */

@@ -6,11 +6,10 @@
  */
 import { ROW_ERRORS } from '@sluice/shared';
 import { BodyError, RecordSink, type ParseOptions } from './record-sink';
-import { booleanWord } from './values';
+import { booleanWord, epochToMicros } from './values';
 
 const LF = 0x0a;
 const TWO_63 = 2 ** 63;
-const EPOCH_MILLIS_THRESHOLD = 1e11;
 
 export class NdjsonParser {
   readonly sink: RecordSink;
@@ -228,8 +227,8 @@ export class NdjsonParser {
       }
       case 'timestamp': {
         if (typeof value !== 'number') return this.fromText(value, c);
-        const micros = Math.abs(value) >= EPOCH_MILLIS_THRESHOLD ? Math.round(value * 1000) : Math.round(value * 1_000_000);
-        if (!Number.isSafeInteger(micros)) return false;
+        const micros = epochToMicros(value);
+        if (Number.isNaN(micros)) return false;
         builder.appendInt64(micros);
         return true;
       }

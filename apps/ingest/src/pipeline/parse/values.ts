@@ -264,9 +264,13 @@ export const readDate: ValueReader = (out, buf, start, end) => {
 export function parseTimestamp(buf: Uint8Array, start: number, end: number): number {
   const length = end - start;
   if (length >= 10 && buf[start + 4] === MINUS && buf[start + 7] === MINUS) return parseIsoTimestamp(buf, start, end);
-  const seconds = parseDecimal(buf, start, end);
-  if (!Number.isFinite(seconds)) return Number.NaN;
-  const micros = Math.abs(seconds) >= EPOCH_MILLIS_THRESHOLD ? Math.round(seconds * 1000) : Math.round(seconds * 1_000_000);
+  return epochToMicros(parseDecimal(buf, start, end));
+}
+
+/** Epoch seconds, or milliseconds when the magnitude is at least 1e11, as microseconds; NaN if neither. */
+export function epochToMicros(value: number): number {
+  if (!Number.isFinite(value)) return Number.NaN;
+  const micros = Math.abs(value) >= EPOCH_MILLIS_THRESHOLD ? Math.round(value * 1000) : Math.round(value * 1_000_000);
   return Number.isSafeInteger(micros) ? micros : Number.NaN;
 }
 

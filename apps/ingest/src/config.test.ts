@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from './config';
+
+const base = { DATABASE_URL: 'postgresql://u@127.0.0.1:5432/db' };
+
+describe('loadConfig', () => {
+  it('documents its defaults: local lake, limits, budget and its high-water mark', () => {
+    const config = loadConfig(base);
+    assert.deepEqual(config.store, { kind: 'local', dir: './data/lake' });
+    assert.deepEqual(config.limits, { maxBodyBytes: 16 * 1024 ** 3, maxLineBytes: 1024 ** 2, maxFields: 2000 });
+    assert.deepEqual(config.queue, { maxBytes: 64 * 1024 ** 2, highWater: Math.floor(64 * 1024 ** 2 * 0.8), retryAfterSeconds: 1 });
+    assert.equal(config.adminToken, null);
+    assert.equal(config.clickhouse, null);
+  });
+
+  it('writes to S3 when S3_BUCKET is set, and treats empty variables as unset', () => {
+    const config = loadConfig({ ...base, S3_BUCKET: 'lake', S3_ENDPOINT: 'http://minio:9000', S3_FORCE_PATH_STYLE: 'true', CLICKHOUSE_URL: '' });
+    assert.equal(config.store.kind, 's3');
+    assert.equal(config.clickhouse, null);
+  });
+
+  it('holds KEY_CACHE_TTL_MS to 5 s, so a revoked key stops working within it', () => {
+    assert.equal(loadConfig({ ...base, KEY_CACHE_TTL_MS: '5000' }).keyCacheTtlMs, 5000);
+    assert.throws(() => loadConfig({ ...base, KEY_CACHE_TTL_MS: '5001' }), /KEY_CACHE_TTL_MS/);
+  });
+
+  it('names every invalid variable', () => {
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: 'nope', MAX_LINE_BYTES: '8', QUEUE_HIGH_WATER: '1.5' }),
+      (error: Error) =>
+        /DATABASE_URL/.test(error.message) && /MAX_LINE_BYTES/.test(error.message) && /QUEUE_HIGH_WATER/.test(error.message),
+    );
+  });
+});
