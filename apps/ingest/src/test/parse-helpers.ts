@@ -39,7 +39,16 @@ export function parse(
   pieceSize = 1 << 16,
 ): ParseResult {
   const options = parseOptions(columns, overrides);
-  const parser = format === 'csv' ? new CsvParser(options) : new NdjsonParser(options);
+  return parseWith(format === 'csv' ? new CsvParser(options) : new NdjsonParser(options), body, columns, pieceSize);
+}
+
+/** The same with a parser of the caller's making. */
+export function parseWith(
+  parser: CsvParser | NdjsonParser,
+  body: string | Uint8Array,
+  columns: Column[],
+  pieceSize = 1 << 16,
+): ParseResult {
   const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
   const chunks: ParsedChunk[] = [];
   const errors: RowError[] = [];

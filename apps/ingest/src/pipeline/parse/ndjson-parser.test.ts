@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Column } from '@sluice/shared';
-import { parse } from '../../test/parse-helpers';
+import { parse, parseOptions, parseWith } from '../../test/parse-helpers';
+import { NdjsonParser } from './ndjson-parser';
 import { BodyError } from './record-sink';
 
 const columns: Column[] = [
@@ -100,5 +101,54 @@ describe('NdjsonParser', () => {
 
   it('refuses an empty body', () => {
     assert.throws(() => parse('ndjson', '\n\n', columns), BodyError);
+  });
+
+  it('reads every line the same on the fast path as through JSON.parse', () => {
+    const typed: Column[] = [
+      { name: 'id', type: 'int64', nullable: false },
+      { name: 'n', type: 'int32', nullable: true },
+      { name: 's', type: 'string', nullable: true },
+      { name: 'f', type: 'float64', nullable: true },
+      { name: 'b', type: 'boolean', nullable: true },
+      { name: 't', type: 'timestamp', nullable: true },
+      { name: 'd', type: 'date', nullable: true },
+    ];
+    const values: Record<string, string[]> = {
+      n: ['1', '-0', '2147483647', '2147483648', '-2147483649', '1.0', '1e3', '"42"', '" 7 "', '""', 'null', 'true', '[1]', '01'],
+      s: ['"plain"', '"Zoë ☃"', '"a\\"b"', '"tab\\there"', '"\\u00e9"', '"\\ud800"', '""', '1.50', '-0', 'true', 'false', 'null', '{"x":[1, 2]}', '"bad\\q"'],
+      f: ['1.5', '-0', '0.1', '1e999', '-1e-320', '123456789012345678', '"2.5"', '"NaN"', '"1e5"', '1.', '.5', '-', 'nul', '""'],
+      b: ['true', 'false', '1', '0', '2', '"YES"', '"n"', '"maybe"', 'null', 'tru'],
+      t: ['1700000000', '1700000000123', '1.5', '"2024-01-02T03:04:05+01:00"', '"2024-01-02"', '"soon"', '-1', '1e20', '"1700000000"'],
+      d: ['"2024-02-29"', '""', 'null', '"2023-02-29"', '20240101'],
+      id: ['1', '9007199254740993', '"9223372036854775807"', '-5', '1.5', 'null', '"x"'],
+    };
+    // Mostly one of the first three values of each list (valid ones), sometimes any.
+    const pick = (list: string[]) => list[next(4) === 0 ? next(list.length) : next(3)]!;
+    const lines: string[] = [];
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return (seed >>> 16) % n;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const keys = Object.keys(values).filter(() => next(5) > 0);
+      if (next(4) === 0) keys.reverse();
+      const pairs = keys.map((key) => `"${key}":${pick(values[key]!)}`);
+      if (next(10) === 0) pairs.push('"extra":{"deep":1}');
+      if (next(10) === 0) pairs.push('"extra2":"ignored"');
+      if (next(20) === 0) pairs.push(pairs[0] ?? '"id":3');
+      const sep = next(6) === 0 ? ' , ' : ',';
+      lines.push(next(8) === 0 ? ` { ${pairs.join(sep)} } ` : `{${pairs.join(sep)}}`);
+    }
+    lines.push('{}', '{"id":1,}', '{"id":1 "n":2}', '{"id":1}}', '{"id" : 2 }', '{"i\\u0064":3}', '[{"id":1}]', 'true');
+    const body = lines.join('\n');
+    for (const unknownColumns of ['ignore', 'reject'] as const) {
+      const fast = parseWith(new NdjsonParser(parseOptions(typed, { unknownColumns, maxReportedErrors: 10_000 })), body, typed, 4096);
+      const slow = parseWith(new NdjsonParser(parseOptions(typed, { unknownColumns, maxReportedErrors: 10_000 }), false), body, typed, 4096);
+      assert.ok(fast.accepted > 500 && slow.rejected > 500, `a mix of accepted (${fast.accepted}) and rejected rows`);
+      assert.deepEqual(fast.errors, slow.errors);
+      assert.deepEqual(fast.rows, slow.rows);
+      assert.equal(fast.accepted, slow.accepted);
+    }
   });
 });

@@ -3,8 +3,13 @@
  * A missing key or a JSON null is null; an empty string is null in a non-string column. Numbers, booleans
  * and timestamps may also arrive as strings, read by the same rules as CSV text. In a string column,
  * numbers and booleans are stored as their JSON text, objects and arrays as JSON.
+ *
+ * Most lines take a byte-level fast path (ndjson-scan.ts) that writes flat objects straight into the
+ * columns; a line it does not handle goes through JSON.parse, which defines the rules above.
  */
+import { isUtf8 } from 'node:buffer';
 import { ROW_ERRORS } from '@sluice/shared';
+import { FlatObjectScanner } from './ndjson-scan';
 import { BodyError, RecordSink, type ParseOptions } from './record-sink';
 import { booleanWord, epochToMicros } from './values';
 
@@ -17,13 +22,20 @@ export class NdjsonParser {
   private line = 1;
   private skippingLine = 0;
   private sawRecord = false;
+  private started = false;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private readonly scratch = Buffer.alloc(64);
   private readonly known: Set<string>;
+  private readonly scanner: FlatObjectScanner | null;
 
-  constructor(private readonly options: ParseOptions) {
+  /** `fastPath: false` sends every line through JSON.parse (the tests compare the two paths). */
+  constructor(
+    private readonly options: ParseOptions,
+    fastPath = true,
+  ) {
     this.sink = new RecordSink(options);
     this.known = new Set(options.columns.map((column) => column.name));
+    this.scanner = fastPath ? new FlatObjectScanner(this.sink, options.unknownColumns === 'ignore') : null;
   }
 
   push(chunk: Uint8Array): void {
@@ -46,7 +58,7 @@ export class NdjsonParser {
       this.hold(buf);
       return;
     }
-    this.lines(buf, 0, last + 1);
+    this.lines(buf, last + 1, true);
     if (last + 1 < buf.length) this.hold(buf.subarray(last + 1));
   }
 
@@ -55,7 +67,7 @@ export class NdjsonParser {
     if (this.pending) {
       const rest = this.pending;
       this.pending = null;
-      this.lines(rest, 0, rest.length);
+      this.lines(rest, rest.length, false);
     }
     if (!this.sawRecord && this.sink.rowsRejected === 0) {
       throw new BodyError('ingest.malformed_body', 'the body is empty: send one JSON object per line', 1);
@@ -85,54 +97,34 @@ export class NdjsonParser {
     this.line++;
   }
 
-  private lines(buf: Uint8Array, start: number, end: number): void {
-    let text: string | null = null;
-    try {
-      text = this.decoder.decode(buf.subarray(start, end));
-    } catch {
-      // Some line is not UTF-8: decode line by line to find it.
+  /** The lines of buf[0..end); `terminated`: the last one ended with LF. */
+  private lines(buf: Uint8Array, end: number, terminated: boolean): void {
+    let from = 0;
+    if (!this.started && end > 0) {
+      this.started = true;
+      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) from = 3; // a UTF-8 BOM starts the body
     }
-    if (text !== null) {
-      let from = 0;
-      while (from < text.length) {
-        let to = text.indexOf('\n', from);
-        if (to < 0) to = text.length;
-        this.handleLine(text, from, to, to < text.length || end < buf.length || buf[end - 1] === LF);
-        from = to + 1;
-      }
-      return;
-    }
-    let from = start;
+    // Strings must be valid UTF-8; checking the whole buffer once is far cheaper than per line.
+    const allUtf8 = isUtf8(buf.subarray(from, end));
     while (from < end) {
       let to = buf.indexOf(LF, from);
-      if (to < 0 || to > end) to = end;
-      let lineText: string | null = null;
-      try {
-        lineText = this.decoder.decode(buf.subarray(from, to));
-      } catch {
-        this.sawRecord = true;
-        this.sink.reject(this.line, null, ROW_ERRORS.invalidUtf8, 'the line is not valid UTF-8');
-        this.line++;
-      }
-      if (lineText !== null) this.handleLine(lineText, 0, lineText.length, to < end || buf[to] === LF);
+      if (to < 0 || to >= end) to = end;
+      this.handleLine(buf, from, to, to < end || terminated, allUtf8);
       from = to + 1;
     }
   }
 
   /** `terminated`: the line ended with LF, which counts toward MAX_LINE_BYTES as in CSV. */
-  private handleLine(text: string, from: number, to: number, terminated: boolean): void {
+  private handleLine(buf: Uint8Array, from: number, to: number, terminated: boolean, allUtf8: boolean): void {
     const line = this.line++;
     // Blank lines (and a trailing CR) are not records.
-    let end = to;
-    if (end > from && text.charCodeAt(end - 1) === 13) end--;
     let start = from;
-    while (start < end && isSpace(text.charCodeAt(start))) start++;
+    let end = to;
+    while (start < end && isSpace(buf[start]!)) start++;
+    while (end > start && isSpace(buf[end - 1]!)) end--;
     if (start === end) return;
     this.sawRecord = true;
-    const max = this.options.maxLineBytes;
-    const chars = to - from + (terminated ? 1 : 0);
-    // UTF-8 takes 1 to 3 bytes per UTF-16 unit: count bytes only when the answer is not obvious.
-    if (chars > max || (chars * 3 > max && Buffer.byteLength(text.slice(from, to)) + (terminated ? 1 : 0) > max)) {
+    if (to - from + (terminated ? 1 : 0) > this.options.maxLineBytes) {
       this.sink.reject(
         line,
         null,
@@ -141,9 +133,22 @@ export class NdjsonParser {
       );
       return;
     }
+    if (this.scanner && (allUtf8 || isUtf8(buf.subarray(start, end))) && this.scanner.scan(buf, start, end)) return;
+    this.parseLine(buf, start, end, line);
+  }
+
+  /** The general path: JSON.parse, then the value rules below. */
+  private parseLine(buf: Uint8Array, start: number, end: number, line: number): void {
+    let text: string;
+    try {
+      text = this.decoder.decode(buf.subarray(start, end));
+    } catch {
+      this.sink.reject(line, null, ROW_ERRORS.invalidUtf8, 'the line is not valid UTF-8');
+      return;
+    }
     let value: unknown;
     try {
-      value = JSON.parse(start === 0 && end === text.length ? text : text.slice(start, end));
+      value = JSON.parse(text);
     } catch (error) {
       this.sink.reject(line, null, ROW_ERRORS.invalidJson, `not valid JSON: ${(error as Error).message}`);
       return;
@@ -212,6 +217,7 @@ export class NdjsonParser {
         return true;
       case 'float64':
         if (typeof value !== 'number') return this.fromText(value, c);
+        if (!Number.isFinite(value) && !this.options.allowNonFinite) return false; // 1e999 parses as Infinity
         builder.appendFloat64(value);
         return true;
       case 'boolean': {

@@ -1,0 +1,327 @@
+/**
+ * The fast path for NDJSON lines: a byte-level scanner for flat JSON objects (string, number, true, false
+ * and null values) that writes values straight into the column builders, with no JS string or object per
+ * row. Anything it does not handle the simple way (nested values, \u escapes, a number in a string column,
+ * a duplicate key, a bad or missing value, invalid JSON) makes it give up on the line, having undone what it
+ * wrote, and the parser reads that line with JSON.parse instead: the slow path defines the semantics and
+ * every rejection message, this path only has to agree with it on the lines it accepts.
+ */
+import type { ColumnType } from '@sluice/shared';
+import type { ColumnBuilder } from './columns';
+import type { RecordSink } from './record-sink';
+import { epochToMicros, parseDecimal } from './values';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+const DOT = 0x2e;
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
+/** Bytes an escape stands for (\" \\ \/ \b \f \n \r \t); 0 for escapes left to the slow path (\u). */
+const UNESCAPE = new Uint8Array(128);
+for (const [letter, byte] of [
+  ['"', 0x22],
+  ['\\', 0x5c],
+  ['/', 0x2f],
+  ['b', 0x08],
+  ['f', 0x0c],
+  ['n', 0x0a],
+  ['r', 0x0d],
+  ['t', 0x09],
+] as const) {
+  UNESCAPE[letter.charCodeAt(0)] = byte;
+}
+
+/** Bytes that end the plain run of a JSON string: the quote, the backslash and control characters. */
+const STOP = new Uint8Array(256);
+STOP.fill(1, 0, 0x20);
+STOP[QUOTE] = 1;
+STOP[BACKSLASH] = 1;
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0d;
+}
+
+export class FlatObjectScanner {
+  private readonly names: Uint8Array[];
+  private readonly types: ColumnType[];
+  private readonly nullable: boolean[];
+  private readonly builders: ColumnBuilder[];
+  /** seen[c] === stamp: column c has a value in the current line. */
+  private readonly seen: Int32Array;
+  private stamp = 0;
+  /** Keys usually come in the same order on every line: try the column after the last one matched first. */
+  private next = 0;
+
+  constructor(
+    private readonly sink: RecordSink,
+    private readonly ignoreUnknown: boolean,
+  ) {
+    const encoder = new TextEncoder();
+    this.names = sink.columns.map((column) => encoder.encode(column.name));
+    this.types = sink.columns.map((column) => column.type);
+    this.nullable = sink.columns.map((column) => column.nullable);
+    this.builders = sink.builders;
+    this.seen = new Int32Array(sink.columns.length);
+  }
+
+  /**
+   * Scans one line, buf[start..end) with surrounding spaces already trimmed, and accepts it as a row; or
+   * returns false with nothing written when the line needs the slow path.
+   */
+  scan(buf: Uint8Array, start: number, end: number): boolean {
+    const stamp = ++this.stamp;
+    if (buf[start] !== OPEN_BRACE || buf[end - 1] !== CLOSE_BRACE) return false;
+    let i = start + 1;
+    while (i < end && isSpace(buf[i]!)) i++;
+    if (buf[i] !== CLOSE_BRACE) {
+      for (;;) {
+        // "key": column names are identifiers (no quotes or escapes), so the predicted column's name is
+        // compared in place; any other key is scanned and looked up.
+        if (buf[i] !== QUOTE) return this.undo();
+        const keyStart = i + 1;
+        let column = this.predicted(buf, keyStart);
+        if (column >= 0) {
+          i = keyStart + this.names[column]!.length + 1;
+        } else {
+          let keyEnd = keyStart;
+          while (keyEnd < end && STOP[buf[keyEnd]!] === 0) keyEnd++;
+          if (buf[keyEnd] !== QUOTE || keyEnd >= end) return this.undo();
+          column = this.columnOf(buf, keyStart, keyEnd);
+          i = keyEnd + 1;
+        }
+        while (isSpace(buf[i]!)) i++;
+        if (buf[i] !== COLON) return this.undo();
+        i++;
+        while (isSpace(buf[i]!)) i++;
+        // The value.
+        if (column >= 0) {
+          if (this.seen[column] === stamp) return this.undo(); // a duplicate key: JSON.parse keeps the last
+          this.seen[column] = stamp;
+          i = this.value(buf, i, end, column);
+        } else {
+          if (!this.ignoreUnknown) return this.undo();
+          i = this.skipValue(buf, i, end);
+        }
+        if (i < 0) return this.undo();
+        while (isSpace(buf[i]!)) i++;
+        if (buf[i] === COMMA) {
+          i++;
+          while (isSpace(buf[i]!)) i++;
+          continue;
+        }
+        if (buf[i] === CLOSE_BRACE) break;
+        return this.undo();
+      }
+    }
+    if (i !== end - 1) return this.undo();
+    // Columns the line does not name are null.
+    for (let c = 0; c < this.seen.length; c++) {
+      if (this.seen[c] === stamp) continue;
+      if (!this.nullable[c]) return this.undo();
+      this.builders[c]!.appendNull();
+    }
+    this.sink.accept();
+    return true;
+  }
+
+  /** Drops what this line wrote; always false, for `return this.undo()`. */
+  private undo(): false {
+    const rows = this.sink.rows;
+    for (const builder of this.builders) builder.truncate(rows);
+    return false;
+  }
+
+  /** The predicted column when the key at `start` is its name (followed by the closing quote), or -1. */
+  private predicted(buf: Uint8Array, start: number): number {
+    const c = this.next;
+    const name = this.names[c]!;
+    const length = name.length;
+    if (buf[start + length] !== QUOTE) return -1;
+    for (let k = 0; k < length; k++) if (name[k] !== buf[start + k]) return -1;
+    this.next = c + 1 === this.names.length ? 0 : c + 1;
+    return c;
+  }
+
+  private columnOf(buf: Uint8Array, start: number, end: number): number {
+    const count = this.names.length;
+    for (let tried = 0, c = this.next; tried < count; tried++, c = c + 1 === count ? 0 : c + 1) {
+      const name = this.names[c]!;
+      if (name.length !== end - start) continue;
+      let k = 0;
+      while (k < name.length && name[k] === buf[start + k]) k++;
+      if (k === name.length) {
+        this.next = c + 1 === count ? 0 : c + 1;
+        return c;
+      }
+    }
+    return -1;
+  }
+
+  /** Reads the value at i into column c; returns the index after it, or -1 for the slow path. */
+  private value(buf: Uint8Array, i: number, end: number, c: number): number {
+    const first = buf[i]!;
+    const type = this.types[c]!;
+    const builder = this.builders[c]!;
+    if (first === QUOTE) {
+      const from = i + 1;
+      let to = from;
+      let escapes = false;
+      for (;;) {
+        while (to < end && STOP[buf[to]!] === 0) to++;
+        if (to >= end) return -1;
+        const ch = buf[to]!;
+        if (ch === QUOTE) break;
+        if (ch !== BACKSLASH) return -1; // a control character: not JSON
+        escapes = true;
+        to += 2;
+      }
+      if (type === 'string') {
+        if (!escapes) builder.appendBytes(buf, from, to);
+        else if (!this.unescapeInto(builder, buf, from, to)) return -1;
+        return to + 1;
+      }
+      if (escapes) return -1;
+      if (from === to) {
+        // "" is null in a non-string column.
+        if (!this.nullable[c]) return -1;
+        builder.appendNull();
+        return to + 1;
+      }
+      // Text in a typed column is read by the same rules as CSV text.
+      if (to - from > 64 || !this.sink.readers[c]!(builder, buf, from, to)) return -1;
+      return to + 1;
+    }
+    if (first === MINUS || (first >= ZERO && first <= NINE)) return this.number(buf, i, end, type, builder);
+    if (first === 0x6e) {
+      // null
+      if (buf[i + 1] !== 0x75 || buf[i + 2] !== 0x6c || buf[i + 3] !== 0x6c || !this.nullable[c]) return -1;
+      builder.appendNull();
+      return i + 4;
+    }
+    const literal = literalAt(buf, i);
+    if (literal === 0) return -1;
+    if (type === 'boolean') builder.appendBoolean(literal === 4);
+    else if (type === 'string') builder.appendBytes(buf, i, i + literal); // stored as its JSON text
+    else return -1;
+    return i + literal;
+  }
+
+  private number(buf: Uint8Array, i: number, end: number, type: ColumnType, builder: ColumnBuilder): number {
+    const to = numberEnd(buf, i, end);
+    if (to < 0) return -1;
+    let integral = true;
+    for (let k = i; k < to; k++) {
+      const ch = buf[k]!;
+      if (ch === DOT || ch === 0x65 || ch === 0x45) {
+        integral = false;
+        break;
+      }
+    }
+    switch (type) {
+      case 'int32':
+      case 'int64': {
+        // Digits only and exact in a double; anything else (1.0, 1e3, beyond 2^53) takes the slow path.
+        if (!integral || to - i > 16) return -1;
+        const value = parseDecimal(buf, i, to);
+        if (type === 'int32') {
+          if (value < INT32_MIN || value > INT32_MAX) return -1;
+          builder.appendInt32(value);
+        } else {
+          if (!Number.isSafeInteger(value)) return -1;
+          builder.appendInt64(value);
+        }
+        return to;
+      }
+      case 'float64': {
+        const value = parseDecimal(buf, i, to);
+        if (!Number.isFinite(value)) return -1;
+        builder.appendFloat64(value);
+        return to;
+      }
+      case 'timestamp': {
+        const micros = epochToMicros(parseDecimal(buf, i, to));
+        if (Number.isNaN(micros)) return -1;
+        builder.appendInt64(micros);
+        return to;
+      }
+      default:
+        return -1;
+    }
+  }
+
+  /** Skips the flat value of an ignored key; -1 for nested values (the slow path ignores those). */
+  private skipValue(buf: Uint8Array, i: number, end: number): number {
+    const first = buf[i]!;
+    if (first === QUOTE) {
+      let to = i + 1;
+      for (;;) {
+        while (to < end && STOP[buf[to]!] === 0) to++;
+        if (to >= end) return -1;
+        const ch = buf[to]!;
+        if (ch === QUOTE) return to + 1;
+        if (ch !== BACKSLASH) return -1;
+        to += 2;
+      }
+    }
+    if (first === MINUS || (first >= ZERO && first <= NINE)) return numberEnd(buf, i, end);
+    if (first === 0x6e) return buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c ? i + 4 : -1;
+    const literal = literalAt(buf, i);
+    return literal === 0 ? -1 : i + literal;
+  }
+
+  /** Writes a JSON string with simple escapes as UTF-8; false for \u escapes (and anything invalid). */
+  private unescapeInto(builder: ColumnBuilder, buf: Uint8Array, from: number, to: number): boolean {
+    const data = builder.reserveData(to - from);
+    let at = builder.dataLength;
+    for (let k = from; k < to; k++) {
+      let ch = buf[k]!;
+      if (ch === BACKSLASH) {
+        ch = UNESCAPE[buf[++k]!] ?? 0;
+        if (ch === 0) return false;
+      }
+      data[at++] = ch;
+    }
+    builder.commitData(at - builder.dataLength);
+    return true;
+  }
+}
+
+/** 4 for `true`, 5 for `false`, 0 for neither. */
+function literalAt(buf: Uint8Array, i: number): number {
+  if (buf[i] === 0x74 && buf[i + 1] === 0x72 && buf[i + 2] === 0x75 && buf[i + 3] === 0x65) return 4;
+  if (buf[i] === 0x66 && buf[i + 1] === 0x61 && buf[i + 2] === 0x6c && buf[i + 3] === 0x73 && buf[i + 4] === 0x65) return 5;
+  return 0;
+}
+
+/** The end of a JSON number starting at i (strict grammar), or -1. */
+function numberEnd(buf: Uint8Array, i: number, end: number): number {
+  if (buf[i] === MINUS) i++;
+  if (buf[i] === ZERO) i++;
+  else {
+    const digits = i;
+    while (i < end && buf[i]! >= ZERO && buf[i]! <= NINE) i++;
+    if (i === digits) return -1;
+  }
+  if (buf[i] === DOT) {
+    const digits = ++i;
+    while (i < end && buf[i]! >= ZERO && buf[i]! <= NINE) i++;
+    if (i === digits) return -1;
+  }
+  if (buf[i] === 0x65 || buf[i] === 0x45) {
+    i++;
+    if (buf[i] === MINUS || buf[i] === 0x2b) i++;
+    const digits = i;
+    while (i < end && buf[i]! >= ZERO && buf[i]! <= NINE) i++;
+    if (i === digits) return -1;
+  }
+  return i;
+}
