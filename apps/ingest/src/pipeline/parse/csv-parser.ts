@@ -37,6 +37,10 @@ export class CsvParser {
   private ends: Int32Array;
   private quoted: Uint8Array;
   private escaped: Uint8Array;
+  /** 1 for the bytes that end an unquoted field: the delimiter, LF and CR. */
+  private readonly fieldEnd = new Uint8Array(256);
+  /** Reused for quoted fields with doubled quotes. */
+  private unescaped = new Uint8Array(256);
 
   constructor(private readonly options: ParseOptions) {
     this.sink = new RecordSink(options);
@@ -46,6 +50,9 @@ export class CsvParser {
     this.ends = new Int32Array(slots);
     this.quoted = new Uint8Array(slots);
     this.escaped = new Uint8Array(slots);
+    this.fieldEnd[this.delimiter] = 1;
+    this.fieldEnd[LF] = 1;
+    this.fieldEnd[CR] = 1;
   }
 
   push(chunk: Uint8Array): void {
@@ -89,6 +96,9 @@ export class CsvParser {
     const delimiter = this.delimiter;
     const maxLine = this.options.maxLineBytes;
     const maxFields = this.options.maxFields;
+    const fieldEnd = this.fieldEnd;
+    // The next line feed at or after the current quoted field (-1: none in buf), found lazily.
+    let nextLf = -2;
     // Strings must be valid UTF-8; checking the whole buffer once is far cheaper than per field.
     const allUtf8 = isUtf8(buf.subarray(pos));
 
@@ -146,7 +156,11 @@ export class CsvParser {
             }
             return this.holdOrSkip(buf, recordStart, recordLine);
           }
-          for (let k = buf.indexOf(LF, i + 1); k >= 0 && k < j; k = buf.indexOf(LF, k + 1)) newlines++;
+          if (nextLf !== -1 && nextLf <= i) nextLf = buf.indexOf(LF, i + 1);
+          while (nextLf >= 0 && nextLf < j) {
+            newlines++;
+            nextLf = buf.indexOf(LF, nextLf + 1);
+          }
           this.starts[fields] = i + 1;
           this.ends[fields] = j;
           this.quoted[fields] = 1;
@@ -160,11 +174,7 @@ export class CsvParser {
           }
         } else {
           const start = i;
-          while (i < n) {
-            const c = buf[i]!;
-            if (c === delimiter || c === LF || c === CR) break;
-            i++;
-          }
+          while (i < n && fieldEnd[buf[i]!] === 0) i++;
           this.starts[fields] = start;
           this.ends[fields] = i;
           this.quoted[fields] = 0;
@@ -284,7 +294,8 @@ export class CsvParser {
 
   /** A quoted field with doubled quotes: undouble into a scratch copy, then read that. */
   private writeUnescaped(buf: Uint8Array, start: number, end: number, c: number, line: number): boolean {
-    const scratch = new Uint8Array(end - start);
+    if (this.unescaped.length < end - start) this.unescaped = new Uint8Array(Math.max(end - start, this.unescaped.length * 2));
+    const scratch = this.unescaped;
     let length = 0;
     for (let i = start; i < end; i++) {
       scratch[length++] = buf[i]!;

@@ -55,6 +55,9 @@ describe('value rules', () => {
     assert.deepEqual(read('boolean', ['true', 'FALSE', '1', '0', 't', 'F', 'Yes', 'no', 'maybe', '2']), [
       true, false, true, false, true, false, true, false, 'rejected', 'rejected',
     ]);
+    assert.deepEqual(read('boolean', ['Y', 'n', 'NO', 'yES', 'TrUe', 'fAlSe', 'tru', 'yess', 'on', '\x10', '\x11', 'T\x00', '']), [
+      true, false, false, true, true, false, 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', null,
+    ]);
   });
 
   it('reads dates and refuses impossible ones', () => {

@@ -186,12 +186,28 @@ export const readBoolean: ValueReader = (out, buf, start, end) => {
 };
 
 function booleanFromBytes(buf: Uint8Array, start: number, end: number): boolean | null {
-  const length = end - start;
-  if (length === 0 || length > 5) return null;
-  // Lower-case ASCII letters by setting bit 5; digits are unaffected for '0' and '1'.
-  let word = '';
-  for (let i = start; i < end; i++) word += String.fromCharCode(buf[i]! | 0x20);
-  return booleanWord(word);
+  // Letters are compared lower-cased (bit 5 set); digits as they are.
+  const first = buf[start]!;
+  const a = first | 0x20;
+  switch (end - start) {
+    case 1:
+      return first === 0x31 || a === 0x74 || a === 0x79 ? true : first === 0x30 || a === 0x66 || a === 0x6e ? false : null; // 1 t y / 0 f n
+    case 2:
+      return a === 0x6e && (buf[start + 1]! | 0x20) === 0x6f ? false : null; // no
+    case 3:
+      return a === 0x79 && (buf[start + 1]! | 0x20) === 0x65 && (buf[start + 2]! | 0x20) === 0x73 ? true : null; // yes
+    case 4:
+      return matchesLower(buf, start, 'true') ? true : null;
+    case 5:
+      return matchesLower(buf, start, 'false') ? false : null;
+    default:
+      return null;
+  }
+}
+
+function matchesLower(buf: Uint8Array, start: number, word: string): boolean {
+  for (let k = 0; k < word.length; k++) if ((buf[start + k]! | 0x20) !== word.charCodeAt(k)) return false;
+  return true;
 }
 
 export function booleanWord(word: string): boolean | null {
