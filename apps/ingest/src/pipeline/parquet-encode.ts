@@ -4,7 +4,6 @@
  * TIMESTAMP(MICROS, UTC) because the Arrow type is microseconds in UTC.
  */
 import { Table, tableToIPC } from 'apache-arrow';
-import { Compression, EnabledStatistics, Table as WasmTable, writeParquet, WriterPropertiesBuilder, WriterVersion } from 'parquet-wasm';
 import type { StreamSchema } from '@sluice/shared';
 import { PARQUET_METADATA_KEYS } from '@sluice/shared';
 import { toRecordBatches } from './arrow-batch';
@@ -16,7 +15,12 @@ export interface EncodeOptions {
   rowGroupRows: number;
 }
 
-export function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Uint8Array {
+/** parquet-wasm is loaded on the first encode: a worker that only parses never compiles it (tens of MB). */
+let parquetWasm: Promise<typeof import('parquet-wasm')> | null = null;
+
+export async function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Promise<Uint8Array> {
+  parquetWasm ??= import('parquet-wasm');
+  const { Compression, EnabledStatistics, Table: WasmTable, writeParquet, WriterPropertiesBuilder, WriterVersion } = await parquetWasm;
   const rows = chunks.reduce((total, chunk) => total + chunk.rows, 0);
   const metadata = {
     [PARQUET_METADATA_KEYS.stream]: options.stream,
