@@ -17,7 +17,7 @@ export interface CommittedFile {
 
 /** A request waiting for the batches that hold its rows. */
 export class BatchOwner {
-  /** When the request began: a batch holding its rows is flushed within maxAgeMs of this. */
+  /** When the request began: once its body has ended, a batch holding its rows is flushed within maxAgeMs of this. */
   readonly startedAt = Date.now();
   private open = 0;
   private readonly commits: Promise<CommittedFile>[] = [];
@@ -64,6 +64,8 @@ export class Batcher {
   private bytes = 0;
   private owners = new Set<BatchOwner>();
   private timer: NodeJS.Timeout | null = null;
+  /** When the age timer fires (epoch ms). */
+  private deadline = 0;
   /** Requests currently appending to this batcher. */
   writers = 0;
 
@@ -82,12 +84,7 @@ export class Batcher {
 
   append(chunk: ParsedChunk, owner: BatchOwner): void {
     if (chunk.rows === 0) return;
-    if (this.rows === 0) {
-      // The age counts from when the oldest request in the batch began, not from when its first rows were
-      // parsed, so a producer's answer comes within maxAgeMs plus the time to write the file.
-      const wait = Math.max(0, owner.startedAt + this.settings.maxAgeMs - Date.now());
-      this.timer = setTimeout(() => this.flush('age'), wait);
-    }
+    if (this.rows === 0) this.schedule(Date.now() + this.settings.maxAgeMs);
     this.chunks.push(chunk);
     this.chunkOwners.push(owner);
     this.rows += chunk.rows;
@@ -98,6 +95,23 @@ export class Batcher {
     }
     if (this.rows >= this.settings.maxRows) this.flush('rows');
     else if (this.bytes >= this.settings.maxBytes) this.flush('bytes');
+  }
+
+  /**
+   * The owner's body has ended and it waits for its rows: the batch is flushed no later than maxAgeMs after
+   * the request began (not after its last rows were parsed), so the answer comes within maxAgeMs plus the
+   * time to write the file. Rows of bodies still arriving age from when they joined the batch instead, so a
+   * long body fills batches up to maxRows / maxBytes rather than being flushed chunk by chunk.
+   */
+  ended(owner: BatchOwner): void {
+    if (this.owners.has(owner)) this.schedule(owner.startedAt + this.settings.maxAgeMs);
+  }
+
+  private schedule(at: number): void {
+    if (this.timer && at >= this.deadline) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.deadline = at;
+    this.timer = setTimeout(() => this.flush('age'), Math.max(0, at - Date.now()));
   }
 
   /**

@@ -162,6 +162,7 @@ export class IngestPipeline {
       for (const chunk of staged) batcher.append(chunk, owner);
     }
     this.maybeFlushAtEnd(batcher, stream);
+    batcher.ended(owner);
 
     const files = await owner.settled();
     return {

@@ -1,0 +1,59 @@
+/** The batcher's flush rules, on its own with real (short) timers: rows, age, and the age of a waiting request. */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { BatchOwner, Batcher, type Batch, type FlushReason } from './batcher';
+import type { ParsedChunk } from './parse/columns';
+
+const chunk = (rows: number): ParsedChunk => ({ rows, columns: [], bytes: rows * 10 });
+
+function recorder(maxRows: number, maxAgeMs: number) {
+  const flushes: { rows: number; reason: FlushReason; at: number }[] = [];
+  const batcher = new Batcher({ maxRows, maxBytes: 1 << 30, maxAgeMs }, async (batch: Batch, reason) => {
+    flushes.push({ rows: batch.rows, reason, at: Date.now() });
+    return { key: `file-${flushes.length}`, rows: batch.rows, bytes: batch.bytes };
+  });
+  return { batcher, flushes };
+}
+
+describe('Batcher', () => {
+  it('fills batches from a long body instead of flushing each chunk once the request is older than maxAgeMs', async () => {
+    const { batcher, flushes } = recorder(1000, 100);
+    const owner = new BatchOwner();
+    await sleep(150); // the request has been sending for longer than maxAgeMs
+    const firstAppend = Date.now();
+    for (let i = 0; i < 8; i++) {
+      batcher.append(chunk(100), owner);
+      await sleep(5);
+    }
+    assert.equal(flushes.length, 0, 'no flush while the batch is younger than maxAgeMs');
+    for (let i = 0; i < 2; i++) batcher.append(chunk(100), owner);
+    assert.deepEqual(flushes.map((f) => [f.rows, f.reason]), [[1000, 'rows']]);
+    batcher.append(chunk(100), owner);
+    await sleep(130);
+    assert.deepEqual(flushes.map((f) => [f.rows, f.reason]), [[1000, 'rows'], [100, 'age']]);
+    assert.ok(flushes[1]!.at - firstAppend >= 100, 'the age counts from when the rows joined the batch');
+  });
+
+  it('flushes at once when a request whose start is older than maxAgeMs ends', async () => {
+    const { batcher, flushes } = recorder(1000, 100);
+    const owner = new BatchOwner();
+    await sleep(120);
+    batcher.append(chunk(10), owner);
+    batcher.ended(owner);
+    await sleep(10);
+    assert.deepEqual(flushes.map((f) => [f.rows, f.reason]), [[10, 'age']]);
+    assert.equal((await owner.settled()).length, 1);
+  });
+
+  it('answers a small request within maxAgeMs of its start, not of its last rows', async () => {
+    const { batcher, flushes } = recorder(1000, 150);
+    const owner = new BatchOwner();
+    await sleep(60); // parsing and transfer took a while
+    batcher.append(chunk(10), owner);
+    batcher.ended(owner);
+    await owner.settled();
+    const elapsed = flushes[0]!.at - owner.startedAt;
+    assert.ok(elapsed >= 145 && elapsed < 200, `flushed ${elapsed} ms after the request began`);
+  });
+});
