@@ -29,9 +29,6 @@ export interface IngestOutcome {
   files: string[];
 }
 
-/** Socket pieces are gathered into blocks of this size before going to a worker. */
-const BLOCK_BYTES = 1 << 20;
-
 export class IngestPipeline {
   private readonly batchers = new Map<string, Batcher>();
   private draining = false;
@@ -108,12 +105,14 @@ export class IngestPipeline {
     let summary: { accepted: number; rejected: number };
     let received = 0;
     try {
-      let block = new Uint8Array(BLOCK_BYTES);
+      // Socket pieces are gathered into blocks (reused: workers hand them back) before going to a worker.
+      let block = this.pool.block();
       let filled = 0;
       const send = async () => {
         if (filled === 0) return;
-        const full = filled === block.length ? block : block.slice(0, filled);
-        block = new Uint8Array(BLOCK_BYTES);
+        let full = block;
+        if (filled === block.length) block = this.pool.block();
+        else full = block.slice(0, filled);
         filled = 0;
         await budget.acquire(full.byteLength);
         await session.write(full);
@@ -136,6 +135,7 @@ export class IngestPipeline {
         }
       }
       await send();
+      this.pool.recycle(block.buffer as ArrayBuffer);
       summary = await session.end();
     } catch (error) {
       session.abort();

@@ -32,8 +32,16 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []) {
   port!.postMessage(message, transfer);
 }
 
-function report(kind: 'progress' | 'done', session: number, parser: CsvParser | NdjsonParser, consumed: number) {
+function report(
+  kind: 'progress' | 'done',
+  session: number,
+  parser: CsvParser | NdjsonParser,
+  consumed: number,
+  spent?: ArrayBuffer,
+) {
   const chunks = parser.sink.takeChunks();
+  const transfer = chunkTransferList(chunks);
+  if (spent) transfer.push(spent);
   send(
     {
       kind,
@@ -43,8 +51,9 @@ function report(kind: 'progress' | 'done', session: number, parser: CsvParser | 
       errors: parser.sink.takeErrors(),
       accepted: parser.sink.rowsAccepted,
       rejected: parser.sink.rowsRejected,
+      spent,
     },
-    chunkTransferList(chunks),
+    transfer,
   );
 }
 
@@ -69,8 +78,9 @@ port.on('message', (message: ToWorker) => {
       const parser = sessions.get(message.session);
       if (!parser) return;
       try {
+        // The parsers keep copies of what they hold between pushes, so the block can go back.
         parser.push(message.bytes);
-        report('progress', message.session, parser, message.bytes.byteLength);
+        report('progress', message.session, parser, message.bytes.byteLength, message.bytes.buffer as ArrayBuffer);
         parsedSinceCollection += message.bytes.byteLength;
         if (parsedSinceCollection >= PARSED_BYTES_PER_COLLECTION) {
           parsedSinceCollection = 0;

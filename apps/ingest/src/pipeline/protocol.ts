@@ -21,6 +21,8 @@ export interface ParseProgress {
   errors: RowError[];
   accepted: number;
   rejected: number;
+  /** The body block just parsed, handed back to be filled again (no allocation per block). */
+  spent?: ArrayBuffer;
 }
 
 export type FromWorker =

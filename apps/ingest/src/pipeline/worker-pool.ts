@@ -96,6 +96,7 @@ export class ParseSession {
     }
     if (message.kind !== 'progress' && message.kind !== 'done') return;
     const progress: ParseProgress = message;
+    if (progress.spent) this.pool.recycle(progress.spent);
     this.handlers.onProgress(progress.chunks, progress.errors);
     if (progress.consumed > 0) {
       this.inFlight -= progress.consumed;
@@ -133,8 +134,14 @@ export class ParseSession {
   }
 }
 
+/** Body bytes go to the workers in blocks of this size. */
+export const BLOCK_BYTES = 1 << 20;
+/** Blocks kept for reuse; more than this in circulation are left to the collector. */
+const SPARE_BLOCKS = 8;
+
 export class WorkerPool {
   private readonly slots: Slot[] = [];
+  private readonly spareBlocks: ArrayBuffer[] = [];
   private readonly sessions = new Map<number, ParseSession>();
   private readonly jobs = new Map<number, { slot: Slot; resolve(bytes: Uint8Array): void; reject(error: Error): void }>();
   private nextId = 1;
@@ -216,6 +223,16 @@ export class WorkerPool {
       // Transferring hands the chunk buffers to the worker: the batch is encoded once, from there.
       this.post(slot, { kind: 'encode', job, schema, chunks, options }, chunkTransferList(chunks));
     });
+  }
+
+  /** An empty body block: one handed back by a worker, or a new one. */
+  block(): Uint8Array {
+    return new Uint8Array(this.spareBlocks.pop() ?? new ArrayBuffer(BLOCK_BYTES));
+  }
+
+  /** Takes a block back for reuse (see block()). */
+  recycle(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === BLOCK_BYTES && this.spareBlocks.length < SPARE_BLOCKS) this.spareBlocks.push(buffer);
   }
 
   /** @internal */
