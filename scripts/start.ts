@@ -88,13 +88,16 @@ async function main() {
   };
 
   // The built service (plain JavaScript). Two malloc arenas instead of one per thread let the worker
-  // threads' freed buffers be reused (about 90 MB less peak RSS on bench:ingest); a smaller young
+  // threads' freed buffers be reused (about 90 MB less peak RSS on bench:ingest), and a fixed mmap
+  // threshold gives buffers of 128 KiB and more (body blocks, column chunks, Parquet bytes) back to the
+  // system when freed instead of keeping them in the arenas (about 20 MB less); a smaller young
   // generation keeps the main thread's garbage short-lived.
   const ingest = spawnService('ingest', process.execPath, ['--max-semi-space-size=4', 'dist/server.mjs'], {
     cwd: path.join(root, 'apps/ingest'),
     env: {
       ...common,
       MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2',
+      MALLOC_MMAP_THRESHOLD_: env.MALLOC_MMAP_THRESHOLD_ ?? '131072',
       INGEST_PORT: String(ingestPort),
       LAKE_DIR: env.LAKE_DIR ?? path.join(dataDir, 'lake'),
     },

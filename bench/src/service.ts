@@ -30,6 +30,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
     env: {
       ...process.env,
       MALLOC_ARENA_MAX: '2',
+      MALLOC_MMAP_THRESHOLD_: '131072',
       DATABASE_URL: databaseUrl,
       INGEST_PORT: String(port),
       LAKE_DIR: lake,
