@@ -82,8 +82,11 @@ export class ParseSession {
     });
   }
 
+  /** Stops parsing (the request failed); the body bytes still in the worker count as freed. */
   abort(): void {
     if (this.closed) return;
+    this.handlers.onConsumed(this.inFlight);
+    this.inFlight = 0;
     this.pool.post(this.slot, { kind: 'abort', session: this.id });
     this.close();
   }
