@@ -19,7 +19,7 @@ export const DELIMITERS = [',', ';', '\t', '|'] as const;
  * Defaults sized for the 300 MB memory target: a flush of 200k rows of a typical 8-column table is
  * ~20 MB of column buffers and a ~8 MB Parquet file (no tiny files), and one second bounds latency.
  */
-export const DEFAULT_BATCH = { maxRows: 200_000, maxBytes: 32 * 1024 * 1024, maxAgeMs: 1000 } as const;
+export const DEFAULT_BATCH = { maxRows: 100_000, maxBytes: 16 * 1024 * 1024, maxAgeMs: 1000 } as const;
 
 export const batchSettingsSchema = z.object({
   maxRows: z.number().int().min(1).max(10_000_000).default(DEFAULT_BATCH.maxRows),
