@@ -7,10 +7,11 @@ import type { ParsedChunk } from './parse/columns';
 
 const chunk = (rows: number): ParsedChunk => ({ rows, columns: [], bytes: rows * 10 });
 
-function recorder(maxRows: number, maxAgeMs: number) {
+function recorder(maxRows: number, maxAgeMs: number, commitMs = 0) {
   const flushes: { rows: number; reason: FlushReason; at: number }[] = [];
   const batcher = new Batcher({ maxRows, maxBytes: 1 << 30, maxAgeMs }, async (batch: Batch, reason) => {
     flushes.push({ rows: batch.rows, reason, at: Date.now() });
+    if (commitMs > 0) await sleep(commitMs);
     return { key: `file-${flushes.length}`, rows: batch.rows, bytes: batch.bytes };
   });
   return { batcher, flushes };
@@ -55,5 +56,21 @@ describe('Batcher', () => {
     await owner.settled();
     const elapsed = flushes[0]!.at - owner.startedAt;
     assert.ok(elapsed >= 145 && elapsed < 200, `flushed ${elapsed} ms after the request began`);
+  });
+
+  it('flushes a waiting request early by the time commits take, so it is answered within maxAgeMs', async () => {
+    const { batcher, flushes } = recorder(1000, 300, 100);
+    const first = new BatchOwner();
+    batcher.append(chunk(10), first);
+    batcher.ended(first);
+    await first.settled(); // flushed at 300 ms, committed 100 ms later
+    const second = new BatchOwner();
+    batcher.append(chunk(10), second);
+    batcher.ended(second);
+    await second.settled();
+    const answeredAfter = Date.now() - second.startedAt;
+    const flushedAfter = flushes[1]!.at - second.startedAt;
+    assert.ok(flushedAfter >= 190 && flushedAfter < 260, `flushed ${flushedAfter} ms after the request began`);
+    assert.ok(answeredAfter < 350, `answered ${answeredAfter} ms after the request began`);
   });
 });

@@ -66,6 +66,8 @@ export class Batcher {
   private timer: NodeJS.Timeout | null = null;
   /** When the age timer fires (epoch ms). */
   private deadline = 0;
+  /** How long a flushed batch takes to be committed (a moving average, ms): waiting producers are answered by then. */
+  private commitMs = 0;
   /** Requests currently appending to this batcher. */
   writers = 0;
 
@@ -98,13 +100,14 @@ export class Batcher {
   }
 
   /**
-   * The owner's body has ended and it waits for its rows: the batch is flushed no later than maxAgeMs after
-   * the request began (not after its last rows were parsed), so the answer comes within maxAgeMs plus the
-   * time to write the file. Rows of bodies still arriving age from when they joined the batch instead, so a
-   * long body fills batches up to maxRows / maxBytes rather than being flushed chunk by chunk.
+   * The owner's body has ended and it waits for its rows. The batch is flushed early enough for the answer
+   * to come within maxAgeMs of when the request began: at that time less the time commits have been taking
+   * (encode, upload and manifest, queueing included). Rows of bodies still arriving age from when they
+   * joined the batch instead, so a long body fills batches up to maxRows / maxBytes rather than being
+   * flushed chunk by chunk.
    */
   ended(owner: BatchOwner): void {
-    if (this.owners.has(owner)) this.schedule(owner.startedAt + this.settings.maxAgeMs);
+    if (this.owners.has(owner)) this.schedule(owner.startedAt + this.settings.maxAgeMs - this.commitMs);
   }
 
   private schedule(at: number): void {
@@ -155,7 +158,12 @@ export class Batcher {
     this.rows = 0;
     this.bytes = 0;
     this.owners = new Set();
+    const flushedAt = Date.now();
     const committed = this.commit(batch, reason);
+    committed.then(
+      () => (this.commitMs = this.commitMs === 0 ? Date.now() - flushedAt : 0.8 * this.commitMs + 0.2 * (Date.now() - flushedAt)),
+      () => {},
+    );
     for (const owner of owners) owner.flushed(committed);
   }
 }
