@@ -15,12 +15,17 @@ export interface EncodeOptions {
   rowGroupRows: number;
 }
 
-/** parquet-wasm is loaded on the first encode: a worker that only parses never compiles it (tens of MB). */
+/** parquet-wasm is loaded on demand: a worker that only parses never compiles it (tens of MB). */
 let parquetWasm: Promise<typeof import('parquet-wasm')> | null = null;
 
-export async function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Promise<Uint8Array> {
+export function loadParquetWasm(): Promise<typeof import('parquet-wasm')> {
   parquetWasm ??= import('parquet-wasm');
-  const { Compression, EnabledStatistics, Table: WasmTable, writeParquet, WriterPropertiesBuilder, WriterVersion } = await parquetWasm;
+  return parquetWasm;
+}
+
+export async function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Promise<Uint8Array> {
+  const { Compression, EnabledStatistics, Table: WasmTable, writeParquet, WriterPropertiesBuilder, WriterVersion } =
+    await loadParquetWasm();
   const rows = chunks.reduce((total, chunk) => total + chunk.rows, 0);
   const metadata = {
     [PARQUET_METADATA_KEYS.stream]: options.stream,

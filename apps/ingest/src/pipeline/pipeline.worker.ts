@@ -5,7 +5,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { parentPort } from 'node:worker_threads';
-import { encodeParquet } from './parquet-encode';
+import { encodeParquet, loadParquetWasm } from './parquet-encode';
 import { CsvParser } from './parse/csv-parser';
 import { NdjsonParser } from './parse/ndjson-parser';
 import { BodyError } from './parse/record-sink';
@@ -105,6 +105,9 @@ port.on('message', (message: ToWorker) => {
     }
     case 'abort':
       sessions.delete(message.session);
+      return;
+    case 'warm':
+      void loadParquetWasm();
       return;
     case 'encode':
       encodeParquet(message.schema, message.chunks, message.options).then(

@@ -11,6 +11,8 @@ export type ToWorker =
   | { kind: 'data'; session: number; bytes: Uint8Array }
   | { kind: 'end'; session: number }
   | { kind: 'abort'; session: number }
+  /** Load the encoder now, so that the first batch does not wait for it. */
+  | { kind: 'warm' }
   | { kind: 'encode'; job: number; schema: StreamSchema; chunks: ParsedChunk[]; options: EncodeOptions };
 
 export interface ParseProgress {

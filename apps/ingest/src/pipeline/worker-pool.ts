@@ -151,15 +151,17 @@ export class WorkerPool {
   private closing = false;
 
   constructor(size = os.availableParallelism()) {
-    for (let i = 0; i < Math.max(1, size); i++) this.slots.push(this.spawn());
+    for (let i = 0; i < Math.max(1, size); i++) this.slots.push(this.spawn(i === 0));
   }
 
   get size(): number {
     return this.slots.length;
   }
 
-  private spawn(): Slot {
+  /** `encoder`: the first worker, which encodes every batch (it loads the encoder at once). */
+  private spawn(encoder: boolean): Slot {
     const worker = new Worker(new URL('./pipeline.worker.mjs', import.meta.url));
+    if (encoder) worker.postMessage({ kind: 'warm' } satisfies ToWorker);
     const slot: Slot = { worker, sessions: 0, jobs: 0 };
     worker.on('message', (message: FromWorker) => this.dispatch(slot, message));
     worker.on('error', (error) => this.crashed(slot, error));
@@ -174,7 +176,7 @@ export class WorkerPool {
   private crashed(slot: Slot, error: Error) {
     const index = this.slots.indexOf(slot);
     if (index < 0) return;
-    this.slots[index] = this.spawn();
+    this.slots[index] = this.spawn(index === 0);
     for (const session of this.sessions.values()) {
       if (session.slot === slot) session.fail(error);
     }
