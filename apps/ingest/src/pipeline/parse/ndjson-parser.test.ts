@@ -99,6 +99,14 @@ describe('NdjsonParser', () => {
     assert.deepEqual(result.errors.map((e) => [e.line, e.code]), [[2, 'row.invalid_utf8']]);
   });
 
+  it('skips a UTF-8 BOM at the start of the body only', () => {
+    for (const piece of [1, 2, 1 << 16]) {
+      const result = parse('ndjson', '\uFEFF{"id":1}\n\uFEFF{"id":2}\n{"id":3}', columns, {}, piece);
+      assert.deepEqual(result.rows.map((r) => r.id), [1n, 3n], `piece size ${piece}`);
+      assert.deepEqual(result.errors.map((e) => [e.line, e.code]), [[2, 'row.invalid_json']], `piece size ${piece}`);
+    }
+  });
+
   it('refuses an empty body', () => {
     assert.throws(() => parse('ndjson', '\n\n', columns), BodyError);
   });

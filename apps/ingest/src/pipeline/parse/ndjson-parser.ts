@@ -23,7 +23,8 @@ export class NdjsonParser {
   private skippingLine = 0;
   private sawRecord = false;
   private started = false;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM keeps a BOM in the text (only the body's first bytes may be one; see lines()).
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   private readonly scratch = Buffer.alloc(64);
   private readonly known: Set<string>;
   private readonly scanner: FlatObjectScanner | null;
