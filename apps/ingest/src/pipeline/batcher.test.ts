@@ -17,12 +17,12 @@ function recorder(maxRows: number, maxAgeMs: number, commitMs = 0) {
   return { batcher, flushes };
 }
 
+// Timings leave wide margins (a busy machine fires timers late); each bound still tells the rule from its absence.
 describe('Batcher', () => {
   it('fills batches from a long body instead of flushing each chunk once the request is older than maxAgeMs', async () => {
-    const { batcher, flushes } = recorder(1000, 100);
+    const { batcher, flushes } = recorder(1000, 400);
     const owner = new BatchOwner();
-    await sleep(150); // the request has been sending for longer than maxAgeMs
-    const firstAppend = Date.now();
+    await sleep(500); // the request has been sending for longer than maxAgeMs
     for (let i = 0; i < 8; i++) {
       batcher.append(chunk(100), owner);
       await sleep(5);
@@ -30,47 +30,49 @@ describe('Batcher', () => {
     assert.equal(flushes.length, 0, 'no flush while the batch is younger than maxAgeMs');
     for (let i = 0; i < 2; i++) batcher.append(chunk(100), owner);
     assert.deepEqual(flushes.map((f) => [f.rows, f.reason]), [[1000, 'rows']]);
+    const joined = Date.now();
     batcher.append(chunk(100), owner);
-    await sleep(130);
+    await sleep(600);
     assert.deepEqual(flushes.map((f) => [f.rows, f.reason]), [[1000, 'rows'], [100, 'age']]);
-    assert.ok(flushes[1]!.at - firstAppend >= 100, 'the age counts from when the rows joined the batch');
+    assert.ok(flushes[1]!.at - joined >= 395, 'the age counts from when the rows joined the batch');
   });
 
   it('flushes at once when a request whose start is older than maxAgeMs ends', async () => {
-    const { batcher, flushes } = recorder(1000, 100);
+    const { batcher, flushes } = recorder(1000, 300);
     const owner = new BatchOwner();
-    await sleep(120);
+    await sleep(350);
     batcher.append(chunk(10), owner);
+    const ended = Date.now();
     batcher.ended(owner);
-    await sleep(10);
-    assert.deepEqual(flushes.map((f) => [f.rows, f.reason]), [[10, 'age']]);
     assert.equal((await owner.settled()).length, 1);
+    assert.deepEqual(flushes.map((f) => [f.rows, f.reason]), [[10, 'age']]);
+    assert.ok(flushes[0]!.at - ended < 150, `flushed ${flushes[0]!.at - ended} ms after the request ended`);
   });
 
   it('answers a small request within maxAgeMs of its start, not of its last rows', async () => {
-    const { batcher, flushes } = recorder(1000, 150);
+    const { batcher, flushes } = recorder(1000, 400);
     const owner = new BatchOwner();
-    await sleep(60); // parsing and transfer took a while
+    await sleep(150); // parsing and transfer took a while
     batcher.append(chunk(10), owner);
     batcher.ended(owner);
     await owner.settled();
     const elapsed = flushes[0]!.at - owner.startedAt;
-    assert.ok(elapsed >= 145 && elapsed < 200, `flushed ${elapsed} ms after the request began`);
+    assert.ok(elapsed >= 395 && elapsed < 530, `flushed ${elapsed} ms after the request began`);
   });
 
   it('flushes a waiting request early by the time commits take, so it is answered within maxAgeMs', async () => {
-    const { batcher, flushes } = recorder(1000, 300, 100);
+    const { batcher, flushes } = recorder(1000, 600, 200);
     const first = new BatchOwner();
     batcher.append(chunk(10), first);
     batcher.ended(first);
-    await first.settled(); // flushed at 300 ms, committed 100 ms later
+    await first.settled(); // flushed at 600 ms, committed 200 ms later
     const second = new BatchOwner();
     batcher.append(chunk(10), second);
     batcher.ended(second);
     await second.settled();
     const answeredAfter = Date.now() - second.startedAt;
     const flushedAfter = flushes[1]!.at - second.startedAt;
-    assert.ok(flushedAfter >= 190 && flushedAfter < 260, `flushed ${flushedAfter} ms after the request began`);
-    assert.ok(answeredAfter < 350, `answered ${answeredAfter} ms after the request began`);
+    assert.ok(flushedAfter >= 390 && flushedAfter < 560, `flushed ${flushedAfter} ms after the request began`);
+    assert.ok(answeredAfter < 760, `answered ${answeredAfter} ms after the request began`);
   });
 });

@@ -12,12 +12,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ROW_ERRORS } from '@sluice/shared';
+import { QUOTE, LF, CR } from './bytes';
 import { BodyError, RecordSink, type ParseOptions } from './record-sink';
 import { describeValue } from './values';
-
-const QUOTE = 0x22;
-const LF = 0x0a;
-const CR = 0x0d;
 
 export class CsvParser {
   readonly sink: RecordSink;

@@ -9,11 +9,11 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ROW_ERRORS } from '@sluice/shared';
+import { LF } from './bytes';
 import { FlatObjectScanner } from './ndjson-scan';
 import { BodyError, RecordSink, type ParseOptions } from './record-sink';
 import { booleanWord, epochToMicros } from './values';
 
-const LF = 0x0a;
 const TWO_63 = 2 ** 63;
 
 export class NdjsonParser {

@@ -8,22 +8,9 @@
  */
 import type { ColumnType } from '@sluice/shared';
 import type { ColumnBuilder } from './columns';
+import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, MINUS, ZERO, NINE, DOT, INT32_MIN, INT32_MAX } from './bytes';
 import type { RecordSink } from './record-sink';
 import { epochToMicros, parseDecimal } from './values';
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const MINUS = 0x2d;
-const ZERO = 0x30;
-const NINE = 0x39;
-const DOT = 0x2e;
-
-const INT32_MIN = -2147483648;
-const INT32_MAX = 2147483647;
 
 /** Bytes an escape stands for (\" \\ \/ \b \f \n \r \t); 0 for escapes left to the slow path (\u). */
 const UNESCAPE = new Uint8Array(128);
@@ -60,6 +47,8 @@ export class FlatObjectScanner {
   private stamp = 0;
   /** Keys usually come in the same order on every line: try the column after the last one matched first. */
   private next = 0;
+  /** Set by stringEnd: the string it scanned holds escapes. */
+  private escaped = false;
 
   constructor(
     private readonly sink: RecordSink,
@@ -92,9 +81,8 @@ export class FlatObjectScanner {
         if (column >= 0) {
           i = keyStart + this.names[column]!.length + 1;
         } else {
-          let keyEnd = keyStart;
-          while (keyEnd < end && STOP[buf[keyEnd]!] === 0) keyEnd++;
-          if (buf[keyEnd] !== QUOTE || keyEnd >= end) return this.undo();
+          const keyEnd = this.stringEnd(buf, keyStart, end);
+          if (keyEnd < 0 || this.escaped) return this.undo();
           column = this.columnOf(buf, keyStart, keyEnd);
           i = keyEnd + 1;
         }
@@ -173,17 +161,9 @@ export class FlatObjectScanner {
     const builder = this.builders[c]!;
     if (first === QUOTE) {
       const from = i + 1;
-      let to = from;
-      let escapes = false;
-      for (;;) {
-        while (to < end && STOP[buf[to]!] === 0) to++;
-        if (to >= end) return -1;
-        const ch = buf[to]!;
-        if (ch === QUOTE) break;
-        if (ch !== BACKSLASH) return -1; // a control character: not JSON
-        escapes = true;
-        to += 2;
-      }
+      const to = this.stringEnd(buf, from, end);
+      if (to < 0) return -1;
+      const escapes = this.escaped;
       if (type === 'string') {
         if (!escapes) builder.appendBytes(buf, from, to);
         else if (!this.unescapeInto(builder, buf, from, to)) return -1;
@@ -201,9 +181,8 @@ export class FlatObjectScanner {
       return to + 1;
     }
     if (first === MINUS || (first >= ZERO && first <= NINE)) return this.number(buf, i, end, type, builder);
-    if (first === 0x6e) {
-      // null
-      if (buf[i + 1] !== 0x75 || buf[i + 2] !== 0x6c || buf[i + 3] !== 0x6c || !this.nullable[c]) return -1;
+    if (isNullAt(buf, i)) {
+      if (!this.nullable[c]) return -1;
       builder.appendNull();
       return i + 4;
     }
@@ -218,20 +197,12 @@ export class FlatObjectScanner {
   private number(buf: Uint8Array, i: number, end: number, type: ColumnType, builder: ColumnBuilder): number {
     const to = numberEnd(buf, i, end);
     if (to < 0) return -1;
-    let integral = true;
-    for (let k = i; k < to; k++) {
-      const ch = buf[k]!;
-      if (ch === DOT || ch === 0x65 || ch === 0x45) {
-        integral = false;
-        break;
-      }
-    }
     switch (type) {
       case 'int32':
       case 'int64': {
-        // Digits only and exact in a double; anything else (1.0, 1e3, beyond 2^53) takes the slow path.
-        if (!integral || to - i > 16) return -1;
+        // Read as JSON.parse reads it (1.0 and 1e3 are integers); not an integer, or beyond 2^53: slow path.
         const value = parseDecimal(buf, i, to);
+        if (!Number.isInteger(value)) return -1;
         if (type === 'int32') {
           if (value < INT32_MIN || value > INT32_MAX) return -1;
           builder.appendInt32(value);
@@ -262,20 +233,31 @@ export class FlatObjectScanner {
   private skipValue(buf: Uint8Array, i: number, end: number): number {
     const first = buf[i]!;
     if (first === QUOTE) {
-      let to = i + 1;
-      for (;;) {
-        while (to < end && STOP[buf[to]!] === 0) to++;
-        if (to >= end) return -1;
-        const ch = buf[to]!;
-        if (ch === QUOTE) return to + 1;
-        if (ch !== BACKSLASH) return -1;
-        to += 2;
-      }
+      const to = this.stringEnd(buf, i + 1, end);
+      return to < 0 ? -1 : to + 1;
     }
     if (first === MINUS || (first >= ZERO && first <= NINE)) return numberEnd(buf, i, end);
-    if (first === 0x6e) return buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c ? i + 4 : -1;
+    if (isNullAt(buf, i)) return i + 4;
     const literal = literalAt(buf, i);
     return literal === 0 ? -1 : i + literal;
+  }
+
+  /**
+   * The closing quote of a JSON string whose text starts at `from`, or -1 when there is none before `end`
+   * or a control character comes first; `escaped` says whether the text holds backslash escapes.
+   */
+  private stringEnd(buf: Uint8Array, from: number, end: number): number {
+    let to = from;
+    this.escaped = false;
+    for (;;) {
+      while (to < end && STOP[buf[to]!] === 0) to++;
+      if (to >= end) return -1;
+      const ch = buf[to]!;
+      if (ch === QUOTE) return to;
+      if (ch !== BACKSLASH) return -1; // a control character: not JSON
+      this.escaped = true;
+      to += 2;
+    }
   }
 
   /** Writes a JSON string with simple escapes as UTF-8; false for \u escapes (and anything invalid). */
@@ -293,6 +275,10 @@ export class FlatObjectScanner {
     builder.commitData(at - builder.dataLength);
     return true;
   }
+}
+
+function isNullAt(buf: Uint8Array, i: number): boolean {
+  return buf[i] === 0x6e && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c;
 }
 
 /** 4 for `true`, 5 for `false`, 0 for neither. */

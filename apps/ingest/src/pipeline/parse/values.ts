@@ -11,17 +11,8 @@
  * Leading and trailing spaces and tabs are ignored for every type but string.
  */
 import type { ColumnBuilder } from './columns';
+import { SPACE, TAB, MINUS, PLUS, DOT, ZERO, NINE, INT32_MIN, INT32_MAX } from './bytes';
 
-const SPACE = 0x20;
-const TAB = 0x09;
-const MINUS = 0x2d;
-const PLUS = 0x2b;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const NINE = 0x39;
-
-const INT32_MIN = -2147483648;
-const INT32_MAX = 2147483647;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const MICROS_PER_DAY = 86_400_000_000;

@@ -12,21 +12,13 @@ import { operatorFromCookie, SESSION_COOKIE } from '../../../lib/session';
 
 export const config = { api: { bodyParser: false, responseLimit: false } };
 
-function sessionCookie(header: string | undefined): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const [name, ...value] = part.trim().split('=');
-    if (name === SESSION_COOKIE) return decodeURIComponent(value.join('='));
-  }
-  return undefined;
-}
-
 export default async function upload(req: NextApiRequest, res: NextApiResponse) {
   if (req.method !== 'POST') {
     res.setHeader('allow', 'POST');
     res.status(405).json({ error: { code: 'request.invalid', message: 'Use POST.', requestId: '' } });
     return;
   }
-  if (!(await operatorFromCookie(sessionCookie(req.headers.cookie)))) {
+  if (!(await operatorFromCookie(req.cookies[SESSION_COOKIE]))) {
     res.status(401).json({ error: { code: 'auth.session_required', message: 'Please sign in.', requestId: '' } });
     return;
   }
