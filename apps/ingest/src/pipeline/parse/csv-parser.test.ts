@@ -29,6 +29,29 @@ describe('CsvParser', () => {
     }
   });
 
+  it('counts the line breaks inside quoted fields in the line numbers it reports, at every chunk boundary', () => {
+    const body = 'id,name\n1,"a\nb"\nx,"c\r\nd\ne"\n2,"f"\ny,g\n';
+    for (const piece of [1, 2, 3, 5, 8, 1 << 16]) {
+      const result = parse('csv', body, people, {}, piece);
+      assert.deepEqual(
+        result.rows,
+        [
+          { id: 1, name: 'a\nb' },
+          { id: 2, name: 'f' },
+        ],
+        `piece size ${piece}`,
+      );
+      assert.deepEqual(
+        result.errors.map((error) => [error.line, error.column]),
+        [
+          [4, 'id'],
+          [8, 'id'],
+        ],
+        `piece size ${piece}`,
+      );
+    }
+  });
+
   it('skips a UTF-8 BOM, accepts LF and a missing final newline, and keeps multi-byte text', () => {
     const result = parse('csv', '\uFEFFid,name\n1,Zoë\n2,東京', people, {}, 1);
     assert.deepEqual(result.rows, [

@@ -94,8 +94,6 @@ export class CsvParser {
     const maxLine = this.options.maxLineBytes;
     const maxFields = this.options.maxFields;
     const fieldEnd = this.fieldEnd;
-    // The next line feed at or after the current quoted field (-1: none in buf), found lazily.
-    let nextLf = -2;
     // Strings must be valid UTF-8; checking the whole buffer once is far cheaper than per field.
     const allUtf8 = isUtf8(buf.subarray(pos));
 
@@ -121,13 +119,19 @@ export class CsvParser {
           fields--; // keep overwriting the last slot; the record is rejected anyway
         }
         if (i < n && buf[i] === QUOTE) {
+          // Quoted fields are short: a loop here beats a call to indexOf per quote and line feed.
           let j = i + 1;
           let escapedQuotes = 0;
+          let fieldNewlines = 0;
           for (;;) {
-            j = buf.indexOf(QUOTE, j);
-            if (j < 0 || j + 1 >= n) {
+            let c = 0;
+            while (j < n && (c = buf[j]!) !== QUOTE) {
+              if (c === LF) fieldNewlines++;
+              j++;
+            }
+            if (j >= n - 1) {
               // Unknown yet: a doubled quote or the end may follow in the next chunk.
-              if (j >= 0 && final) break;
+              if (j === n - 1 && final) break;
               j = -1;
               break;
             }
@@ -153,11 +157,7 @@ export class CsvParser {
             }
             return this.holdOrSkip(buf, recordStart, recordLine);
           }
-          if (nextLf !== -1 && nextLf <= i) nextLf = buf.indexOf(LF, i + 1);
-          while (nextLf >= 0 && nextLf < j) {
-            newlines++;
-            nextLf = buf.indexOf(LF, nextLf + 1);
-          }
+          newlines += fieldNewlines;
           this.starts[fields] = i + 1;
           this.ends[fields] = j;
           this.quoted[fields] = 1;
