@@ -167,6 +167,18 @@ export class ColumnBuilder {
     this.length = row + 1;
   }
 
+  /** Copies the inside of a quoted CSV field [start, end) with each doubled quote written once. */
+  appendUndoubled(source: Uint8Array, start: number, end: number): void {
+    const data = this.reserveData(end - start);
+    let at = this.dataLength;
+    for (let i = start; i < end; i++) {
+      const byte = source[i]!;
+      data[at++] = byte;
+      if (byte === 0x22) i++; // the second quote of the pair
+    }
+    this.commitData(at - this.dataLength);
+  }
+
   /** Commits a string value whose bytes the caller already wrote at dataLength (see reserveData). */
   commitData(length: number): void {
     const row = this.present();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Column } from '@sluice/shared';
-import { parse, parseOptions, rowsOf } from '../../test/parse-helpers';
+import { parse, parseOptions, parseWith, rowsOf } from '../../test/parse-helpers';
 import { CsvParser } from './csv-parser';
 import { BodyError } from './record-sink';
 
@@ -252,5 +252,76 @@ describe('CsvParser', () => {
       result.rows.map((r) => r.id),
       [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
     );
+  });
+
+  it('reads every record the same on the fast path as on the general path', () => {
+    const typed: Column[] = [
+      { name: 'id', type: 'int64', nullable: false },
+      { name: 'n', type: 'int32', nullable: true },
+      { name: 's', type: 'string', nullable: true },
+      { name: 'f', type: 'float64', nullable: true },
+      { name: 'b', type: 'boolean', nullable: true },
+      { name: 't', type: 'timestamp', nullable: true },
+      { name: 'd', type: 'date', nullable: true },
+      { name: 'code', type: 'string', nullable: false },
+    ];
+    // The first three of each list are valid and common; the rest are picked now and then.
+    const values: Record<string, string[]> = {
+      id: ['1', '-5', '123456789012345', '9007199254740993', '9223372036854775807', '99999999999999999999', ' 7', '+3', '1.5', '', 'x', '"12"', '-', '0012'],
+      n: ['1', '-0', '2147483647', '2147483648', '-2147483649', '', '"42"', ' 7 ', '1e3', 'abc', '""', '-'],
+      s: ['plain', '"a, b"', '"say ""hi"""', 'Zoë ☃', '""', '', '"multi\nline"', 'a"b', ' spaced ', '"x"y', '""""'],
+      f: ['1.5', '-0', '0.1', '1e999', '-1e-320', '123456789012345678', '.5', '5.', 'NaN', 'inf', '', ' 2.5', '"3.5"', '1e5', '-'],
+      b: ['true', 'FALSE', '1', '0', 'yes', 'N', 'maybe', '', ' t', '"true"', 'tru'],
+      t: ['2024-01-02T03:04:05Z', '2024-01-02T03:04:05.123+01:00', '1700000000', '1700000000123', '2024-01-02', 'soon', '', '2024-13-01T00:00:00Z', '"2024-01-02 03:04:05"', ' 1700000000'],
+      d: ['2024-02-29', '2024-01-01', '1999-12-31', '2023-02-29', '', '20240101', '"2024-01-01"', ' 2024-01-01'],
+      code: ['a', 'b', '"c"', '', '""'],
+      extra: ['ignored', '"quoted, ignored"', '', '"x""y"'],
+    };
+    let seed = 11;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return (seed >>> 16) % n;
+    };
+    const pick = (list: string[]) => list[next(5) === 0 ? next(list.length) : next(3)]!;
+    const headers = [
+      ['id', 'n', 's', 'f', 'b', 't', 'd', 'code'],
+      ['d', 'extra', 't', 'b', 'code', 'f', 's', 'n', 'id'],
+      ['code', 'id', 's', 'n', 'f', 't', 'b'],
+    ];
+    for (const header of headers) {
+      let body = `${header.join(',')}\n`;
+      for (let i = 0; i < 2000; i++) {
+        const fields = header.map((name) => pick(values[name]!));
+        if (next(30) === 0) fields.push('surplus');
+        if (next(30) === 0) fields.pop();
+        const ending = next(6) === 0 ? '\r\n' : '\n';
+        body += fields.join(',') + (next(40) === 0 ? ending + ending : ending);
+      }
+      body += '1,2,"never closed';
+      for (const unknownColumns of ['ignore', 'reject'] as const) {
+        if (unknownColumns === 'reject' && header.includes('extra')) continue;
+        for (const [piece, maxLineBytes] of [
+          [4096, 1 << 20],
+          [7, 1 << 20],
+          [4096, 60],
+        ] as const) {
+          const options = parseOptions(typed, { unknownColumns, maxLineBytes, maxReportedErrors: 10_000 });
+          const fast = parseWith(new CsvParser(options), body, typed, piece);
+          const general = parseWith(new CsvParser(options, false), body, typed, piece);
+          const label = `header ${header.join(',')}, pieces of ${piece}, lines up to ${maxLineBytes} bytes`;
+          assert.ok(fast.accepted > 200 && general.rejected > 200, `a mix of accepted (${fast.accepted}) and rejected rows: ${label}`);
+          assert.deepEqual(fast.errors, general.errors, label);
+          assert.deepEqual(fast.rows, general.rows, label);
+          assert.equal(fast.accepted, general.accepted, label);
+          for (const chunk of fast.chunks) {
+            for (const column of chunk.columns) assert.equal(column.length, chunk.rows, `every column has every row: ${label}`);
+          }
+        }
+      }
+    }
+    // One column: a blank line is no row, not a null.
+    const single: Column[] = [{ name: 'only', type: 'string', nullable: true }];
+    const blank = parse('csv', 'only\na\n\r\n\nb\n', single);
+    assert.deepEqual(blank.rows, [{ only: 'a' }, { only: 'b' }]);
   });
 });

@@ -12,9 +12,19 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ROW_ERRORS } from '@sluice/shared';
-import { QUOTE, LF, CR } from './bytes';
+import { QUOTE, LF, CR, MINUS, ZERO, INT32_MIN, INT32_MAX } from './bytes';
 import { BodyError, RecordSink, type ParseOptions } from './record-sink';
-import { describeValue } from './values';
+import { booleanFromBytes, describeValue, parseDecimal, parseTimestamp } from './values';
+
+/** How the fast path reads a field (see fastRecord); the last is any other type, through its reader. */
+const SKIP = 0;
+const STRING = 1;
+const INT32 = 2;
+const INT64 = 3;
+const FLOAT64 = 4;
+const BOOLEAN = 5;
+const TIMESTAMP = 6;
+const OTHER = 7;
 
 export class CsvParser {
   readonly sink: RecordSink;
@@ -38,8 +48,15 @@ export class CsvParser {
   private readonly fieldEnd = new Uint8Array(256);
   /** Reused for quoted fields with doubled quotes. */
   private unescaped = new Uint8Array(256);
+  /** For each header field, how the fast path reads it, and the schema columns the header lacks. */
+  private fieldKinds: Uint8Array = new Uint8Array(0);
+  private absentColumns: number[] = [];
 
-  constructor(private readonly options: ParseOptions) {
+  /** `fastPath: false` sends every record through the general path (the tests compare the two). */
+  constructor(
+    private readonly options: ParseOptions,
+    private readonly fastPath = true,
+  ) {
     this.sink = new RecordSink(options);
     this.delimiter = options.delimiter.charCodeAt(0);
     const slots = options.maxFields + 1;
@@ -96,6 +113,7 @@ export class CsvParser {
     const fieldEnd = this.fieldEnd;
     // Strings must be valid UTF-8; checking the whole buffer once is far cheaper than per field.
     const allUtf8 = isUtf8(buf.subarray(pos));
+    const fast = this.fastPath && allUtf8;
 
     while (pos < n) {
       if (this.skipping) {
@@ -103,6 +121,13 @@ export class CsvParser {
         if (next < 0) return n; // still inside the over-long record
         pos = next;
         continue;
+      }
+      if (fast && this.header) {
+        const next = this.fastRecord(buf, pos, n);
+        if (next >= 0) {
+          pos = next;
+          continue;
+        }
       }
       const recordStart = pos;
       const recordLine = this.line;
@@ -246,6 +271,113 @@ export class CsvParser {
     return n;
   }
 
+  /**
+   * The common record, read in one pass: each field converted as it is scanned, no field table, no
+   * second look at the bytes. It takes only what it reads exactly as the general path would (unquoted
+   * values without spaces, quoted strings without line breaks, plain integers and decimals, the right
+   * number of fields, an LF or CRLF ending); on anything else it undoes the row and returns -1, and the
+   * general path (parse + writeRecord) reads the record and defines every rule and every rejection.
+   * Returns where the next record starts.
+   */
+  private fastRecord(buf: Uint8Array, pos: number, n: number): number {
+    const first = buf[pos];
+    if (first === LF || first === CR) return -1; // a blank line
+    const sink = this.sink;
+    const builders = sink.builders;
+    const kinds = this.fieldKinds;
+    const fieldToColumn = this.fieldToColumn;
+    const fieldEnd = this.fieldEnd;
+    const last = kinds.length - 1;
+    let i = pos;
+    for (let f = 0; f <= last; f++) {
+      const kind = kinds[f]!;
+      const c = fieldToColumn[f]!;
+      if (i < n && buf[i] === QUOTE) {
+        // A quoted field: strings only, and only without line breaks.
+        let j = i + 1;
+        let b = 0;
+        let doubled = false;
+        for (;;) {
+          while (j < n && (b = buf[j]!) !== QUOTE && b !== LF) j++;
+          if (j >= n - 1 || b === LF) return this.giveUp();
+          if (buf[j + 1] !== QUOTE) break;
+          doubled = true;
+          j += 2;
+        }
+        if (kind === STRING) {
+          if (doubled) builders[c]!.appendUndoubled(buf, i + 1, j);
+          else builders[c]!.appendBytes(buf, i + 1, j);
+        } else if (kind !== SKIP) {
+          return this.giveUp();
+        }
+        i = j + 1;
+      } else if (kind === INT32 || kind === INT64) {
+        const negative = buf[i] === MINUS;
+        if (negative) i++;
+        const digitsStart = i;
+        let value = 0;
+        for (; i < n; i++) {
+          const digit = buf[i]! - ZERO;
+          if (digit < 0 || digit > 9) break;
+          value = value * 10 + digit;
+        }
+        // Empty (null), a lone sign, or more digits than a double holds exactly: the general path.
+        if (i === digitsStart || i - digitsStart > 15) return this.giveUp();
+        if (negative) value = -value;
+        if (kind === INT64) builders[c]!.appendInt64(value);
+        else if (value >= INT32_MIN && value <= INT32_MAX) builders[c]!.appendInt32(value);
+        else return this.giveUp();
+      } else {
+        const start = i;
+        while (i < n && fieldEnd[buf[i]!] === 0) i++;
+        if (kind === SKIP) {
+          // An ignored column.
+        } else if (i === start) {
+          if (!sink.columns[c]!.nullable) return this.giveUp();
+          builders[c]!.appendNull();
+        } else if (kind === STRING) {
+          builders[c]!.appendBytes(buf, start, i);
+        } else if (kind === FLOAT64) {
+          const value = parseDecimal(buf, start, i);
+          if (!Number.isFinite(value)) return this.giveUp();
+          builders[c]!.appendFloat64(value);
+        } else if (kind === BOOLEAN) {
+          const value = booleanFromBytes(buf, start, i);
+          if (value === null) return this.giveUp();
+          builders[c]!.appendBoolean(value);
+        } else if (kind === TIMESTAMP) {
+          const micros = parseTimestamp(buf, start, i);
+          if (Number.isNaN(micros)) return this.giveUp();
+          builders[c]!.appendInt64(micros);
+        } else if (!sink.readers[c]!(builders[c]!, buf, start, i)) {
+          return this.giveUp();
+        }
+      }
+      if (i >= n) return this.giveUp();
+      const b = buf[i]!;
+      if (f < last) {
+        if (b !== this.delimiter) return this.giveUp();
+        i++;
+      } else if (b === LF) {
+        i++;
+      } else if (b === CR && i + 1 < n && buf[i + 1] === LF) {
+        i += 2;
+      } else {
+        return this.giveUp();
+      }
+    }
+    if (i - pos > this.options.maxLineBytes) return this.giveUp();
+    for (const c of this.absentColumns) builders[c]!.appendNull();
+    sink.accept();
+    this.line++;
+    return i;
+  }
+
+  private giveUp(): number {
+    this.sink.discardRow();
+    return -1;
+  }
+
   private writeRecord(buf: Uint8Array, line: number): void {
     const sink = this.sink;
     const builders = sink.builders;
@@ -316,6 +448,8 @@ export class CsvParser {
     this.header = names;
     this.fieldToColumn = mapHeader(names, this.sink.columns, this.options.unknownColumns, line);
     this.columnPresent = this.sink.columns.map((_, c) => this.fieldToColumn.includes(c));
+    this.fieldKinds = Uint8Array.from(this.fieldToColumn, (c) => (c < 0 ? SKIP : kindOf(this.sink.columns[c]!.type)));
+    this.absentColumns = this.sink.columns.flatMap((_, c) => (this.columnPresent[c] ? [] : [c]));
     const missing = this.sink.columns.filter((column, c) => !column.nullable && !this.columnPresent[c]);
     if (missing.length > 0) {
       throw new BodyError(
@@ -377,6 +511,25 @@ export class CsvParser {
 
   private countNewlines(buf: Uint8Array, from: number, to: number): void {
     for (let k = buf.indexOf(LF, from); k >= 0 && k < to; k = buf.indexOf(LF, k + 1)) this.line++;
+  }
+}
+
+function kindOf(type: string): number {
+  switch (type) {
+    case 'string':
+      return STRING;
+    case 'int32':
+      return INT32;
+    case 'int64':
+      return INT64;
+    case 'float64':
+      return FLOAT64;
+    case 'boolean':
+      return BOOLEAN;
+    case 'timestamp':
+      return TIMESTAMP;
+    default:
+      return OTHER;
   }
 }
 

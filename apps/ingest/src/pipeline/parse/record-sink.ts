@@ -57,9 +57,14 @@ export class RecordSink {
     this.readers = options.columns.map((column) => readerFor(column.type, options.allowNonFinite));
   }
 
+  /** Undo a half-written row (a fast path that gives up on it). */
+  discardRow(): void {
+    for (const builder of this.builders) builder.truncate(this.rows);
+  }
+
   /** Undo a half-written row and record why it was rejected. */
   reject(line: number, column: string | null, code: RowErrorCode, message: string): void {
-    for (const builder of this.builders) builder.truncate(this.rows);
+    this.discardRow();
     this.rowsRejected++;
     if (this.reported < this.options.maxReportedErrors) {
       this.reported++;

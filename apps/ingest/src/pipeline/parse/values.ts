@@ -176,7 +176,7 @@ export const readBoolean: ValueReader = (out, buf, start, end) => {
   return true;
 };
 
-function booleanFromBytes(buf: Uint8Array, start: number, end: number): boolean | null {
+export function booleanFromBytes(buf: Uint8Array, start: number, end: number): boolean | null {
   // Letters are compared lower-cased (bit 5 set); digits as they are.
   const first = buf[start]!;
   const a = first | 0x20;
