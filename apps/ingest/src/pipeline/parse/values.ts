@@ -235,21 +235,20 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-function digitsAt(buf: Uint8Array, at: number, count: number): number {
-  let value = 0;
-  for (let i = at; i < at + count; i++) {
-    const digit = buf[i]! - ZERO;
-    if (digit < 0 || digit > 9) return -1;
-    value = value * 10 + digit;
-  }
-  return value;
+/** Two decimal digits at `at`, or -1. */
+function twoDigits(buf: Uint8Array, at: number): number {
+  const tens = buf[at]! - ZERO;
+  const ones = buf[at + 1]! - ZERO;
+  return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : -1;
 }
 
 /** YYYY-MM-DD at [start, start + 10); days since epoch, or NaN. */
 function parseDate(buf: Uint8Array, start: number): number {
-  const year = digitsAt(buf, start, 4);
-  const month = digitsAt(buf, start + 5, 2);
-  const day = digitsAt(buf, start + 8, 2);
+  const century = twoDigits(buf, start);
+  const yearOfCentury = twoDigits(buf, start + 2);
+  const year = century < 0 || yearOfCentury < 0 ? -1 : century * 100 + yearOfCentury;
+  const month = twoDigits(buf, start + 5);
+  const day = twoDigits(buf, start + 8);
   if (year < 0 || month < 1 || month > 12 || day < 1 || buf[start + 4] !== MINUS || buf[start + 7] !== MINUS) {
     return Number.NaN;
   }
@@ -291,14 +290,14 @@ function parseIsoTimestamp(buf: Uint8Array, start: number, end: number): number 
   if (separator !== 0x54 && separator !== 0x74 && separator !== SPACE) return Number.NaN; // T, t or space
   i++;
   if (end - i < 5 || buf[i + 2] !== 0x3a) return Number.NaN;
-  const hour = digitsAt(buf, i, 2);
-  const minute = digitsAt(buf, i + 3, 2);
+  const hour = twoDigits(buf, i);
+  const minute = twoDigits(buf, i + 3);
   if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return Number.NaN;
   i += 5;
   let second = 0;
   let fraction = 0;
   if (i < end && buf[i] === 0x3a) {
-    second = digitsAt(buf, i + 1, 2);
+    second = twoDigits(buf, i + 1);
     if (second < 0 || second > 60 || end - i < 3) return Number.NaN;
     i += 3;
     if (i < end && (buf[i] === DOT || buf[i] === 0x2c)) {
@@ -323,13 +322,13 @@ function parseIsoTimestamp(buf: Uint8Array, start: number, end: number): number 
   let offsetHours: number;
   let offsetMinutes = 0;
   if (rest === 2) {
-    offsetHours = digitsAt(buf, i + 1, 2);
+    offsetHours = twoDigits(buf, i + 1);
   } else if (rest === 4) {
-    offsetHours = digitsAt(buf, i + 1, 2);
-    offsetMinutes = digitsAt(buf, i + 3, 2);
+    offsetHours = twoDigits(buf, i + 1);
+    offsetMinutes = twoDigits(buf, i + 3);
   } else if (rest === 5 && buf[i + 3] === 0x3a) {
-    offsetHours = digitsAt(buf, i + 1, 2);
-    offsetMinutes = digitsAt(buf, i + 4, 2);
+    offsetHours = twoDigits(buf, i + 1);
+    offsetMinutes = twoDigits(buf, i + 4);
   } else {
     return Number.NaN;
   }
