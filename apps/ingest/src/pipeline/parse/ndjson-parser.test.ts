@@ -147,16 +147,26 @@ describe('NdjsonParser', () => {
       if (next(20) === 0) pairs.push(pairs[0] ?? '"id":3');
       const sep = next(6) === 0 ? ' , ' : ',';
       lines.push(next(8) === 0 ? ` { ${pairs.join(sep)} } ` : `{${pairs.join(sep)}}`);
+      if (next(30) === 0) lines.push(next(2) === 0 ? '' : ' \t');
+      if (next(10) === 0) lines[lines.length - 1] += '\r';
     }
-    lines.push('{}', '{"id":1,}', '{"id":1 "n":2}', '{"id":1}}', '{"id" : 2 }', '{"i\\u0064":3}', '[{"id":1}]', 'true');
-    const body = lines.join('\n');
+    lines.push('{}', '{"id":1,}', '{"id":1 "n":2}', '{"id":1}}', '{"id" : 2 }', '{"i\\u0064":3}', '[{"id":1}]', 'true', '{"id":1} x');
+    const body = `${lines.join('\n')}\n{"id":4}`;
     for (const unknownColumns of ['ignore', 'reject'] as const) {
-      const fast = parseWith(new NdjsonParser(parseOptions(typed, { unknownColumns, maxReportedErrors: 10_000 })), body, typed, 4096);
-      const slow = parseWith(new NdjsonParser(parseOptions(typed, { unknownColumns, maxReportedErrors: 10_000 }), false), body, typed, 4096);
-      assert.ok(fast.accepted > 500 && slow.rejected > 500, `a mix of accepted (${fast.accepted}) and rejected rows`);
-      assert.deepEqual(fast.errors, slow.errors);
-      assert.deepEqual(fast.rows, slow.rows);
-      assert.equal(fast.accepted, slow.accepted);
+      for (const [piece, maxLineBytes] of [
+        [4096, 1 << 20],
+        [7, 1 << 20],
+        [4096, 90],
+      ] as const) {
+        const options = parseOptions(typed, { unknownColumns, maxLineBytes, maxReportedErrors: 10_000 });
+        const fast = parseWith(new NdjsonParser(options), body, typed, piece);
+        const slow = parseWith(new NdjsonParser(options, false), body, typed, piece);
+        const label = `${unknownColumns}, pieces of ${piece}, lines up to ${maxLineBytes} bytes`;
+        assert.ok(fast.accepted > 500 && slow.rejected > 500, `a mix of accepted (${fast.accepted}) and rejected rows: ${label}`);
+        assert.deepEqual(fast.errors, slow.errors, label);
+        assert.deepEqual(fast.rows, slow.rows, label);
+        assert.equal(fast.accepted, slow.accepted, label);
+      }
     }
   });
 });

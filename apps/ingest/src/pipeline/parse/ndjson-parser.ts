@@ -107,7 +107,19 @@ export class NdjsonParser {
     }
     // Strings must be valid UTF-8; checking the whole buffer once is far cheaper than per line.
     const allUtf8 = isUtf8(buf.subarray(from, end));
+    const scanner = allUtf8 ? this.scanner : null;
+    const maxLineBytes = this.options.maxLineBytes;
     while (from < end) {
+      // The fast path finds the line's end as it reads it; every other line is cut out first.
+      if (scanner) {
+        const lf = scanner.scanLine(buf, from, end, maxLineBytes);
+        if (lf >= 0) {
+          this.line++;
+          this.sawRecord = true;
+          from = lf + 1;
+          continue;
+        }
+      }
       let to = buf.indexOf(LF, from);
       if (to < 0 || to >= end) to = end;
       this.handleLine(buf, from, to, to < end || terminated, allUtf8);
@@ -134,7 +146,9 @@ export class NdjsonParser {
       );
       return;
     }
-    if (this.scanner && (allUtf8 || isUtf8(buf.subarray(start, end))) && this.scanner.scan(buf, start, end)) return;
+    if (!allUtf8 && this.scanner && isUtf8(buf.subarray(start, end)) && this.scanner.scanLine(buf, start, end, Infinity) === end) {
+      return;
+    }
     this.parseLine(buf, start, end, line);
   }
 

@@ -8,7 +8,7 @@
  */
 import type { ColumnType } from '@sluice/shared';
 import type { ColumnBuilder } from './columns';
-import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, MINUS, ZERO, NINE, DOT, INT32_MIN, INT32_MAX } from './bytes';
+import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, MINUS, ZERO, NINE, DOT, LF, INT32_MIN, INT32_MAX } from './bytes';
 import type { RecordSink } from './record-sink';
 import { epochToMicros, parseDecimal } from './values';
 
@@ -63,13 +63,33 @@ export class FlatObjectScanner {
   }
 
   /**
-   * Scans one line, buf[start..end) with surrounding spaces already trimmed, and accepts it as a row; or
-   * returns false with nothing written when the line needs the slow path.
+   * Reads the line starting at `from` (bounded by `end`, the end of the buffer's complete lines) and
+   * accepts it as a row: returns the index of its line feed (or `end` for a last line without one), or -1
+   * with nothing written when the line needs the slow path (which also handles blank and over-long lines).
    */
-  scan(buf: Uint8Array, start: number, end: number): boolean {
+  scanLine(buf: Uint8Array, from: number, end: number, maxLineBytes: number): number {
+    let i = from;
+    while (i < end && isSpace(buf[i]!)) i++;
+    const after = this.object(buf, i, end);
+    if (after < 0) return -1;
+    let lf = after;
+    while (lf < end && isSpace(buf[lf]!)) lf++;
+    if ((lf < end && buf[lf] !== LF) || lf - from + (lf < end ? 1 : 0) > maxLineBytes) {
+      this.undo();
+      return -1;
+    }
+    this.sink.accept();
+    return lf;
+  }
+
+  /**
+   * Writes the flat object starting at i (every column: a value or null); returns the index after its
+   * closing brace, or -1 with nothing written.
+   */
+  private object(buf: Uint8Array, i: number, end: number): number {
     const stamp = ++this.stamp;
-    if (buf[start] !== OPEN_BRACE || buf[end - 1] !== CLOSE_BRACE) return false;
-    let i = start + 1;
+    if (buf[i] !== OPEN_BRACE) return -1;
+    i++;
     while (i < end && isSpace(buf[i]!)) i++;
     if (buf[i] !== CLOSE_BRACE) {
       for (;;) {
@@ -110,22 +130,19 @@ export class FlatObjectScanner {
         return this.undo();
       }
     }
-    if (i !== end - 1) return this.undo();
     // Columns the line does not name are null.
     for (let c = 0; c < this.seen.length; c++) {
       if (this.seen[c] === stamp) continue;
       if (!this.nullable[c]) return this.undo();
       this.builders[c]!.appendNull();
     }
-    this.sink.accept();
-    return true;
+    return i + 1;
   }
 
-  /** Drops what this line wrote; always false, for `return this.undo()`. */
-  private undo(): false {
-    const rows = this.sink.rows;
-    for (const builder of this.builders) builder.truncate(rows);
-    return false;
+  /** Drops what this line wrote; always -1, for `return this.undo()`. */
+  private undo(): -1 {
+    this.sink.discardRow();
+    return -1;
   }
 
   /** The predicted column when the key at `start` is its name (followed by the closing quote), or -1. */
