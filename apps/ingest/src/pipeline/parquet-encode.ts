@@ -3,7 +3,7 @@
  * bounded in rows, and key-value metadata naming the stream and schema version. Timestamps are written as
  * TIMESTAMP(MICROS, UTC) because the Arrow type is microseconds in UTC.
  */
-import { Table, tableToIPC } from 'apache-arrow';
+import { AsyncByteQueue, RecordBatchStreamWriter, type RecordBatch, type Schema } from 'apache-arrow';
 import type { StreamSchema } from '@sluice/shared';
 import { PARQUET_METADATA_KEYS } from '@sluice/shared';
 import { toRecordBatches } from './arrow-batch';
@@ -16,6 +16,36 @@ export interface EncodeOptions {
 }
 
 const DICTIONARY_PAGE_BYTES = 256 * 1024;
+
+/**
+ * Receives the pieces of an Arrow IPC stream (messages, column buffers, padding) into one buffer kept
+ * from batch to batch: no new buffer of the batch's size, zeroed and joined, for every encode.
+ */
+class IpcCollector extends AsyncByteQueue {
+  private static bytes = new Uint8Array(1 << 20);
+  private length = 0;
+
+  override write(piece: Uint8Array): void {
+    const needed = this.length + piece.byteLength;
+    if (needed > IpcCollector.bytes.length) {
+      const grown = new Uint8Array(Math.max(needed, IpcCollector.bytes.length * 2));
+      grown.set(IpcCollector.bytes.subarray(0, this.length));
+      IpcCollector.bytes = grown;
+    }
+    IpcCollector.bytes.set(piece, this.length);
+    this.length = needed;
+  }
+
+  /** The stream written so far; valid until the next encode. */
+  static collect(schema: Schema, batches: RecordBatch[]): Uint8Array {
+    const collector = new IpcCollector();
+    const writer = new RecordBatchStreamWriter();
+    writer.reset(collector, schema);
+    for (const batch of batches) writer.write(batch);
+    writer.finish();
+    return IpcCollector.bytes.subarray(0, collector.length);
+  }
+}
 
 /** parquet-wasm is loaded on demand: a worker that only parses never compiles it (tens of MB). */
 let parquetWasm: Promise<typeof import('parquet-wasm')> | null = null;
@@ -35,8 +65,8 @@ export async function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[],
     [PARQUET_METADATA_KEYS.rows]: String(rows),
   };
   const { schema: arrowSchema, batches } = toRecordBatches(schema, chunks, metadata);
-  const ipc = tableToIPC(new Table(arrowSchema, batches), 'stream');
-  const wasmTable = WasmTable.fromIPCStream(ipc);
+  // fromIPCStream copies the stream into wasm memory, so the collector's buffer is free again after it.
+  const wasmTable = WasmTable.fromIPCStream(IpcCollector.collect(arrowSchema, batches));
   // Dictionary encoding only pays off for strings (repeated labels); for numbers and timestamps it
   // roughly doubles the encoding time and makes files larger (measured on the benchmark dataset). A
   // dictionary page of at most 256 KiB (the default is 1 MiB) makes a string column of mostly distinct
