@@ -2,31 +2,21 @@
  * A pipeline worker thread: parses request bodies (one session per request, fed in order) into column
  * chunks, and encodes batches into Parquet. Both are CPU work kept off the main thread's event loop.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { encodeParquet, loadParquetWasm } from './parquet-encode';
 import { CsvParser } from './parse/csv-parser';
 import { NdjsonParser } from './parse/ndjson-parser';
 import { BodyError } from './parse/record-sink';
 import { chunkTransferList, type FromWorker, type ToWorker } from './protocol';
+import { collectYoung, YoungCollector } from './young-gc';
 
 const port = parentPort;
 if (!port) throw new Error('pipeline.worker must run in a worker thread');
 
 const sessions = new Map<number, CsvParser | NdjsonParser>();
 
-/**
- * The buffers this worker churns through (1 MiB body blocks, column chunks, Arrow IPC and Parquet
- * bytes) live outside the JS heap, and V8 collects them only when its heap asks for it, so garbage piles
- * up to hundreds of MB across workers. A young-generation collection after each encode and every few MB
- * parsed frees them (they die young); a full collection did the same at several times the CPU cost.
- */
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as (options: { type: 'minor' | 'major' }) => void;
-const collect = () => gc({ type: 'minor' });
-const PARSED_BYTES_PER_COLLECTION = 32 * 1024 * 1024;
-let parsedSinceCollection = 0;
+/** A young-generation collection after each encode and every 32 MB parsed (see young-gc.ts). */
+const parsed = new YoungCollector(32 * 1024 * 1024);
 
 function send(message: FromWorker, transfer: ArrayBuffer[] = []) {
   port!.postMessage(message, transfer);
@@ -81,11 +71,7 @@ port.on('message', (message: ToWorker) => {
         // The parsers keep copies of what they hold between pushes, so the block can go back.
         parser.push(message.bytes);
         report('progress', message.session, parser, message.bytes.byteLength, message.bytes.buffer as ArrayBuffer);
-        parsedSinceCollection += message.bytes.byteLength;
-        if (parsedSinceCollection >= PARSED_BYTES_PER_COLLECTION) {
-          parsedSinceCollection = 0;
-          collect();
-        }
+        parsed.count(message.bytes.byteLength);
       } catch (error) {
         fail(message.session, error);
       }
@@ -113,7 +99,7 @@ port.on('message', (message: ToWorker) => {
       encodeParquet(message.schema, message.chunks, message.options).then(
         (parquet) => {
           send({ kind: 'encoded', job: message.job, parquet }, [parquet.buffer as ArrayBuffer]);
-          collect();
+          collectYoung();
         },
         (error: Error) => send({ kind: 'encode-failed', job: message.job, message: error.message }),
       );
