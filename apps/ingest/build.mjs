@@ -10,6 +10,10 @@ await build({
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,
+  // Modules loaded with import() (the S3 and ClickHouse clients) become chunks of their own, loaded only
+  // when used; without splitting, the bundle would import their npm packages at start.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   platform: 'node',
   target: 'node20',
   format: 'esm',

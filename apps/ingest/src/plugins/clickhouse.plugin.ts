@@ -1,8 +1,8 @@
 /** The optional ClickHouse destination (CLICKHOUSE_URL): the sink and the forwarder that feeds it. */
 import fp from 'fastify-plugin';
 import type { Config } from '../config';
-import { ClickHouseForwarder } from '../pipeline/clickhouse-forwarder';
-import { ClickHouseSink } from '../sinks/clickhouse-sink';
+import type { ClickHouseForwarder } from '../pipeline/clickhouse-forwarder';
+import type { ClickHouseSink } from '../sinks/clickhouse-sink';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,6 +16,9 @@ export const clickhousePlugin = fp<{ config: Config['clickhouse'] }>(
       app.decorate('clickhouse', null);
       return;
     }
+    // Loaded only when configured: the ClickHouse client is memory a service without it does not need.
+    const { ClickHouseSink } = await import('../sinks/clickhouse-sink');
+    const { ClickHouseForwarder } = await import('../pipeline/clickhouse-forwarder');
     const sink = new ClickHouseSink(config);
     const forwarder = new ClickHouseForwarder({
       db: app.db,

@@ -12,7 +12,7 @@ declare module 'fastify' {
 
 export async function createStore(config: Config['store']): Promise<ObjectStore> {
   if (config.kind === 'local') return new LocalStore(config.dir);
-  // Loaded only when used: the AWS SDK costs ~10 MB of memory that a local lake does not need.
+  // Loaded only when used: the AWS SDK costs ~20 MB of memory that a local lake does not need.
   const { S3Store } = await import('../sinks/s3-store');
   return new S3Store(config);
 }
