@@ -150,6 +150,10 @@ describe('NdjsonParser', () => {
       if (next(30) === 0) lines.push(next(2) === 0 ? '' : ' \t');
       if (next(10) === 0) lines[lines.length - 1] += '\r';
     }
+    // Numbers at the edges of the one-pass reading, each on an otherwise valid line.
+    for (const pair of ['"n":01', '"id":01', '"n":1.5', '"n":2.0', '"n":1E2', '"n":-2147483649', '"f":1e5', '"f":1.', '"f":-0.5', '"f":0.1234567890123456', '"t":1700000000.5', '"t":-0']) {
+      lines.push(pair.startsWith('"id"') ? `{${pair}}` : `{"id":1,${pair}}`);
+    }
     lines.push('{}', '{"id":1,}', '{"id":1 "n":2}', '{"id":1}}', '{"id" : 2 }', '{"i\\u0064":3}', '[{"id":1}]', 'true', '{"id":1} x');
     const body = `${lines.join('\n')}\n{"id":4}`;
     for (const unknownColumns of ['ignore', 'reject'] as const) {

@@ -10,7 +10,7 @@ import type { ColumnType } from '@sluice/shared';
 import type { ColumnBuilder } from './columns';
 import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, MINUS, ZERO, NINE, DOT, LF, INT32_MIN, INT32_MAX } from './bytes';
 import type { RecordSink } from './record-sink';
-import { epochToMicros, parseDecimal } from './values';
+import { epochToMicros, parseDecimal, POW10 } from './values';
 
 /** Bytes an escape stands for (\" \\ \/ \b \f \n \r \t); 0 for escapes left to the slow path (\u). */
 const UNESCAPE = new Uint8Array(128);
@@ -212,6 +212,61 @@ export class FlatObjectScanner {
   }
 
   private number(buf: Uint8Array, i: number, end: number, type: ColumnType, builder: ColumnBuilder): number {
+    // The common number, digits with an optional fraction and no exponent, is read in one pass, to the
+    // same value parseDecimal computes for it; any other goes through numberEnd and parseDecimal.
+    let j = i;
+    const negative = buf[j] === MINUS;
+    if (negative) j++;
+    const digitsStart = j;
+    let mantissa = 0;
+    for (; j < end; j++) {
+      const digit = buf[j]! - ZERO;
+      if (digit < 0 || digit > 9) break;
+      mantissa = mantissa * 10 + digit;
+    }
+    const intDigits = j - digitsStart;
+    let scale = 0;
+    if (buf[j] === DOT) {
+      for (j++; j < end; j++) {
+        const digit = buf[j]! - ZERO;
+        if (digit < 0 || digit > 9) break;
+        mantissa = mantissa * 10 + digit;
+        scale++;
+      }
+    }
+    const next = buf[j];
+    if (
+      intDigits > 0 &&
+      intDigits + scale <= 15 &&
+      (scale > 0 || buf[j - 1] !== DOT) &&
+      (intDigits === 1 || buf[digitsStart] !== ZERO) &&
+      next !== 0x65 &&
+      next !== 0x45
+    ) {
+      const magnitude = scale === 0 ? mantissa : mantissa / POW10[scale]!;
+      const value = negative ? -magnitude : magnitude;
+      switch (type) {
+        case 'int32':
+          if (scale > 0 || value < INT32_MIN || value > INT32_MAX) break;
+          builder.appendInt32(value);
+          return j;
+        case 'int64':
+          if (scale > 0) break;
+          builder.appendInt64(value);
+          return j;
+        case 'float64':
+          builder.appendFloat64(value);
+          return j;
+        case 'timestamp': {
+          const micros = epochToMicros(value);
+          if (Number.isNaN(micros)) return -1;
+          builder.appendInt64(micros);
+          return j;
+        }
+        default:
+          return -1;
+      }
+    }
     const to = numberEnd(buf, i, end);
     if (to < 0) return -1;
     switch (type) {

@@ -80,7 +80,7 @@ export const readInt64: ValueReader = (out, buf, start, end) => {
   return true;
 };
 
-const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+export const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 /** A strict decimal / exponent number; NaN when the text is anything else (no hex, no empty, no spaces). */
 export function parseDecimal(buf: Uint8Array, start: number, end: number): number {
