@@ -23,17 +23,17 @@ const DICTIONARY_PAGE_BYTES = 256 * 1024;
  */
 class IpcCollector extends AsyncByteQueue {
   private static bytes = new Uint8Array(1 << 20);
-  private length = 0;
+  private written = 0;
 
   override write(piece: Uint8Array): void {
-    const needed = this.length + piece.byteLength;
+    const needed = this.written + piece.byteLength;
     if (needed > IpcCollector.bytes.length) {
       const grown = new Uint8Array(Math.max(needed, IpcCollector.bytes.length * 2));
-      grown.set(IpcCollector.bytes.subarray(0, this.length));
+      grown.set(IpcCollector.bytes.subarray(0, this.written));
       IpcCollector.bytes = grown;
     }
-    IpcCollector.bytes.set(piece, this.length);
-    this.length = needed;
+    IpcCollector.bytes.set(piece, this.written);
+    this.written = needed;
   }
 
   /** The stream written so far; valid until the next encode. */
@@ -43,7 +43,7 @@ class IpcCollector extends AsyncByteQueue {
     writer.reset(collector, schema);
     for (const batch of batches) writer.write(batch);
     writer.finish();
-    return IpcCollector.bytes.subarray(0, collector.length);
+    return IpcCollector.bytes.subarray(0, collector.written);
   }
 }
 
