@@ -82,7 +82,7 @@ for (const sink of ['local', 's3'] as const) {
       });
     }
 
-    it('writes standard Parquet: declared types, TIMESTAMP(MICROS, UTC), zstd, statistics, stream metadata', async () => {
+    it('writes standard Parquet: declared types, TIMESTAMP(MICROS, UTC), zstd, statistics, delta-encoded integers, stream metadata', async () => {
       const stream = await service.createStream({ schema: { columns: ALL_TYPES } });
       const response = await service.post(stream.name, key, toCsv(ROWS.slice(0, 100)));
       assert.equal(response.status, 200);
@@ -110,6 +110,12 @@ for (const sink of ['local', 's3'] as const) {
         "SELECT DISTINCT compression, stats_min IS NOT NULL AS has_stats FROM parquet_metadata(FILE) WHERE path_in_schema = 'id'",
       );
       assert.deepEqual(meta, [{ compression: 'ZSTD', has_stats: true }]);
+      const encodings = await queryParquetMeta(service, file, 'SELECT path_in_schema AS c, encodings AS e FROM parquet_metadata(FILE)');
+      assert.deepEqual(
+        Object.fromEntries(encodings.map((row) => [row.c, String(row.e).includes('DELTA_BINARY_PACKED')])),
+        { id: true, label: false, qty: true, big: true, price: false, ok: false, at: true, day: true },
+        'integers, timestamps and dates delta-encoded',
+      );
       const kv = await queryParquetMeta(service, file, 'SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata(FILE)');
       const metadata = Object.fromEntries(kv.map((row) => [row.k, row.v]));
       assert.equal(metadata['sluice.stream'], stream.name);
