@@ -13,6 +13,7 @@
 import { isUtf8 } from 'node:buffer';
 import { ROW_ERRORS } from '@sluice/shared';
 import { QUOTE, LF, CR, MINUS, ZERO, INT32_MIN, INT32_MAX } from './bytes';
+import { Carry } from './carry';
 import { BodyError, RecordSink, type ParseOptions } from './record-sink';
 import { booleanFromBytes, describeValue, parseDecimal, parseTimestamp } from './values';
 
@@ -29,7 +30,8 @@ const OTHER = 7;
 export class CsvParser {
   readonly sink: RecordSink;
   private readonly delimiter: number;
-  private pending: Uint8Array | null = null;
+  /** An unfinished record carried over to the next piece. */
+  private readonly carry = new Carry();
   private line = 1;
   private header: string[] | null = null;
   /** For each header field, the schema column it fills, or -1. */
@@ -70,31 +72,23 @@ export class CsvParser {
   }
 
   push(chunk: Uint8Array): void {
-    let buf = chunk;
-    if (this.pending) {
-      buf = new Uint8Array(this.pending.length + chunk.length);
-      buf.set(this.pending);
-      buf.set(chunk, this.pending.length);
-      this.pending = null;
-    }
+    const buf = this.carry.join(chunk);
     let pos = 0;
     if (!this.started) {
       // Too few bytes to tell whether a BOM starts the body: wait for more.
       if (buf.length < 3 && !(buf.length > 0 && buf[0] !== 0xef)) {
-        this.pending = Uint8Array.prototype.slice.call(buf);
+        this.carry.keep(buf);
         return;
       }
       this.started = true;
       pos = bomLength(buf);
     }
     const consumed = this.parse(buf, pos, false);
-    // A copy: the caller may reuse its buffer (Buffer#slice would only be a view).
-    if (consumed < buf.length) this.pending = Uint8Array.prototype.slice.call(buf, consumed);
+    if (consumed < buf.length) this.carry.keep(buf.subarray(consumed));
   }
 
   end(): void {
-    const buf = this.pending ?? new Uint8Array(0);
-    this.pending = null;
+    const buf = this.carry.take();
     // A BOM only counts at the very start of the body, not at the start of a held record.
     const pos = this.started ? 0 : bomLength(buf);
     this.started = true;

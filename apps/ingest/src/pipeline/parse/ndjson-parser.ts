@@ -10,6 +10,7 @@
 import { isUtf8 } from 'node:buffer';
 import { ROW_ERRORS } from '@sluice/shared';
 import { LF } from './bytes';
+import { Carry } from './carry';
 import { FlatObjectScanner } from './ndjson-scan';
 import { BodyError, RecordSink, type ParseOptions } from './record-sink';
 import { booleanWord, epochToMicros } from './values';
@@ -18,7 +19,8 @@ const TWO_63 = 2 ** 63;
 
 export class NdjsonParser {
   readonly sink: RecordSink;
-  private pending: Uint8Array | null = null;
+  /** An unfinished line carried over to the next piece. */
+  private readonly carry = new Carry();
   private line = 1;
   private skippingLine = 0;
   private sawRecord = false;
@@ -47,13 +49,7 @@ export class NdjsonParser {
       this.endSkip();
       buf = buf.subarray(lf + 1);
     }
-    if (this.pending) {
-      const joined = new Uint8Array(this.pending.length + buf.length);
-      joined.set(this.pending);
-      joined.set(buf, this.pending.length);
-      buf = joined;
-      this.pending = null;
-    }
+    buf = this.carry.join(buf);
     const last = buf.lastIndexOf(LF);
     if (last < 0) {
       this.hold(buf);
@@ -65,9 +61,8 @@ export class NdjsonParser {
 
   end(): void {
     if (this.skippingLine) this.endSkip();
-    if (this.pending) {
-      const rest = this.pending;
-      this.pending = null;
+    if (this.carry.holding) {
+      const rest = this.carry.take();
       this.lines(rest, rest.length, false);
     }
     if (!this.sawRecord && this.sink.rowsRejected === 0) {
@@ -82,8 +77,7 @@ export class NdjsonParser {
       this.skippingLine = this.line;
       return;
     }
-    // A copy: the caller may reuse its buffer (Buffer#slice would only be a view).
-    this.pending = Uint8Array.prototype.slice.call(rest);
+    this.carry.keep(rest);
   }
 
   private endSkip(): void {
