@@ -118,6 +118,7 @@ export class IngestPipeline {
         if (filled === block.length) block = this.pool.block();
         else full = block.slice(0, filled);
         filled = 0;
+        await this.pool.encoderCaughtUp();
         await budget.acquire(full.byteLength);
         await session.write(full);
       };

@@ -1,9 +1,12 @@
-/** Parse sessions over real worker threads: aborting one gives back the body bytes still in the worker. */
+/**
+ * Parse sessions and encode jobs over real worker threads: aborting a session gives back the body bytes
+ * still in the worker; body reading is held back while the encoder is behind.
+ */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { Column } from '@sluice/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseOptions } from '../test/parse-helpers';
+import { parse, parseOptions } from '../test/parse-helpers';
 import { BLOCK_BYTES, WorkerPool } from './worker-pool';
 
 const columns: Column[] = [
@@ -33,5 +36,27 @@ describe('WorkerPool parse sessions', () => {
     assert.equal(consumed, BLOCK_BYTES);
     await sleep(200); // the worker's own report of those bytes, if any, is not counted again
     assert.equal(consumed, BLOCK_BYTES);
+  });
+
+  it('holds body reading back while more than two batches wait for the encoder, and lets it go once they are done', async () => {
+    const body = `id,text\n${Array.from({ length: 50_000 }, (_, i) => `${i},row ${i} of the batch`).join('\n')}\n`;
+    assert.equal(pool.encoderCaughtUp(), undefined, 'nothing queued: reading goes on at once');
+    let encoded = 0;
+    const jobs = Array.from({ length: 4 }, () =>
+      pool
+        .encode({ columns }, parse('csv', body, columns, { chunkRows: 10_000 }).chunks, { stream: 's', schemaVersion: 1, rowGroupRows: 100_000 })
+        .then((parquet) => {
+          encoded++;
+          return parquet;
+        }),
+    );
+    const caughtUp = pool.encoderCaughtUp();
+    assert.ok(caughtUp, 'four batches queued: reading waits');
+    await caughtUp;
+    assert.ok(encoded >= 2, `released with ${4 - encoded} batches still queued`);
+    for (const parquet of await Promise.all(jobs)) {
+      assert.equal(new TextDecoder().decode(parquet.subarray(0, 4)), 'PAR1');
+    }
+    assert.equal(pool.encoderCaughtUp(), undefined);
   });
 });

@@ -3,7 +3,8 @@
  * goes to the least busy one, preferring those that do not encode. Encode jobs all go to the first
  * worker: only it loads parquet-wasm and holds the wasm memory an encode grows (measured: 30 MB for a
  * 200,000-row batch, never given back), instead of every worker. Each session keeps at most `window`
- * body bytes in flight, so a slow parser slows the reads of the socket instead of growing memory.
+ * body bytes in flight, so a slow parser slows the reads of the socket instead of growing memory; and
+ * readers wait while the encoder is more than a couple of batches behind (encoderCaughtUp).
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -137,6 +138,12 @@ export class ParseSession {
   }
 }
 
+/**
+ * Batches queued for the encoder beyond which body reading waits (see encoderCaughtUp): while the encoder
+ * is behind, reading ahead only holds more parsed rows in memory.
+ */
+const ENCODE_BACKLOG = 2;
+
 /** Body bytes go to the workers in blocks of this size. */
 export const BLOCK_BYTES = 1 << 20;
 /** Blocks kept for reuse; more than this in circulation are left to the collector. */
@@ -147,6 +154,7 @@ export class WorkerPool {
   private readonly spareBlocks: ArrayBuffer[] = [];
   private readonly sessions = new Map<number, ParseSession>();
   private readonly jobs = new Map<number, { slot: Slot; resolve(bytes: Uint8Array): void; reject(error: Error): void }>();
+  private backlogWaiters: Array<() => void> = [];
   private nextId = 1;
   private closing = false;
 
@@ -185,6 +193,7 @@ export class WorkerPool {
       this.jobs.delete(id);
       job.reject(error);
     }
+    this.wakeReaders();
     void slot.worker.terminate();
   }
 
@@ -196,6 +205,7 @@ export class WorkerPool {
       slot.jobs--;
       if (message.kind === 'encoded') job.resolve(message.parquet);
       else job.reject(new Error(message.message));
+      this.wakeReaders();
       return;
     }
     this.sessions.get(message.session)?.receive(message);
@@ -228,6 +238,19 @@ export class WorkerPool {
       // Transferring hands the chunk buffers to the worker: the batch is encoded once, from there.
       this.post(slot, { kind: 'encode', job, schema, chunks, options }, chunkTransferList(chunks));
     });
+  }
+
+  /** Resolves once at most ENCODE_BACKLOG batches wait for the encoder (at once when that is so now). */
+  encoderCaughtUp(): Promise<void> | undefined {
+    if (this.slots[0]!.jobs <= ENCODE_BACKLOG) return undefined;
+    return new Promise((resolve) => this.backlogWaiters.push(resolve));
+  }
+
+  private wakeReaders() {
+    if (this.slots[0]!.jobs > ENCODE_BACKLOG || this.backlogWaiters.length === 0) return;
+    const waiters = this.backlogWaiters;
+    this.backlogWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** An empty body block: one handed back by a worker, or a new one. */
