@@ -12,6 +12,7 @@ import { withRetries, type RetryOptions } from '../sinks/retry';
 import type { Batch, CommittedFile, FlushReason } from './batcher';
 import type { ByteBudget } from './byte-budget';
 import type { WorkerPool } from './worker-pool';
+import { freeNow } from './young-gc';
 
 export interface CommitterDeps {
   db: Db;
@@ -41,8 +42,9 @@ export class Committer {
         rowGroupRows: this.deps.rowGroupRows,
       });
       // The column buffers went to the worker and are gone; the Parquet bytes are what is held now.
-      budget.release(held - parquet.byteLength);
-      held = parquet.byteLength;
+      const bytes = parquet.byteLength;
+      budget.release(held - bytes);
+      held = bytes;
 
       const started = process.hrtime.bigint();
       try {
@@ -56,6 +58,8 @@ export class Committer {
       } catch (error) {
         metrics.failedUploads.inc();
         throw new SluiceError('sink.unavailable', undefined, { cause: error });
+      } finally {
+        freeNow(parquet.buffer as ArrayBuffer);
       }
       metrics.uploadDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
 
@@ -66,7 +70,7 @@ export class Committer {
             schemaVersion: stream.schemaVersion,
             key,
             rows: batch.rows,
-            bytes: parquet.byteLength,
+            bytes,
             clickhouse: stream.sinks.clickhouse ? 'pending' : 'skipped',
           }),
         {
@@ -76,8 +80,8 @@ export class Committer {
       );
       metrics.filesWritten.inc({ stream: stream.name });
       this.deps.onFileCommitted?.(stream);
-      log.debug({ key, rows: batch.rows, bytes: parquet.byteLength, reason }, 'file committed');
-      return { key, rows: batch.rows, bytes: parquet.byteLength };
+      log.debug({ key, rows: batch.rows, bytes, reason }, 'file committed');
+      return { key, rows: batch.rows, bytes };
     } catch (error) {
       log.error({ key, rows: batch.rows, err: error }, 'batch could not be stored');
       throw error instanceof SluiceError ? error : new SluiceError('sink.unavailable', undefined, { cause: error });
