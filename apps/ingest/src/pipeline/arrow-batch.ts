@@ -1,4 +1,4 @@
-/** Parsed column chunks -> Arrow record batches, sharing the chunk buffers (no copy, no per-value work). */
+/** Parsed column chunks -> Arrow record batches, sharing the chunk buffer (no copy, no per-value work). */
 import { toArrowSchema, type StreamSchema } from '@sluice/shared';
 import { makeData, RecordBatch, Struct, type Data, type DataType, type Schema } from 'apache-arrow';
 import type { ColumnChunk, ParsedChunk } from './parse/columns';
@@ -7,22 +7,27 @@ import type { ColumnChunk, ParsedChunk } from './parse/columns';
 const make = makeData as unknown as (props: Record<string, unknown>) => Data;
 
 function columnData(type: DataType, chunk: ColumnChunk): Data {
-  const nullBitmap = chunk.validity ? new Uint8Array(chunk.validity) : undefined;
-  const base = { type, length: chunk.length, nullCount: chunk.nullCount, nullBitmap };
+  const base = { type, length: chunk.length, nullCount: chunk.nullCount, nullBitmap: chunk.validity ?? undefined };
+  const { values } = chunk;
   switch (chunk.type) {
     case 'string':
-      return make({ ...base, valueOffsets: new Int32Array(chunk.offsets!), data: new Uint8Array(chunk.values) });
+      return make({ ...base, valueOffsets: view(Int32Array, chunk.offsets!), data: values });
     case 'int32':
     case 'date':
-      return make({ ...base, data: new Int32Array(chunk.values) });
+      return make({ ...base, data: view(Int32Array, values) });
     case 'int64':
     case 'timestamp':
-      return make({ ...base, data: new BigInt64Array(chunk.values) });
+      return make({ ...base, data: view(BigInt64Array, values) });
     case 'float64':
-      return make({ ...base, data: new Float64Array(chunk.values) });
+      return make({ ...base, data: view(Float64Array, values) });
     case 'boolean':
-      return make({ ...base, data: new Uint8Array(chunk.values) });
+      return make({ ...base, data: values });
   }
+}
+
+/** The same bytes seen as wider elements (the chunk buffer keeps every part 8-byte aligned). */
+function view<T>(Type: { new (buffer: ArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number }, bytes: Uint8Array): T {
+  return new Type(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / Type.BYTES_PER_ELEMENT);
 }
 
 export function toRecordBatch(schema: Schema, chunk: ParsedChunk): RecordBatch {

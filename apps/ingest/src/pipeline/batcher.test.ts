@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { BatchOwner, Batcher, type Batch, type FlushReason } from './batcher';
 import type { ParsedChunk } from './parse/columns';
 
-const chunk = (rows: number): ParsedChunk => ({ rows, columns: [], bytes: rows * 10 });
+const chunk = (rows: number): ParsedChunk => ({ rows, columns: [], buffer: new ArrayBuffer(0), bytes: rows * 10 });
 
 function recorder(maxRows: number, maxAgeMs: number, commitMs = 0) {
   const flushes: { rows: number; reason: FlushReason; at: number }[] = [];

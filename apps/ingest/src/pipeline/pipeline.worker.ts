@@ -8,7 +8,7 @@ import { CsvParser } from './parse/csv-parser';
 import { NdjsonParser } from './parse/ndjson-parser';
 import { BodyError } from './parse/record-sink';
 import { chunkTransferList, type FromWorker, type ToWorker } from './protocol';
-import { collectYoung, YoungCollector } from './young-gc';
+import { collectYoung, freeNow, YoungCollector } from './young-gc';
 
 const port = parentPort;
 if (!port) throw new Error('pipeline.worker must run in a worker thread');
@@ -96,13 +96,16 @@ port.on('message', (message: ToWorker) => {
       void loadParquetWasm();
       return;
     case 'encode':
-      encodeParquet(message.schema, message.chunks, message.options).then(
-        (parquet) => {
-          send({ kind: 'encoded', job: message.job, parquet }, [parquet.buffer as ArrayBuffer]);
+      encodeParquet(message.schema, message.chunks, message.options)
+        .then(
+          (parquet) => send({ kind: 'encoded', job: message.job, parquet }, [parquet.buffer as ArrayBuffer]),
+          (error: Error) => send({ kind: 'encode-failed', job: message.job, message: error.message }),
+        )
+        .finally(() => {
+          // A batch that waited for the one before it may already be in the old generation.
+          for (const chunk of message.chunks) freeNow(chunk.buffer);
           collectYoung();
-        },
-        (error: Error) => send({ kind: 'encode-failed', job: message.job, message: error.message }),
-      );
+        });
       return;
   }
 });

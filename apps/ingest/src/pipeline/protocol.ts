@@ -36,13 +36,5 @@ export type FromWorker =
 
 /** The buffers of parsed chunks, for postMessage's transfer list. */
 export function chunkTransferList(chunks: ParsedChunk[]): ArrayBuffer[] {
-  const buffers: ArrayBuffer[] = [];
-  for (const chunk of chunks) {
-    for (const column of chunk.columns) {
-      buffers.push(column.values);
-      if (column.offsets) buffers.push(column.offsets);
-      if (column.validity) buffers.push(column.validity);
-    }
-  }
-  return buffers;
+  return chunks.map((chunk) => chunk.buffer);
 }

@@ -1,27 +1,32 @@
 /**
  * Typed column buffers that parsers write into directly: no JS object per row, no JS string per value.
- * A finished chunk is a set of plain ArrayBuffers that cross threads without copying and become Arrow
- * vectors without conversion (validity bitmaps LSB-first, int64 little-endian, UTF-8 data + int32 offsets).
+ * A finished chunk is one ArrayBuffer holding every column's buffers (8-byte aligned), which crosses
+ * threads without copying and becomes Arrow vectors without conversion (validity bitmaps LSB-first, int64
+ * little-endian, UTF-8 data + int32 offsets). One buffer of a chunk's size (about a MB) is mapped and
+ * unmapped whole; a dozen small ones per chunk fragmented the worker threads' malloc arena, which grew
+ * request after request.
  */
 import type { ColumnType } from '@sluice/shared';
 
-/** What crosses the thread boundary for one column of one chunk. */
+/** One column of one chunk: views into the chunk's buffer. */
 export interface ColumnChunk {
   type: ColumnType;
   length: number;
   nullCount: number;
   /** Validity bitmap (1 = present); null when the chunk has no nulls. */
-  validity: ArrayBuffer | null;
+  validity: Uint8Array | null;
   /** Fixed-width values, a bit-packed boolean bitmap, or UTF-8 string data. */
-  values: ArrayBuffer;
+  values: Uint8Array;
   /** int32 offsets into values, for strings (length + 1 entries). */
-  offsets: ArrayBuffer | null;
+  offsets: Uint8Array | null;
 }
 
 export interface ParsedChunk {
   rows: number;
   columns: ColumnChunk[];
-  /** Bytes held by the column buffers, for memory accounting. */
+  /** The buffer every column of the chunk lies in (what crosses threads). */
+  buffer: ArrayBuffer;
+  /** Its size, for memory accounting. */
   bytes: number;
 }
 
@@ -206,34 +211,51 @@ export class ColumnBuilder {
     return this.length * this.width + (this.length >> 3);
   }
 
-  /** Hands the rows over as exact-size buffers and starts empty again. */
-  finish(): ColumnChunk {
+  /** The sizes of what finish() writes: values, offsets (strings) and validity (when there are nulls). */
+  private handover(): [values: number, offsets: number, validity: number] {
     const rows = this.length;
     const bitmapBytes = Math.ceil(rows / 8);
-    let values: ArrayBuffer;
-    let offsets: ArrayBuffer | null = null;
+    const values = this.offsets ? this.dataLength : this.width === 0 ? bitmapBytes : rows * this.width;
+    return [values, this.offsets ? (rows + 1) * 4 : 0, this.nullCount > 0 ? bitmapBytes : 0];
+  }
+
+  /** Room finish() needs in a chunk buffer, each part 8-byte aligned. */
+  handoverBytes(): number {
+    const [values, offsets, validity] = this.handover();
+    return align8(values) + align8(offsets) + align8(validity);
+  }
+
+  /**
+   * Copies the rows into `buffer` at `at` (8-byte aligned, handoverBytes() of room), hands them over as
+   * views of it, and starts empty again.
+   */
+  finish(buffer: ArrayBuffer, at: number): ColumnChunk {
+    const [valueBytes, offsetBytes, validityBytes] = this.handover();
+    const values = new Uint8Array(buffer, at, valueBytes);
+    values.set(this.bytes.subarray(0, valueBytes));
+    at += align8(valueBytes);
+    let offsets: Uint8Array | null = null;
     if (this.offsets) {
-      values = this.bytes.slice(0, this.dataLength).buffer;
-      offsets = this.offsets.slice(0, rows + 1).buffer;
-    } else if (this.width === 0) {
-      values = this.bytes.slice(0, bitmapBytes).buffer;
-    } else {
-      values = this.bytes.slice(0, rows * this.width).buffer;
+      offsets = new Uint8Array(buffer, at, offsetBytes);
+      new Int32Array(buffer, at, this.length + 1).set(this.offsets.subarray(0, this.length + 1));
+      at += align8(offsetBytes);
     }
-    const chunk: ColumnChunk = {
-      type: this.type,
-      length: rows,
-      nullCount: this.nullCount,
-      validity: this.nullCount > 0 ? this.validity.slice(0, bitmapBytes).buffer : null,
-      values,
-      offsets,
-    };
+    let validity: Uint8Array | null = null;
+    if (validityBytes > 0) {
+      validity = new Uint8Array(buffer, at, validityBytes);
+      validity.set(this.validity.subarray(0, validityBytes));
+    }
+    const chunk: ColumnChunk = { type: this.type, length: this.length, nullCount: this.nullCount, validity, values, offsets };
     this.length = 0;
     this.nullCount = 0;
     this.dataLength = 0;
     this.validity.fill(0);
     return chunk;
   }
+}
+
+function align8(bytes: number): number {
+  return (bytes + 7) & ~7;
 }
 
 function widthOf(type: ColumnType): number {
@@ -256,10 +278,17 @@ function grow(array: Uint8Array, size: number): Uint8Array {
   return next;
 }
 
-export function chunkBytes(columns: ColumnChunk[]): number {
-  let total = 0;
-  for (const column of columns) {
-    total += column.values.byteLength + (column.offsets?.byteLength ?? 0) + (column.validity?.byteLength ?? 0);
-  }
-  return total;
+/** Hands the builders' rows over as one chunk in one buffer. */
+export function finishChunk(builders: ColumnBuilder[], rows: number): ParsedChunk {
+  let size = 0;
+  for (const builder of builders) size += builder.handoverBytes();
+  const buffer = new ArrayBuffer(size);
+  let at = 0;
+  const columns = builders.map((builder) => {
+    const bytes = builder.handoverBytes();
+    const column = builder.finish(buffer, at);
+    at += bytes;
+    return column;
+  });
+  return { rows, columns, buffer, bytes: size };
 }

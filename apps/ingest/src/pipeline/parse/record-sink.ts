@@ -3,7 +3,7 @@
  * chunk hand-over. A parser maps each record's fields to columns and calls the methods here.
  */
 import { ROW_ERRORS, type Column, type RowErrorCode } from '@sluice/shared';
-import { ColumnBuilder, chunkBytes, type ParsedChunk } from './columns';
+import { ColumnBuilder, finishChunk, type ParsedChunk } from './columns';
 import { expectationFor, readerFor, type ValueReader } from './values';
 
 export interface RowError {
@@ -104,8 +104,7 @@ export class RecordSink {
 
   flushChunk(): void {
     if (this.rows === 0) return;
-    const columns = this.builders.map((builder) => builder.finish());
-    this.chunks.push({ rows: this.rows, columns, bytes: chunkBytes(columns) });
+    this.chunks.push(finishChunk(this.builders, this.rows));
     this.rows = 0;
   }
 
