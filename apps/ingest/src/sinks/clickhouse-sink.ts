@@ -1,8 +1,8 @@
 /**
  * The ClickHouse destination: creates and extends tables from the stream schema (through the shared
- * mapper), and inserts a Parquet file's rows. The insert format follows the server: servers from 20.x read
- * Parquet bytes directly through input(); older ones (18.x: no Parquet, no DateTime64, no Bool) get
- * JSONEachRow. Every row carries its file id, which makes inserts exactly-once (see the forwarder).
+ * mapper), and inserts a Parquet file's rows. The insert format follows the server: servers from 22.x read
+ * Parquet bytes directly through input() (the files' DELTA_BINARY_PACKED integers need the Arrow library
+ * of 22.x and later); older ones get JSONEachRow (18.x also lacks DateTime64 and Bool). Every row carries its file id, which makes inserts exactly-once (see the forwarder).
  */
 import { Readable } from 'node:stream';
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
@@ -28,7 +28,7 @@ export interface ClickHouseOptions {
 
 export interface ServerFeatures extends ClickHouseCapabilities {
   version: string;
-  /** INSERT ... SELECT FROM input() FORMAT Parquet (20.x and later). */
+  /** INSERT ... SELECT FROM input() FORMAT Parquet (22.x and later). */
   parquetInput: boolean;
 }
 
@@ -39,7 +39,7 @@ export function featuresOf(version: string): ServerFeatures {
     version,
     dateTime64: major >= 20,
     bool: major > 21 || (major === 21 && minor >= 12),
-    parquetInput: major >= 20,
+    parquetInput: major >= 22,
   };
 }
 
@@ -177,11 +177,13 @@ function jsonValue(value: unknown, column: Column, caps: ClickHouseCapabilities)
     case 'boolean':
       return caps.bool ? String(value) : value ? '1' : '0';
     case 'timestamp': {
+      // 'YYYY-MM-DD hh:mm:ss' in UTC (both column types are UTC), with the microseconds for DateTime64(6);
+      // DateTime has whole seconds.
       const micros = BigInt(value as bigint);
-      if (caps.dateTime64) return String(micros);
-      // DateTime has whole seconds: 'YYYY-MM-DD hh:mm:ss' in UTC.
       const seconds = micros >= 0n ? micros / 1_000_000n : (micros - 999_999n) / 1_000_000n;
-      return JSON.stringify(new Date(Number(seconds) * 1000).toISOString().slice(0, 19).replace('T', ' '));
+      const text = new Date(Number(seconds) * 1000).toISOString().slice(0, 19).replace('T', ' ');
+      if (!caps.dateTime64) return JSON.stringify(text);
+      return JSON.stringify(`${text}.${String(micros - seconds * 1_000_000n).padStart(6, '0')}`);
     }
     case 'date':
       return JSON.stringify(new Date(Number(value) * 86_400_000).toISOString().slice(0, 10));

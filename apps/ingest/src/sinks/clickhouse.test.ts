@@ -199,3 +199,17 @@ describe('ClickHouse outage', () => {
     assert.equal((await service.app.metrics.clickhousePendingFiles.get()).values[0]?.value, 0);
   });
 });
+
+describe('ClickHouse insert format by server version', () => {
+  it('sends Parquet from 22.x (whose Arrow reads delta-encoded integers), JSONEachRow before', async () => {
+    const { featuresOf } = await import('./clickhouse-sink');
+    const pick = (version: string) => {
+      const { parquetInput, dateTime64, bool } = featuresOf(version);
+      return { parquetInput, dateTime64, bool };
+    };
+    assert.deepEqual(pick('18.16.1.1'), { parquetInput: false, dateTime64: false, bool: false });
+    assert.deepEqual(pick('20.8.3.18'), { parquetInput: false, dateTime64: true, bool: false });
+    assert.deepEqual(pick('21.12.1.1'), { parquetInput: false, dateTime64: true, bool: true });
+    assert.deepEqual(pick('22.3.2.2'), { parquetInput: true, dateTime64: true, bool: true });
+  });
+});
