@@ -56,11 +56,11 @@ export class Committer {
           },
         });
       } catch (error) {
+        // Not freed here: a failed upload's socket may still be writing from it.
         metrics.failedUploads.inc();
         throw new SluiceError('sink.unavailable', undefined, { cause: error });
-      } finally {
-        freeNow(parquet.buffer as ArrayBuffer);
       }
+      freeNow(parquet.buffer as ArrayBuffer);
       metrics.uploadDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
 
       await withRetries(

@@ -118,8 +118,9 @@ export class IngestPipeline {
         if (filled === block.length) block = this.pool.block();
         else full = block.slice(0, filled);
         filled = 0;
-        await this.pool.encoderCaughtUp();
+        // Counted first: a request waiting for the encoder holds this block, and new requests must see it.
         await budget.acquire(full.byteLength);
+        await this.pool.encoderCaughtUp();
         await session.write(full);
       };
       for await (const piece of body) {

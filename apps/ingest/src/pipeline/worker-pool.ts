@@ -139,8 +139,8 @@ export class ParseSession {
 }
 
 /**
- * Batches queued for the encoder beyond which body reading waits (see encoderCaughtUp): while the encoder
- * is behind, reading ahead only holds more parsed rows in memory.
+ * Batches the encoder may have in hand (the one it is encoding and those waiting) before body reading
+ * waits (see encoderCaughtUp): while the encoder is behind, reading ahead only holds more rows in memory.
  */
 const ENCODE_BACKLOG = 2;
 
@@ -235,12 +235,20 @@ export class WorkerPool {
     slot.jobs++;
     return new Promise((resolve, reject) => {
       this.jobs.set(job, { slot, resolve, reject });
-      // Transferring hands the chunk buffers to the worker: the batch is encoded once, from there.
-      this.post(slot, { kind: 'encode', job, schema, chunks, options }, chunkTransferList(chunks));
+      try {
+        // Transferring hands the chunk buffers to the worker: the batch is encoded once, from there.
+        this.post(slot, { kind: 'encode', job, schema, chunks, options }, chunkTransferList(chunks));
+      } catch (error) {
+        // Not posted: the job must not count as queued, or readers would wait for it forever.
+        this.jobs.delete(job);
+        slot.jobs--;
+        this.wakeReaders();
+        reject(error);
+      }
     });
   }
 
-  /** Resolves once at most ENCODE_BACKLOG batches wait for the encoder (at once when that is so now). */
+  /** Resolves once the encoder has at most ENCODE_BACKLOG batches in hand (at once when that is so now). */
   encoderCaughtUp(): Promise<void> | undefined {
     if (this.slots[0]!.jobs <= ENCODE_BACKLOG) return undefined;
     return new Promise((resolve) => this.backlogWaiters.push(resolve));

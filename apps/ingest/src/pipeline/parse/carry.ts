@@ -4,6 +4,9 @@
  * buffer per piece meant allocating (and faulting in) a whole block's size for every block of the body,
  * and as much garbage for the collector.
  */
+/** Room beyond the first join's size, for later carries a little longer than the first. */
+const SLACK = 64 * 1024;
+
 export class Carry {
   private held: Uint8Array | null = null;
   private joined = new Uint8Array(0);
@@ -23,7 +26,7 @@ export class Carry {
     if (!held) return piece;
     this.held = null;
     const size = held.length + piece.length;
-    if (this.joined.length < size) this.joined = new Uint8Array(Math.max(size, this.joined.length * 2));
+    if (this.joined.length < size) this.joined = new Uint8Array(size + SLACK);
     this.joined.set(held);
     this.joined.set(piece, held.length);
     return this.joined.subarray(0, size);
