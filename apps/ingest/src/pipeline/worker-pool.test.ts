@@ -38,7 +38,7 @@ describe('WorkerPool parse sessions', () => {
     assert.equal(consumed, BLOCK_BYTES);
   });
 
-  it('holds body reading back while more than two batches wait for the encoder, and lets it go once they are done', async () => {
+  it('holds body reading back while the encoder has more than two batches in hand, and lets it go once it has caught up', async () => {
     const body = `id,text\n${Array.from({ length: 50_000 }, (_, i) => `${i},row ${i} of the batch`).join('\n')}\n`;
     assert.equal(pool.encoderCaughtUp(), undefined, 'nothing queued: reading goes on at once');
     let encoded = 0;

@@ -2,7 +2,8 @@
  * The ClickHouse destination: creates and extends tables from the stream schema (through the shared
  * mapper), and inserts a Parquet file's rows. The insert format follows the server: servers from 22.x read
  * Parquet bytes directly through input() (the files' DELTA_BINARY_PACKED integers need the Arrow library
- * of 22.x and later); older ones get JSONEachRow (18.x also lacks DateTime64 and Bool). Every row carries its file id, which makes inserts exactly-once (see the forwarder).
+ * of 22.x and later); older ones get JSONEachRow (18.x also lacks DateTime64 and Bool). Every row carries
+ * its file id, which makes inserts exactly-once (see the forwarder).
  */
 import { Readable } from 'node:stream';
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
@@ -169,7 +170,7 @@ function escapeString(value: string): string {
 }
 
 /** One value in JSONEachRow as the server's column type expects it. */
-function jsonValue(value: unknown, column: Column, caps: ClickHouseCapabilities): string {
+export function jsonValue(value: unknown, column: Column, caps: ClickHouseCapabilities): string {
   if (value === null || value === undefined) return 'null';
   switch (column.type) {
     case 'int64':

@@ -212,4 +212,15 @@ describe('ClickHouse insert format by server version', () => {
     assert.deepEqual(pick('21.12.1.1'), { parquetInput: false, dateTime64: true, bool: true });
     assert.deepEqual(pick('22.3.2.2'), { parquetInput: true, dateTime64: true, bool: true });
   });
+
+  it('writes timestamps for JSONEachRow as UTC text: microseconds for DateTime64, whole seconds for DateTime', async () => {
+    const { featuresOf, jsonValue } = await import('./clickhouse-sink');
+    const at = { name: 'at', type: 'timestamp', nullable: true } as const;
+    const text = (micros: bigint, version: string) => jsonValue(micros, at, featuresOf(version));
+    assert.equal(text(1_700_000_000_123_456n, '21.8.1.1'), '"2023-11-14 22:13:20.123456"');
+    assert.equal(text(1_700_000_000_000_007n, '21.8.1.1'), '"2023-11-14 22:13:20.000007"');
+    assert.equal(text(-1n, '21.8.1.1'), '"1969-12-31 23:59:59.999999"');
+    assert.equal(text(1_700_000_000_123_456n, '18.16.1.1'), '"2023-11-14 22:13:20"');
+    assert.equal(text(-1n, '18.16.1.1'), '"1969-12-31 23:59:59"');
+  });
 });

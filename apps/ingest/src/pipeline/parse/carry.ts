@@ -11,10 +11,6 @@ export class Carry {
   private held: Uint8Array | null = null;
   private joined = new Uint8Array(0);
 
-  get holding(): boolean {
-    return this.held !== null;
-  }
-
   /** Keeps a copy of `bytes`: the caller may reuse its buffer, and `bytes` may lie in the joined buffer. */
   keep(bytes: Uint8Array): void {
     this.held = Uint8Array.prototype.slice.call(bytes);

@@ -280,15 +280,13 @@ function grow(array: Uint8Array, size: number): Uint8Array {
 
 /** Hands the builders' rows over as one chunk in one buffer. */
 export function finishChunk(builders: ColumnBuilder[], rows: number): ParsedChunk {
-  let size = 0;
-  for (const builder of builders) size += builder.handoverBytes();
-  const buffer = new ArrayBuffer(size);
+  const sizes = builders.map((builder) => builder.handoverBytes());
+  const buffer = new ArrayBuffer(sizes.reduce((total, size) => total + size, 0));
   let at = 0;
-  const columns = builders.map((builder) => {
-    const bytes = builder.handoverBytes();
+  const columns = builders.map((builder, index) => {
     const column = builder.finish(buffer, at);
-    at += bytes;
+    at += sizes[index]!;
     return column;
   });
-  return { rows, columns, buffer, bytes: size };
+  return { rows, columns, buffer, bytes: buffer.byteLength };
 }

@@ -92,6 +92,17 @@ describe('NdjsonParser', () => {
     }
   });
 
+  it('keeps lines far longer than a piece whole, however many pieces they span', () => {
+    // 300 KiB lines: the held part outgrows the carry buffer's first size and its slack.
+    const names = ['a'.repeat(300_000), 'b'.repeat(310_000)];
+    const body = `{"id":1}\n${names.map((name, i) => `{"id":${i + 2},"name":"${name}"}`).join('\n')}\n{"id":4}`;
+    for (const piece of [1 << 16, 100_003]) {
+      const result = parse('ndjson', body, columns, {}, piece);
+      assert.deepEqual(result.rows.map((r) => [r.id, r.name]), [[1n, null], [2n, names[0]], [3n, names[1]], [4n, null]], `piece size ${piece}`);
+      assert.deepEqual(result.errors, []);
+    }
+  });
+
   it('rejects invalid UTF-8 lines', () => {
     const body = Buffer.concat([Buffer.from('{"id":1}\n{"id":2,"name":"'), Buffer.from([0xff]), Buffer.from('"}\n{"id":3}\n')]);
     const result = parse('ndjson', body, columns);

@@ -61,10 +61,8 @@ export class NdjsonParser {
 
   end(): void {
     if (this.skippingLine) this.endSkip();
-    if (this.carry.holding) {
-      const rest = this.carry.take();
-      this.lines(rest, rest.length, false);
-    }
+    const rest = this.carry.take();
+    if (rest.length > 0) this.lines(rest, rest.length, false);
     if (!this.sawRecord && this.sink.rowsRejected === 0) {
       throw new BodyError('ingest.malformed_body', 'the body is empty: send one JSON object per line', 1);
     }
