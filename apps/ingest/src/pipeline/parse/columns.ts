@@ -36,7 +36,10 @@ export class ColumnBuilder {
   readonly type: ColumnType;
   length = 0;
   nullCount = 0;
-  private validity: Uint8Array;
+  /** Rows every buffer has room for (string data grows on its own, see reserveData). */
+  private capacity: number;
+  /** Null bitmap (1 = null): a present value writes nothing; finish() inverts it into Arrow's validity. */
+  private nulls: Uint8Array;
   // Fixed-width storage (int32, date: 4 bytes; int64, timestamp, float64: 8 bytes; boolean: bits).
   private bytes: Uint8Array;
   private i32: Int32Array;
@@ -51,7 +54,8 @@ export class ColumnBuilder {
   constructor(type: ColumnType, capacity = 1024) {
     this.type = type;
     this.width = widthOf(type);
-    this.validity = new Uint8Array(Math.ceil(capacity / 8));
+    this.capacity = capacity;
+    this.nulls = new Uint8Array(Math.ceil(capacity / 8));
     if (type === 'string') {
       this.offsets = new Int32Array(capacity + 1);
       this.bytes = new Uint8Array(capacity * 16);
@@ -64,20 +68,19 @@ export class ColumnBuilder {
     if (type === 'float64') this.f64 = new Float64Array(this.bytes.buffer);
   }
 
-  /** Ensures room for one more row; fixed-width types grow their value buffer too. */
-  private reserveRow(): void {
-    const rows = this.length + 1;
-    if (rows > this.validity.length * 8) this.validity = grow(this.validity, Math.ceil(rows / 8) * 2);
+  /** Doubles the room in rows of every buffer (string data grows on its own). */
+  private growRows(): void {
+    const rows = this.capacity * 2;
+    this.capacity = rows;
+    this.nulls = grow(this.nulls, Math.ceil(rows / 8));
     if (this.offsets) {
-      if (rows + 1 > this.offsets.length) {
-        const next = new Int32Array(this.offsets.length * 2);
-        next.set(this.offsets);
-        this.offsets = next;
-      }
+      const next = new Int32Array(rows + 1);
+      next.set(this.offsets);
+      this.offsets = next;
     } else if (this.width === 0) {
-      if (rows > this.bytes.length * 8) this.setBytes(grow(this.bytes, Math.ceil(rows / 8) * 2));
-    } else if (rows * this.width > this.bytes.length) {
-      this.setBytes(grow(this.bytes, rows * this.width * 2));
+      this.setBytes(grow(this.bytes, Math.ceil(rows / 8)));
+    } else {
+      this.setBytes(grow(this.bytes, rows * this.width));
     }
   }
 
@@ -87,17 +90,16 @@ export class ColumnBuilder {
     if (this.f64) this.f64 = new Float64Array(bytes.buffer);
   }
 
+  /** The row a value goes in, with room for it. */
   private present(): number {
-    this.reserveRow();
     const row = this.length;
-    this.validity[row >> 3]! |= 1 << (row & 7);
+    if (row === this.capacity) this.growRows();
     return row;
   }
 
   appendNull(): void {
-    this.reserveRow();
-    const row = this.length;
-    this.validity[row >> 3]! &= ~(1 << (row & 7));
+    const row = this.present();
+    this.nulls[row >> 3]! |= 1 << (row & 7);
     if (this.offsets) this.offsets[row + 1] = this.dataLength;
     else if (this.width === 0) this.bytes[row >> 3]! &= ~(1 << (row & 7));
     this.nullCount++;
@@ -197,7 +199,11 @@ export class ColumnBuilder {
     if (length >= this.length) return;
     if (this.nullCount > 0) {
       for (let row = length; row < this.length; row++) {
-        if ((this.validity[row >> 3]! & (1 << (row & 7))) === 0) this.nullCount--;
+        const bit = 1 << (row & 7);
+        if ((this.nulls[row >> 3]! & bit) !== 0) {
+          this.nulls[row >> 3]! &= ~bit;
+          this.nullCount--;
+        }
       }
     }
     if (this.offsets) this.dataLength = this.offsets[length]!;
@@ -243,13 +249,14 @@ export class ColumnBuilder {
     let validity: Uint8Array | null = null;
     if (validityBytes > 0) {
       validity = new Uint8Array(buffer, at, validityBytes);
-      validity.set(this.validity.subarray(0, validityBytes));
+      const nulls = this.nulls;
+      for (let i = 0; i < validityBytes; i++) validity[i] = ~nulls[i]!;
+      nulls.fill(0, 0, validityBytes);
     }
     const chunk: ColumnChunk = { type: this.type, length: this.length, nullCount: this.nullCount, validity, values, offsets };
     this.length = 0;
     this.nullCount = 0;
     this.dataLength = 0;
-    this.validity.fill(0);
     return chunk;
   }
 }
