@@ -17,3 +17,30 @@ export const CLOSE_BRACE = 0x7d;
 
 export const INT32_MIN = -2147483648;
 export const INT32_MAX = 2147483647;
+
+/*
+ * Four bytes at a time: the scanners read a little-endian 32-bit word and test all its bytes at once
+ * (the classic "has a zero byte" bit trick, exact for whether any byte matches). A word that matches goes
+ * back to the byte loop, which finds which byte it was.
+ */
+
+/** `byte` in each of a word's four bytes, to compare a word against. */
+export function repeated(byte: number): number {
+  return byte * 0x01010101;
+}
+
+/** Whether any byte of `word` equals the byte that `pattern` (see repeated) repeats. */
+export function hasByte(word: number, pattern: number): boolean {
+  const x = word ^ pattern;
+  return ((x - 0x01010101) & ~x & 0x80808080) !== 0;
+}
+
+/** Whether any byte of `word` is below the byte that `pattern` repeats (at most 0x80). */
+export function hasByteBelow(word: number, pattern: number): boolean {
+  return ((word - pattern) & ~word & 0x80808080) !== 0;
+}
+
+/** A DataView over exactly the bytes of `bytes`, for reading words. */
+export function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

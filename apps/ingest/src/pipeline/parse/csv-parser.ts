@@ -12,10 +12,13 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ROW_ERRORS } from '@sluice/shared';
-import { QUOTE, LF, CR, MINUS, ZERO, INT32_MIN, INT32_MAX } from './bytes';
+import { QUOTE, LF, CR, MINUS, ZERO, INT32_MIN, INT32_MAX, hasByte, hasByteBelow, repeated, viewOf } from './bytes';
 import { Carry } from './carry';
 import { BodyError, RecordSink, type ParseOptions } from './record-sink';
 import { booleanFromBytes, describeValue, parseDecimal, parseTimestamp } from './values';
+
+/** Bytes below 0x0e (LF, CR, tab and other control bytes) send a word's scan back to the byte loop. */
+const FIELD_CONTROL = repeated(0x0e);
 
 /** How the fast path reads a field (see fastRecord); the last is any other type, through its reader. */
 const SKIP = 0;
@@ -48,6 +51,10 @@ export class CsvParser {
   private escaped: Uint8Array;
   /** 1 for the bytes that end an unquoted field: the delimiter, LF and CR. */
   private readonly fieldEnd = new Uint8Array(256);
+  /** The delimiter in each byte of a word (see bytes.ts). */
+  private readonly delimiters: number;
+  /** A view of the buffer being parsed, for reading words. */
+  private view: DataView = new DataView(new ArrayBuffer(0));
   /** Reused for quoted fields with doubled quotes. */
   private unescaped = new Uint8Array(256);
   /** For each header field, how the fast path reads it, and the schema columns the header lacks. */
@@ -69,6 +76,7 @@ export class CsvParser {
     this.fieldEnd[this.delimiter] = 1;
     this.fieldEnd[LF] = 1;
     this.fieldEnd[CR] = 1;
+    this.delimiters = repeated(this.delimiter);
   }
 
   push(chunk: Uint8Array): void {
@@ -108,6 +116,7 @@ export class CsvParser {
     // Strings must be valid UTF-8; checking the whole buffer once is far cheaper than per field.
     const allUtf8 = isUtf8(buf.subarray(pos));
     const fast = this.fastPath && allUtf8;
+    this.view = viewOf(buf);
 
     while (pos < n) {
       if (this.skipping) {
@@ -323,6 +332,14 @@ export class CsvParser {
         else return this.giveUp();
       } else {
         const start = i;
+        // Four bytes at a time while none is the delimiter or a control byte (LF, CR and a few more).
+        const view = this.view;
+        const delimiters = this.delimiters;
+        while (i + 4 <= n) {
+          const word = view.getInt32(i, true);
+          if (hasByte(word, delimiters) || hasByteBelow(word, FIELD_CONTROL)) break;
+          i += 4;
+        }
         while (i < n && fieldEnd[buf[i]!] === 0) i++;
         if (kind === SKIP) {
           // An ignored column.

@@ -8,7 +8,25 @@
  */
 import type { ColumnType } from '@sluice/shared';
 import type { ColumnBuilder } from './columns';
-import { QUOTE, BACKSLASH, COMMA, COLON, OPEN_BRACE, CLOSE_BRACE, MINUS, ZERO, NINE, DOT, LF, INT32_MIN, INT32_MAX } from './bytes';
+import {
+  QUOTE,
+  BACKSLASH,
+  COMMA,
+  COLON,
+  OPEN_BRACE,
+  CLOSE_BRACE,
+  MINUS,
+  ZERO,
+  NINE,
+  DOT,
+  LF,
+  INT32_MIN,
+  INT32_MAX,
+  hasByte,
+  hasByteBelow,
+  repeated,
+  viewOf,
+} from './bytes';
 import type { RecordSink } from './record-sink';
 import { epochToMicros, parseDecimal, POW10 } from './values';
 
@@ -33,12 +51,20 @@ STOP.fill(1, 0, 0x20);
 STOP[QUOTE] = 1;
 STOP[BACKSLASH] = 1;
 
+/** JSON whitespace on a line: space, tab, CR. Every other byte fails the first test. */
 function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0d;
+  return c <= 0x20 && (c === 0x20 || c === 0x09 || c === 0x0d);
 }
 
 export class FlatObjectScanner {
   private readonly names: Uint8Array[];
+  /** Each column's key as it usually appears after the opening quote: the name, the closing quote, a colon. */
+  private readonly keys: Uint8Array[];
+  /** The same keys' first bytes as little-endian 32-bit words: compared four bytes at a time. */
+  private readonly keyWords: Int32Array[];
+  /** A view of the buffer being scanned, for reading those words; made once per buffer. */
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private viewOf: Uint8Array | null = null;
   private readonly types: ColumnType[];
   private readonly nullable: boolean[];
   private readonly builders: ColumnBuilder[];
@@ -56,6 +82,11 @@ export class FlatObjectScanner {
   ) {
     const encoder = new TextEncoder();
     this.names = sink.columns.map((column) => encoder.encode(column.name));
+    this.keys = sink.columns.map((column) => encoder.encode(`${column.name}":`));
+    this.keyWords = this.keys.map((key) => {
+      const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
+      return Int32Array.from({ length: key.length >> 2 }, (_, w) => view.getInt32(w * 4, true));
+    });
     this.types = sink.columns.map((column) => column.type);
     this.nullable = sink.columns.map((column) => column.nullable);
     this.builders = sink.builders;
@@ -68,6 +99,10 @@ export class FlatObjectScanner {
    * with nothing written when the line needs the slow path (which also handles blank and over-long lines).
    */
   scanLine(buf: Uint8Array, from: number, end: number, maxLineBytes: number): number {
+    if (buf !== this.viewOf) {
+      this.viewOf = buf;
+      this.view = viewOf(buf);
+    }
     let i = from;
     while (i < end && isSpace(buf[i]!)) i++;
     const after = this.object(buf, i, end);
@@ -99,16 +134,16 @@ export class FlatObjectScanner {
         const keyStart = i + 1;
         let column = this.predicted(buf, keyStart);
         if (column >= 0) {
-          i = keyStart + this.names[column]!.length + 1;
+          i = keyStart + this.keys[column]!.length;
         } else {
           const keyEnd = this.stringEnd(buf, keyStart, end);
           if (keyEnd < 0 || this.escaped) return this.undo();
           column = this.columnOf(buf, keyStart, keyEnd);
           i = keyEnd + 1;
+          while (isSpace(buf[i]!)) i++;
+          if (buf[i] !== COLON) return this.undo();
+          i++;
         }
-        while (isSpace(buf[i]!)) i++;
-        if (buf[i] !== COLON) return this.undo();
-        i++;
         while (isSpace(buf[i]!)) i++;
         // The value.
         if (column >= 0) {
@@ -145,13 +180,20 @@ export class FlatObjectScanner {
     return -1;
   }
 
-  /** The predicted column when the key at `start` is its name (followed by the closing quote), or -1. */
+  /**
+   * The predicted column when the key at `start` is its name followed by `":` (no space before the
+   * colon, as most writers put it), or -1: the key is then scanned and looked up.
+   */
   private predicted(buf: Uint8Array, start: number): number {
     const c = this.next;
-    const name = this.names[c]!;
-    const length = name.length;
-    if (buf[start + length] !== QUOTE) return -1;
-    for (let k = 0; k < length; k++) if (name[k] !== buf[start + k]) return -1;
+    const key = this.keys[c]!;
+    const length = key.length;
+    if (start + length > buf.length) return -1;
+    const words = this.keyWords[c]!;
+    const view = this.view;
+    let k = 0;
+    for (let w = 0; w < words.length; w++, k += 4) if (view.getInt32(start + k, true) !== words[w]) return -1;
+    for (; k < length; k++) if (key[k] !== buf[start + k]) return -1;
     this.next = c + 1 === this.names.length ? 0 : c + 1;
     return c;
   }
@@ -321,7 +363,10 @@ export class FlatObjectScanner {
   private stringEnd(buf: Uint8Array, from: number, end: number): number {
     let to = from;
     this.escaped = false;
+    const view = this.view;
     for (;;) {
+      // Four bytes at a time while none of them is a quote, a backslash or a control character.
+      while (to + 4 <= end && plainWord(view.getInt32(to, true))) to += 4;
       while (to < end && STOP[buf[to]!] === 0) to++;
       if (to >= end) return -1;
       const ch = buf[to]!;
@@ -347,6 +392,15 @@ export class FlatObjectScanner {
     builder.commitData(at - builder.dataLength);
     return true;
   }
+}
+
+const QUOTES = repeated(QUOTE);
+const BACKSLASHES = repeated(BACKSLASH);
+const CONTROL = repeated(0x20);
+
+/** No byte of the word is a quote, a backslash or a control character. */
+function plainWord(word: number): boolean {
+  return !hasByte(word, QUOTES) && !hasByte(word, BACKSLASHES) && !hasByteBelow(word, CONTROL);
 }
 
 function isNullAt(buf: Uint8Array, i: number): boolean {
