@@ -73,12 +73,44 @@ describe('value rules', () => {
     assert.equal(daysFromCivil(1969, 12, 31), -1);
   });
 
+  it('reads dates the same inside and outside the looked-up years (1900-2199)', () => {
+    const day = 86_400_000;
+    const dates: [string, number | 'rejected'][] = [
+      ['1899-12-31', daysFromCivil(1899, 12, 31)],
+      ['1900-01-01', daysFromCivil(1900, 1, 1)],
+      ['1900-02-29', 'rejected'],
+      ['2000-02-29', daysFromCivil(2000, 2, 29)],
+      ['2100-02-29', 'rejected'],
+      ['2199-12-31', daysFromCivil(2199, 12, 31)],
+      ['2200-01-01', daysFromCivil(2200, 1, 1)],
+      ['2400-02-29', daysFromCivil(2400, 2, 29)],
+      ['2300-02-29', 'rejected'],
+      ['0001-01-01', daysFromCivil(1, 1, 1)],
+      ['2024-04-31', 'rejected'],
+      ['2024-04-30', daysFromCivil(2024, 4, 30)],
+    ];
+    const expected = dates.map(([, days]) => (days === 'rejected' ? days : days * day));
+    assert.deepEqual(read('date', dates.map(([text]) => text)), expected);
+    // Timestamps share the date rules.
+    assert.equal(ts('1899-12-31T23:59:59Z'), Date.UTC(1899, 11, 31, 23, 59, 59) * 1000);
+    assert.equal(ts('2200-01-01T00:00:00Z'), Date.UTC(2200, 0, 1) * 1000);
+    assert.ok(Number.isNaN(ts('2100-02-29T00:00:00Z')));
+  });
+
   it('normalises ISO-8601 timestamps to UTC microseconds', () => {
     const base = Date.UTC(2024, 0, 2, 3, 4, 5) * 1000;
     assert.equal(ts('2024-01-02T03:04:05Z'), base);
     assert.equal(ts('2024-01-02 03:04:05'), base);
     assert.equal(ts('2024-01-02T03:04:05.5Z'), base + 500_000);
     assert.equal(ts('2024-01-02T03:04:05.123456789Z'), base + 123_456);
+    // Any number of fraction digits; past the sixth they are dropped, never rounded up.
+    const fractions = ['1', '12', '123', '1234', '12345', '123456', '1234567', '9999999999'];
+    assert.deepEqual(
+      fractions.map((digits) => ts(`2024-01-02T03:04:05.${digits}Z`) - base),
+      [100_000, 120_000, 123_000, 123_400, 123_450, 123_456, 123_456, 999_999],
+    );
+    assert.equal(ts('2024-01-02T03:04:05,25Z'), base + 250_000);
+    assert.ok(Number.isNaN(ts('2024-01-02T03:04:05.Z')));
     assert.equal(ts('2024-01-02T05:04:05+02:00'), base);
     assert.equal(ts('2024-01-02T00:04:05-0300'), base);
     assert.equal(ts('2024-01-02T04:04:05+01'), base);

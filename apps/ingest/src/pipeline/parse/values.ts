@@ -242,6 +242,21 @@ function twoDigits(buf: Uint8Array, at: number): number {
   return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : -1;
 }
 
+/**
+ * For the months of 1900 to 2199, the day number of the first and the month's length, looked up instead
+ * of computed: most dates fall there, and the arithmetic (divisions) is most of the cost of a date.
+ */
+const TABLE_FIRST_YEAR = 1900;
+const TABLE_YEARS = 300;
+const MONTH_START = new Int32Array(TABLE_YEARS * 12);
+const MONTH_LENGTH = new Uint8Array(TABLE_YEARS * 12);
+for (let index = 0; index < MONTH_START.length; index++) {
+  const year = TABLE_FIRST_YEAR + Math.floor(index / 12);
+  const month = (index % 12) + 1;
+  MONTH_START[index] = daysFromCivil(year, month, 1);
+  MONTH_LENGTH[index] = daysInMonth(year, month);
+}
+
 /** YYYY-MM-DD at [start, start + 10); days since epoch, or NaN. */
 function parseDate(buf: Uint8Array, start: number): number {
   const century = twoDigits(buf, start);
@@ -251,6 +266,10 @@ function parseDate(buf: Uint8Array, start: number): number {
   const day = twoDigits(buf, start + 8);
   if (year < 0 || month < 1 || month > 12 || day < 1 || buf[start + 4] !== MINUS || buf[start + 7] !== MINUS) {
     return Number.NaN;
+  }
+  const index = (year - TABLE_FIRST_YEAR) * 12 + month - 1;
+  if (index >= 0 && index < MONTH_START.length) {
+    return day > MONTH_LENGTH[index]! ? Number.NaN : MONTH_START[index]! + day - 1;
   }
   if (day > daysInMonth(year, month)) return Number.NaN;
   return daysFromCivil(year, month, day);
@@ -301,16 +320,16 @@ function parseIsoTimestamp(buf: Uint8Array, start: number, end: number): number 
     if (second < 0 || second > 60 || end - i < 3) return Number.NaN;
     i += 3;
     if (i < end && (buf[i] === DOT || buf[i] === 0x2c)) {
+      // Microseconds: digits past the sixth are dropped (truncated, not rounded).
       i++;
-      let scale = 100_000;
       const fractionStart = i;
       while (i < end && buf[i]! >= ZERO && buf[i]! <= NINE) {
-        fraction += (buf[i]! - ZERO) * scale;
-        scale /= 10;
+        if (i - fractionStart < 6) fraction = fraction * 10 + (buf[i]! - ZERO);
         i++;
       }
-      if (i === fractionStart) return Number.NaN;
-      fraction = Math.floor(fraction);
+      const digits = i - fractionStart;
+      if (digits === 0) return Number.NaN;
+      if (digits < 6) fraction *= POW10[6 - digits]!;
     }
   }
   micros += ((hour * 60 + minute) * 60 + second) * 1_000_000 + fraction;
