@@ -19,9 +19,9 @@ export const INT32_MIN = -2147483648;
 export const INT32_MAX = 2147483647;
 
 /*
- * Four bytes at a time: the scanners read a little-endian 32-bit word and test all its bytes at once
- * (the classic "has a zero byte" bit trick, exact for whether any byte matches). A word that matches goes
- * back to the byte loop, which finds which byte it was.
+ * Four bytes at a time: the scanners read a little-endian 32-bit word and test all its bytes at once with
+ * the classic "has a zero byte" bit trick. It marks a byte's top bit when the byte matches; a mark can be
+ * wrong only above a true match, never below one, so the lowest mark is always the first matching byte.
  */
 
 /** `byte` in each of a word's four bytes, to compare a word against. */
@@ -29,15 +29,20 @@ export function repeated(byte: number): number {
   return byte * 0x01010101;
 }
 
-/** Whether any byte of `word` equals the byte that `pattern` (see repeated) repeats. */
-export function hasByte(word: number, pattern: number): boolean {
+/** Marks (0x80 in a byte) the bytes of `word` equal to the byte that `pattern` (see repeated) repeats. */
+export function equalMarks(word: number, pattern: number): number {
   const x = word ^ pattern;
-  return ((x - 0x01010101) & ~x & 0x80808080) !== 0;
+  return (x - 0x01010101) & ~x & 0x80808080;
 }
 
-/** Whether any byte of `word` is below the byte that `pattern` repeats (at most 0x80). */
-export function hasByteBelow(word: number, pattern: number): boolean {
-  return ((word - pattern) & ~word & 0x80808080) !== 0;
+/** Marks the bytes of `word` below the byte that `pattern` repeats (at most 0x80). */
+export function belowMarks(word: number, pattern: number): number {
+  return (word - pattern) & ~word & 0x80808080;
+}
+
+/** The index (0-3) of the first byte a non-zero mark word marks. */
+export function firstMarked(marks: number): number {
+  return (31 - Math.clz32(marks & -marks)) >> 3;
 }
 
 /** A DataView over exactly the bytes of `bytes`, for reading words. */

@@ -296,6 +296,13 @@ describe('CsvParser', () => {
       code: ['a', 'b', '"c"', '', '""'],
       extra: ['ignored', '"quoted, ignored"', '', '"x""y"'],
     };
+    // Unquoted fields are read four bytes at a time: a stop byte (delimiter, CR, a control byte) at every
+    // offset within a word, in strings and in typed fields.
+    for (let k = 0; k < 9; k++) {
+      const before = 'abcdefghi'.slice(0, k);
+      values.s!.push(`${before}\rx`, `${before}\tx`, `${before}\u0001`, `${'é'.repeat(k)}`);
+      values.f!.push(`${'1234.5678'.slice(0, k)}\r`);
+    }
     let seed = 11;
     const next = (n: number) => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;

@@ -12,7 +12,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ROW_ERRORS } from '@sluice/shared';
-import { QUOTE, LF, CR, MINUS, ZERO, INT32_MIN, INT32_MAX, hasByte, hasByteBelow, repeated, viewOf } from './bytes';
+import { QUOTE, LF, CR, MINUS, ZERO, INT32_MIN, INT32_MAX, belowMarks, equalMarks, firstMarked, repeated, viewOf } from './bytes';
 import { Carry } from './carry';
 import { BodyError, RecordSink, type ParseOptions } from './record-sink';
 import { booleanFromBytes, describeValue, parseDecimal, parseTimestamp } from './values';
@@ -332,15 +332,24 @@ export class CsvParser {
         else return this.giveUp();
       } else {
         const start = i;
-        // Four bytes at a time while none is the delimiter or a control byte (LF, CR and a few more).
+        // Four bytes at a time to the delimiter or a control byte (LF, CR and a few more, which the byte
+        // loop then judges); the last few one by one.
         const view = this.view;
         const delimiters = this.delimiters;
-        while (i + 4 <= n) {
+        for (;;) {
+          if (i + 4 > n) {
+            while (i < n && fieldEnd[buf[i]!] === 0) i++;
+            break;
+          }
           const word = view.getInt32(i, true);
-          if (hasByte(word, delimiters) || hasByteBelow(word, FIELD_CONTROL)) break;
+          const marks = equalMarks(word, delimiters) | belowMarks(word, FIELD_CONTROL);
+          if (marks !== 0) {
+            i += firstMarked(marks);
+            while (i < n && fieldEnd[buf[i]!] === 0) i++;
+            break;
+          }
           i += 4;
         }
-        while (i < n && fieldEnd[buf[i]!] === 0) i++;
         if (kind === SKIP) {
           // An ignored column.
         } else if (i === start) {

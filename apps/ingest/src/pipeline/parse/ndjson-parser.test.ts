@@ -141,6 +141,12 @@ describe('NdjsonParser', () => {
       d: ['"2024-02-29"', '""', 'null', '"2023-02-29"', '20240101'],
       id: ['1', '9007199254740993', '"9223372036854775807"', '-5', '1.5', 'null', '"x"'],
     };
+    // Strings read four bytes at a time: a quote, an escape or a raw control character (not JSON) at every
+    // offset within a word, and multi-byte text of every length up to two words.
+    for (let k = 0; k < 9; k++) {
+      const before = 'abcdefghi'.slice(0, k);
+      values.s!.push(`"${before}\\"q"`, `"${before}\\\\"`, `"${before}\tx"`, `"${before}\rx"`, `"${'é'.repeat(k)}"`);
+    }
     // Mostly one of the first three values of each list (valid ones), sometimes any.
     const pick = (list: string[]) => list[next(4) === 0 ? next(list.length) : next(3)]!;
     const lines: string[] = [];

@@ -22,8 +22,9 @@ import {
   LF,
   INT32_MIN,
   INT32_MAX,
-  hasByte,
-  hasByteBelow,
+  belowMarks,
+  equalMarks,
+  firstMarked,
   repeated,
   viewOf,
 } from './bytes';
@@ -365,9 +366,19 @@ export class FlatObjectScanner {
     this.escaped = false;
     const view = this.view;
     for (;;) {
-      // Four bytes at a time while none of them is a quote, a backslash or a control character.
-      while (to + 4 <= end && plainWord(view.getInt32(to, true))) to += 4;
-      while (to < end && STOP[buf[to]!] === 0) to++;
+      // Four bytes at a time to the first quote, backslash or control character; the last few one by one.
+      for (;;) {
+        if (to + 4 > end) {
+          while (to < end && STOP[buf[to]!] === 0) to++;
+          break;
+        }
+        const marks = stopMarks(view.getInt32(to, true));
+        if (marks !== 0) {
+          to += firstMarked(marks);
+          break;
+        }
+        to += 4;
+      }
       if (to >= end) return -1;
       const ch = buf[to]!;
       if (ch === QUOTE) return to;
@@ -398,9 +409,9 @@ const QUOTES = repeated(QUOTE);
 const BACKSLASHES = repeated(BACKSLASH);
 const CONTROL = repeated(0x20);
 
-/** No byte of the word is a quote, a backslash or a control character. */
-function plainWord(word: number): boolean {
-  return !hasByte(word, QUOTES) && !hasByte(word, BACKSLASHES) && !hasByteBelow(word, CONTROL);
+/** Marks the quotes, backslashes and control characters of a word (see bytes.ts). */
+function stopMarks(word: number): number {
+  return equalMarks(word, QUOTES) | equalMarks(word, BACKSLASHES) | belowMarks(word, CONTROL);
 }
 
 function isNullAt(buf: Uint8Array, i: number): boolean {
