@@ -302,6 +302,7 @@ describe('CsvParser', () => {
       const before = 'abcdefghi'.slice(0, k);
       values.s!.push(`${before}\rx`, `${before}\tx`, `${before}\u0001`, `${'é'.repeat(k)}`);
       values.f!.push(`${'1234.5678'.slice(0, k)}\r`);
+      values.s!.push(`"${before}""q"`, `"${before}\nq"`, `"${before}"`, `"${before}"x`);
     }
     let seed = 11;
     const next = (n: number) => {
