@@ -13,21 +13,7 @@ import { collectYoung, freeNow, YoungCollector } from './young-gc';
 const port = parentPort;
 if (!port) throw new Error('pipeline.worker must run in a worker thread');
 
-interface Session {
-  parser: CsvParser | NdjsonParser;
-  /** Body bytes parsed and blocks spent since the last message to the main thread. */
-  consumed: number;
-  spent: ArrayBuffer[];
-}
-
-const sessions = new Map<number, Session>();
-
-/**
- * A session reports after a block only when it has chunks or errors to hand over, or has parsed this
- * many bytes since it last did: every message wakes the main thread, and on two cores a wake-up often
- * takes the core from this thread. Well below the session's in-flight window, so reading never stalls.
- */
-const REPORT_BYTES = 2 * 1024 * 1024;
+const sessions = new Map<number, CsvParser | NdjsonParser>();
 
 /** A young-generation collection after each encode and every 32 MB parsed (see young-gc.ts). */
 const parsed = new YoungCollector(32 * 1024 * 1024);
@@ -36,24 +22,29 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []) {
   port!.postMessage(message, transfer);
 }
 
-function report(kind: 'progress' | 'done', id: number, session: Session) {
-  const { parser, spent } = session;
+function report(
+  kind: 'progress' | 'done',
+  session: number,
+  parser: CsvParser | NdjsonParser,
+  consumed: number,
+  spent?: ArrayBuffer,
+) {
   const chunks = parser.sink.takeChunks();
+  const transfer = chunkTransferList(chunks);
+  if (spent) transfer.push(spent);
   send(
     {
       kind,
-      session: id,
-      consumed: session.consumed,
+      session,
+      consumed,
       chunks,
       errors: parser.sink.takeErrors(),
       accepted: parser.sink.rowsAccepted,
       rejected: parser.sink.rowsRejected,
       spent,
     },
-    [...chunkTransferList(chunks), ...spent],
+    transfer,
   );
-  session.consumed = 0;
-  session.spent = [];
 }
 
 function fail(session: number, error: unknown) {
@@ -68,21 +59,18 @@ function fail(session: number, error: unknown) {
 port.on('message', (message: ToWorker) => {
   switch (message.kind) {
     case 'open':
-      sessions.set(message.session, {
-        parser: message.format === 'csv' ? new CsvParser(message.options) : new NdjsonParser(message.options),
-        consumed: 0,
-        spent: [],
-      });
+      sessions.set(
+        message.session,
+        message.format === 'csv' ? new CsvParser(message.options) : new NdjsonParser(message.options),
+      );
       return;
     case 'data': {
-      const session = sessions.get(message.session);
-      if (!session) return;
+      const parser = sessions.get(message.session);
+      if (!parser) return;
       try {
         // The parsers keep copies of what they hold between pushes, so the block can go back.
-        session.parser.push(message.bytes);
-        session.consumed += message.bytes.byteLength;
-        session.spent.push(message.bytes.buffer as ArrayBuffer);
-        if (session.parser.sink.hasNews || session.consumed >= REPORT_BYTES) report('progress', message.session, session);
+        parser.push(message.bytes);
+        report('progress', message.session, parser, message.bytes.byteLength, message.bytes.buffer as ArrayBuffer);
         parsed.count(message.bytes.byteLength);
       } catch (error) {
         fail(message.session, error);
@@ -90,12 +78,12 @@ port.on('message', (message: ToWorker) => {
       return;
     }
     case 'end': {
-      const session = sessions.get(message.session);
-      if (!session) return;
+      const parser = sessions.get(message.session);
+      if (!parser) return;
       try {
-        session.parser.end();
+        parser.end();
         sessions.delete(message.session);
-        report('done', message.session, session);
+        report('done', message.session, parser, 0);
       } catch (error) {
         fail(message.session, error);
       }

@@ -23,8 +23,8 @@ export interface ParseProgress {
   errors: RowError[];
   accepted: number;
   rejected: number;
-  /** Body blocks parsed since the last message, handed back to be filled again (no allocation per block). */
-  spent: ArrayBuffer[];
+  /** The body block just parsed, handed back to be filled again (no allocation per block). */
+  spent?: ArrayBuffer;
 }
 
 export type FromWorker =

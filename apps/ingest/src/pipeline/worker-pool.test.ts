@@ -38,37 +38,6 @@ describe('WorkerPool parse sessions', () => {
     assert.equal(consumed, BLOCK_BYTES);
   });
 
-  it('hands back every body byte and row, reporting blocks that yield no chunk together', async () => {
-    const line = (i: number) => `${i},${'x'.repeat(90)}\n`;
-    const text = `id,text\n${Array.from({ length: 120_000 }, (_, i) => line(i)).join('')}`;
-    const bytes = Buffer.from(text);
-    let consumed = 0;
-    let reports = 0;
-    let rows = 0;
-    const session = pool.openSession('csv', parseOptions(columns, { chunkRows: 50_000 }), {
-      onProgress: (chunks) => {
-        for (const chunk of chunks) rows += chunk.rows;
-      },
-      onConsumed: (count) => {
-        consumed += count;
-        reports++;
-      },
-    });
-    let blocks = 0;
-    for (let at = 0; at < bytes.length; at += BLOCK_BYTES) {
-      const block = pool.block();
-      const piece = bytes.subarray(at, at + BLOCK_BYTES);
-      block.set(piece);
-      await session.write(piece.length === BLOCK_BYTES ? block : block.slice(0, piece.length));
-      blocks++;
-    }
-    const summary = await session.end();
-    assert.equal(summary.accepted, 120_000);
-    assert.equal(rows, 120_000);
-    assert.equal(consumed, bytes.length);
-    assert.ok(blocks >= 10 && reports < blocks, `${reports} reports for ${blocks} blocks`);
-  });
-
   it('holds body reading back while the encoder has more than two batches in hand, and lets it go once it has caught up', async () => {
     const body = `id,text\n${Array.from({ length: 50_000 }, (_, i) => `${i},row ${i} of the batch`).join('\n')}\n`;
     assert.equal(pool.encoderCaughtUp(), undefined, 'nothing queued: reading goes on at once');

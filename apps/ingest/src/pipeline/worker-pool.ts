@@ -100,7 +100,7 @@ export class ParseSession {
     }
     if (message.kind !== 'progress' && message.kind !== 'done') return;
     const progress: ParseProgress = message;
-    for (const block of progress.spent) this.pool.recycle(block);
+    if (progress.spent) this.pool.recycle(progress.spent);
     this.handlers.onProgress(progress.chunks, progress.errors);
     if (progress.consumed > 0) {
       this.inFlight -= progress.consumed;

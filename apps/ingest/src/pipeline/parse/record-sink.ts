@@ -113,11 +113,6 @@ export class RecordSink {
     this.rows = 0;
   }
 
-  /** Whether takeChunks or takeErrors has something to hand over. */
-  get hasNews(): boolean {
-    return this.chunks.length > 0 || this.errors.length > 0;
-  }
-
   /** Chunks completed since the last call. */
   takeChunks(): ParsedChunk[] {
     return this.chunks.splice(0);
