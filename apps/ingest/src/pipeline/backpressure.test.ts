@@ -1,12 +1,13 @@
 /**
  * Backpressure: with a small byte budget, concurrent large requests get 429 + Retry-After while the rest
  * complete; the budget (and so memory) stays bounded; retried requests land, and no row is lost or doubled.
+ * All-or-nothing requests hold their rows until their body ends, in at most half the budget.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IngestResultDto } from '@sluice/shared';
 import { startTestService, type TestService } from '../test/harness';
-import { queryParquet, listStreamObjects } from '../test/read-back';
+import { queryParquet, listStreamObjects, readStream } from '../test/read-back';
 
 const MiB = 1024 * 1024;
 
@@ -114,5 +115,59 @@ describe('backpressure', () => {
     );
     assert.deepEqual(counts, { n: total, distinct_ids: total, lo: 0, hi: total - 1 });
     assert.equal(service.app.budget.used, 0, 'every byte of the budget is given back');
+  });
+
+  it('answers 413 for an all-or-nothing request whose rows pass half the budget, 429 while others hold it, and stores one that fits', async () => {
+    const stream = await service.createStream({
+      schema: {
+        columns: [
+          { name: 'id', type: 'int64', nullable: false },
+          { name: 'payload', type: 'string', nullable: true },
+        ],
+      },
+      rejectMode: 'all-or-nothing',
+      // Chunks of 8,000 rows (~640 KB parsed): a body's first rows are held while the rest still streams.
+      batch: { maxRows: 8_000, maxBytes: 64 * MiB, maxAgeMs: 1000 },
+    });
+    const key = (await service.createKey([stream.name])).key;
+    const budget = service.app.budget;
+    assert.equal(budget.holdLimit, 2 * MiB, 'half of QUEUE_MAX_BYTES');
+
+    // ~80 parsed bytes a row: 40,000 rows pass 2 MiB (they would never fit, so waiting would never end).
+    const tooLarge = await service.post(stream.name, key, slowBody(csvBody(0, 40_000)));
+    assert.equal(tooLarge.status, 413);
+    const error = ((await tooLarge.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'ingest.payload_too_large');
+    assert.match(error.message, /all-or-nothing.*QUEUE_MAX_BYTES \(2097152 bytes\)/);
+    assert.equal(budget.used, 0, 'its rows are given back');
+    assert.equal(budget.held, 0);
+
+    // 20,000 rows (~1.6 MB parsed) fit: stored whole.
+    const fits = await service.post(stream.name, key, csvBody(100_000, 20_000));
+    assert.equal(fits.status, 200, await fits.clone().text());
+    const ids = (await readStream(service.app.store, stream.name)).map((row) => Number(row.id));
+    assert.equal(ids.length, 20_000);
+    assert.equal(ids[0], 100_000);
+    assert.equal(ids.at(-1), 119_999);
+    assert.equal(budget.used, 0);
+    assert.equal(budget.held, 0);
+
+    // While one such request holds its first rows, another's would pass the limit together with them:
+    // it gets 429 with Retry-After, and the first is stored.
+    const first = service.post(stream.name, key, slowBody(csvBody(200_000, 20_000), 128 * 1024, 250));
+    for (let waited = 0; budget.held === 0; waited += 5) {
+      assert.ok(waited < 10_000, 'the first request holds rows while its body streams');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const second = await service.post(stream.name, key, csvBody(300_000, 20_000));
+    assert.equal(second.status, 429);
+    assert.ok(Number(second.headers.get('retry-after')) >= 1);
+    assert.equal(((await second.json()) as { error: { code: string } }).error.code, 'ingest.busy');
+    assert.equal((await first).status, 200);
+    const stored = (await readStream(service.app.store, stream.name)).map((row) => Number(row.id));
+    assert.equal(stored.length, 40_000);
+    assert.equal(stored.filter((id) => id >= 300_000).length, 0);
+    assert.equal(budget.used, 0);
+    assert.equal(budget.held, 0);
   });
 });

@@ -22,6 +22,8 @@ export interface PipelineLimits {
   maxFields: number;
   /** Rows per parsed chunk (the unit the batcher groups). */
   chunkRows: number;
+  /** Retry-After of a request refused because the budget is busy. */
+  retryAfterSeconds: number;
 }
 
 export interface IngestOutcome {
@@ -75,9 +77,29 @@ export class IngestPipeline {
     const batcher = this.batcherFor(stream);
     const owner = new BatchOwner();
     const allOrNothing = stream.rejectMode === 'all-or-nothing';
+    // An all-or-nothing request's rows wait here, held in the budget, until its body has been read whole.
     const staged: ParsedChunk[] = [];
+    let stagedBytes = 0;
+    /** Set when those rows would pass the budget's hold limit: the request ends with it. */
+    let holdFailure: SluiceError | null = null;
     const errors: RowError[] = [];
     const budget = this.budget;
+    const stage = (chunk: ParsedChunk) => {
+      if (holdFailure) return; // the request is failing: its rows are dropped as they come
+      if (budget.hold(chunk.bytes)) {
+        staged.push(chunk);
+        stagedBytes += chunk.bytes;
+        return;
+      }
+      holdFailure =
+        stagedBytes + chunk.bytes > budget.holdLimit
+          ? new SluiceError(
+              'ingest.payload_too_large',
+              `An all-or-nothing stream holds a request's rows until its body ends, in at most half of QUEUE_MAX_BYTES (${budget.holdLimit} bytes); this request's rows take more. Send it in parts, or raise QUEUE_MAX_BYTES.`,
+              { details: { holdLimitBytes: budget.holdLimit } },
+            )
+          : new SluiceError('ingest.busy', undefined, { headers: { 'retry-after': String(this.limits.retryAfterSeconds) } });
+    };
 
     const session = this.pool.openSession(
       format,
@@ -95,9 +117,12 @@ export class IngestPipeline {
       {
         onProgress: (chunks, rowErrors) => {
           for (const chunk of chunks) {
-            budget.force(chunk.bytes);
-            if (allOrNothing) staged.push(chunk);
-            else batcher.append(chunk, owner);
+            if (allOrNothing) {
+              stage(chunk);
+            } else {
+              budget.force(chunk.bytes);
+              batcher.append(chunk, owner);
+            }
           }
           for (const error of rowErrors) if (errors.length < MAX_REPORTED_ERRORS) errors.push(error);
         },
@@ -122,6 +147,7 @@ export class IngestPipeline {
         await budget.acquire(full.byteLength);
         await this.pool.encoderCaughtUp();
         await session.write(full);
+        if (holdFailure) throw holdFailure;
       };
       for await (const piece of body) {
         bodyBytes += piece.byteLength;
@@ -144,9 +170,11 @@ export class IngestPipeline {
       await send();
       this.pool.recycle(block.buffer as ArrayBuffer);
       summary = await session.end();
+      if (holdFailure) throw holdFailure;
     } catch (error) {
       session.abort();
-      budget.release(batcher.withdraw(owner) + sum(staged));
+      budget.unhold(stagedBytes);
+      budget.release(batcher.withdraw(owner) + stagedBytes);
       if (error instanceof BodyParseError) {
         throw new SluiceError('ingest.malformed_body', `Line ${error.line}: ${error.message}.`, {
           details: { line: error.line, column: error.column },
@@ -158,8 +186,9 @@ export class IngestPipeline {
     }
 
     if (allOrNothing) {
+      budget.unhold(stagedBytes);
       if (summary.rejected > 0) {
-        budget.release(sum(staged));
+        budget.release(stagedBytes);
         throw new SluiceError(
           'ingest.rows_rejected',
           `${summary.rejected} row(s) were rejected, so nothing was stored (the stream stores all or nothing).`,
@@ -196,8 +225,4 @@ export class IngestPipeline {
     }
     if (reason) batcher.flush(reason);
   }
-}
-
-function sum(chunks: ParsedChunk[]): number {
-  return chunks.reduce((total, chunk) => total + chunk.bytes, 0);
 }

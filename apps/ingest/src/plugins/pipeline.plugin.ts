@@ -38,6 +38,7 @@ export const pipelinePlugin = fp<{ config: Config }>(
     const pipeline = new IngestPipeline(pool, budget, committer, {
       ...config.limits,
       chunkRows: 16 * 1024,
+      retryAfterSeconds: config.queue.retryAfterSeconds,
     });
     app.decorate('pipeline', pipeline);
     app.decorate('budget', budget);

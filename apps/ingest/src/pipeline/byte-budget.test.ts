@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ByteBudget } from './byte-budget';
+
+describe('ByteBudget', () => {
+  it('holds rows up to half the budget, and never makes a request wait for held rows alone', async () => {
+    const budget = new ByteBudget(100, 80);
+    assert.equal(budget.holdLimit, 50);
+    assert.equal(budget.hold(30), true);
+    assert.equal(budget.hold(20), true, 'up to the limit');
+    assert.equal(budget.hold(1), false, 'past it: nothing counted');
+    assert.deepEqual([budget.used, budget.held], [50, 50]);
+
+    // 60 more do not fit, but only held rows are in the budget: waiting could not help.
+    await budget.acquire(60);
+    assert.equal(budget.used, 110);
+
+    // With drainable bytes in the budget, a request waits for them, and asks for a flush.
+    let pressure = 0;
+    budget.onPressure = () => pressure++;
+    let admitted = false;
+    const waiting = budget.acquire(10).then(() => (admitted = true));
+    await Promise.resolve();
+    assert.equal(admitted, false);
+    assert.ok(pressure > 0);
+    budget.release(60);
+    await waiting;
+    assert.equal(budget.used, 60);
+
+    // Held rows that go to a batch become drainable; dropped ones are released too.
+    budget.unhold(30);
+    budget.unhold(20);
+    budget.release(60);
+    assert.deepEqual([budget.used, budget.held], [0, 0]);
+  });
+});
