@@ -105,18 +105,22 @@ export function postFile(url: string, key: string, file: string, contentType: st
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': contentType, 'transfer-encoding': 'chunked' },
     });
-    request.on('response', (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (piece) => (text += piece));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
-    });
     const fd = fs.openSync(file, 'r');
     let open = true;
     const close = () => {
       if (open) fs.closeSync(fd);
       open = false;
     };
+    request.on('response', (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (piece) => (text += piece));
+      response.on('end', () => {
+        close(); // an answer before the body's end (413, 429) ends the upload
+        resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) });
+      });
+    });
+    request.on('close', close);
     request.on('error', (error) => {
       close();
       reject(error);

@@ -99,6 +99,11 @@ export class IngestPipeline {
               { details: { holdLimitBytes: budget.holdLimit } },
             )
           : new SluiceError('ingest.busy', undefined, { headers: { 'retry-after': String(this.limits.retryAfterSeconds) } });
+      // Given back at once, not when the request next looks: a slow body would keep them from others.
+      budget.unhold(stagedBytes);
+      budget.release(stagedBytes);
+      staged.length = 0;
+      stagedBytes = 0;
     };
 
     const session = this.pool.openSession(
@@ -150,6 +155,7 @@ export class IngestPipeline {
         if (holdFailure) throw holdFailure;
       };
       for await (const piece of body) {
+        if (holdFailure) throw holdFailure;
         bodyBytes += piece.byteLength;
         received.count(piece.byteLength);
         if (bodyBytes > this.limits.maxBodyBytes) {

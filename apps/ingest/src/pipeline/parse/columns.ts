@@ -251,6 +251,8 @@ export class ColumnBuilder {
       validity = new Uint8Array(buffer, at, validityBytes);
       const nulls = this.nulls;
       for (let i = 0; i < validityBytes; i++) validity[i] = ~nulls[i]!;
+      // Bits past the last row stay 0, as a validity bitmap built row by row leaves them.
+      if (this.length & 7) validity[validityBytes - 1]! &= (1 << (this.length & 7)) - 1;
       nulls.fill(0, 0, validityBytes);
     }
     const chunk: ColumnChunk = { type: this.type, length: this.length, nullCount: this.nullCount, validity, values, offsets };
