@@ -38,6 +38,12 @@ async function main() {
     NEXT_TELEMETRY_DISABLED: '1',
     TURBO_TELEMETRY_DISABLED: '1',
   };
+  // What the run and its tests put in the temporary folder (lakes, the servers' data, reports) goes in one
+  // folder of its own, removed at the end, after the servers have stopped.
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-test-run-'));
+  cleanups.push(async () => fs.rmSync(scratch, { recursive: true, force: true }));
+  process.env.TMPDIR = scratch;
+  env.TMPDIR = scratch;
 
   section('system packages');
   await ensureSystemPackages([
