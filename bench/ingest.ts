@@ -10,7 +10,8 @@ import { parseArgs } from 'node:util';
 import { generate } from './generate';
 import { duckdbConvert } from './src/duckdb';
 import { columnsFor } from './src/dataset';
-import { admin, cpuSeconds, median, postFile, sampleRss, startService } from './src/service';
+import { median } from './src/median';
+import { admin, cpuSeconds, postFile, sampleRss, startService } from './src/service';
 
 const { values } = parseArgs({
   options: {

@@ -16,6 +16,7 @@ import { CsvParser } from '../apps/ingest/src/pipeline/parse/csv-parser';
 import { NdjsonParser } from '../apps/ingest/src/pipeline/parse/ndjson-parser';
 import type { ParseOptions } from '../apps/ingest/src/pipeline/parse/record-sink';
 import { columnsFor } from './src/dataset';
+import { median } from './src/median';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '5' } } });
 const rows = Number(values.rows);
@@ -78,12 +79,6 @@ if (!process.env[BUNDLED]) {
 
 function datasetFile(format: 'csv' | 'ndjson'): string {
   return path.resolve(import.meta.dirname, 'data', `mixed-${rows}-seed42.${format}`);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function main(): void {

@@ -29,8 +29,8 @@ describe('ByteBudget', () => {
 
     // Held rows that go to a batch become drainable; dropped ones are released too.
     budget.unhold(30);
-    budget.unhold(20);
-    budget.release(60);
+    budget.releaseHeld(20);
+    budget.release(40); // the 30 now in a batch, drained, and the 10 acquired above
     assert.deepEqual([budget.used, budget.held], [0, 0]);
   });
 });

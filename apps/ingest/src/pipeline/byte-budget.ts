@@ -54,9 +54,15 @@ export class ByteBudget {
     return true;
   }
 
-  /** Held rows become ordinary ones (they go to a batch, which drains), or are gone (`release` too). */
+  /** Held rows become ordinary ones: they go to a batch, which drains. */
   unhold(bytes: number): void {
     this.held -= bytes;
+  }
+
+  /** Held rows are dropped. */
+  releaseHeld(bytes: number): void {
+    this.held -= bytes;
+    this.release(bytes);
   }
 
   release(bytes: number): void {

@@ -84,6 +84,11 @@ export class IngestPipeline {
     let holdFailure: SluiceError | null = null;
     const errors: RowError[] = [];
     const budget = this.budget;
+    const dropStaged = () => {
+      budget.releaseHeld(stagedBytes);
+      staged.length = 0;
+      stagedBytes = 0;
+    };
     const stage = (chunk: ParsedChunk) => {
       if (holdFailure) return; // the request is failing: its rows are dropped as they come
       if (budget.hold(chunk.bytes)) {
@@ -100,10 +105,7 @@ export class IngestPipeline {
             )
           : new SluiceError('ingest.busy', undefined, { headers: { 'retry-after': String(this.limits.retryAfterSeconds) } });
       // Given back at once, not when the request next looks: a slow body would keep them from others.
-      budget.unhold(stagedBytes);
-      budget.release(stagedBytes);
-      staged.length = 0;
-      stagedBytes = 0;
+      dropStaged();
     };
 
     const session = this.pool.openSession(
@@ -179,8 +181,8 @@ export class IngestPipeline {
       if (holdFailure) throw holdFailure;
     } catch (error) {
       session.abort();
-      budget.unhold(stagedBytes);
-      budget.release(batcher.withdraw(owner) + stagedBytes);
+      dropStaged();
+      budget.release(batcher.withdraw(owner));
       if (error instanceof BodyParseError) {
         throw new SluiceError('ingest.malformed_body', `Line ${error.line}: ${error.message}.`, {
           details: { line: error.line, column: error.column },
@@ -192,15 +194,15 @@ export class IngestPipeline {
     }
 
     if (allOrNothing) {
-      budget.unhold(stagedBytes);
       if (summary.rejected > 0) {
-        budget.release(stagedBytes);
+        dropStaged();
         throw new SluiceError(
           'ingest.rows_rejected',
           `${summary.rejected} row(s) were rejected, so nothing was stored (the stream stores all or nothing).`,
           { details: { rowsAccepted: 0, rowsRejected: summary.rejected, errors } },
         );
       }
+      budget.unhold(stagedBytes);
       for (const chunk of staged) batcher.append(chunk, owner);
     }
     this.maybeFlushAtEnd(batcher, stream);

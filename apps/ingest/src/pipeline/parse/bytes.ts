@@ -30,19 +30,35 @@ export function repeated(byte: number): number {
 }
 
 /** Marks (0x80 in a byte) the bytes of `word` equal to the byte that `pattern` (see repeated) repeats. */
-export function equalMarks(word: number, pattern: number): number {
+function equalMarks(word: number, pattern: number): number {
   const x = word ^ pattern;
   return (x - 0x01010101) & ~x & 0x80808080;
 }
 
 /** Marks the bytes of `word` below the byte that `pattern` repeats (at most 0x80). */
-export function belowMarks(word: number, pattern: number): number {
+function belowMarks(word: number, pattern: number): number {
   return (word - pattern) & ~word & 0x80808080;
 }
 
 /** The index (0-3) of the first byte a non-zero mark word marks. */
-export function firstMarked(marks: number): number {
+function firstMarked(marks: number): number {
   return (31 - Math.clz32(marks & -marks)) >> 3;
+}
+
+/**
+ * From `from`, four bytes at a time, to the first byte that equals the byte `a` or `b` repeats or is below
+ * the one `below` repeats; or to where fewer than four bytes are left before `end` (the caller's byte loop
+ * goes on from there, and stops at once on a marked byte).
+ */
+export function skipWords(view: DataView, from: number, end: number, a: number, b: number, below: number): number {
+  let i = from;
+  while (i + 4 <= end) {
+    const word = view.getInt32(i, true);
+    const marks = equalMarks(word, a) | equalMarks(word, b) | belowMarks(word, below);
+    if (marks !== 0) return i + firstMarked(marks);
+    i += 4;
+  }
+  return i;
 }
 
 /** A DataView over exactly the bytes of `bytes`, for reading words. */

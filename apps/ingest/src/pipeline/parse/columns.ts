@@ -218,25 +218,19 @@ export class ColumnBuilder {
   }
 
   /** The sizes of what finish() writes: values, offsets (strings) and validity (when there are nulls). */
-  private handover(): [values: number, offsets: number, validity: number] {
+  handover(): Handover {
     const rows = this.length;
     const bitmapBytes = Math.ceil(rows / 8);
     const values = this.offsets ? this.dataLength : this.width === 0 ? bitmapBytes : rows * this.width;
     return [values, this.offsets ? (rows + 1) * 4 : 0, this.nullCount > 0 ? bitmapBytes : 0];
   }
 
-  /** Room finish() needs in a chunk buffer, each part 8-byte aligned. */
-  handoverBytes(): number {
-    const [values, offsets, validity] = this.handover();
-    return align8(values) + align8(offsets) + align8(validity);
-  }
-
   /**
-   * Copies the rows into `buffer` at `at` (8-byte aligned, handoverBytes() of room), hands them over as
-   * views of it, and starts empty again.
+   * Copies the rows into `buffer` at `at` (8-byte aligned, roomFor(sizes) of room; `sizes` from handover()),
+   * hands them over as views of it, and starts empty again.
    */
-  finish(buffer: ArrayBuffer, at: number): ColumnChunk {
-    const [valueBytes, offsetBytes, validityBytes] = this.handover();
+  finish(buffer: ArrayBuffer, at: number, sizes: Handover): ColumnChunk {
+    const [valueBytes, offsetBytes, validityBytes] = sizes;
     const values = new Uint8Array(buffer, at, valueBytes);
     values.set(this.bytes.subarray(0, valueBytes));
     at += align8(valueBytes);
@@ -263,8 +257,15 @@ export class ColumnBuilder {
   }
 }
 
+type Handover = [values: number, offsets: number, validity: number];
+
 function align8(bytes: number): number {
   return (bytes + 7) & ~7;
+}
+
+/** Room a column's hand-over takes in a chunk buffer, each part 8-byte aligned. */
+function roomFor([values, offsets, validity]: Handover): number {
+  return align8(values) + align8(offsets) + align8(validity);
 }
 
 function widthOf(type: ColumnType): number {
@@ -289,12 +290,12 @@ function grow(array: Uint8Array, size: number): Uint8Array {
 
 /** Hands the builders' rows over as one chunk in one buffer. */
 export function finishChunk(builders: ColumnBuilder[], rows: number): ParsedChunk {
-  const sizes = builders.map((builder) => builder.handoverBytes());
-  const buffer = new ArrayBuffer(sizes.reduce((total, size) => total + size, 0));
+  const sizes = builders.map((builder) => builder.handover());
+  const buffer = new ArrayBuffer(sizes.reduce((total, size) => total + roomFor(size), 0));
   let at = 0;
   const columns = builders.map((builder, index) => {
-    const column = builder.finish(buffer, at);
-    at += sizes[index]!;
+    const column = builder.finish(buffer, at, sizes[index]!);
+    at += roomFor(sizes[index]!);
     return column;
   });
   return { rows, columns, buffer, bytes: buffer.byteLength };

@@ -12,7 +12,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ROW_ERRORS } from '@sluice/shared';
-import { QUOTE, LF, CR, MINUS, ZERO, INT32_MIN, INT32_MAX, belowMarks, equalMarks, firstMarked, repeated, viewOf } from './bytes';
+import { QUOTE, LF, CR, MINUS, ZERO, INT32_MIN, INT32_MAX, repeated, skipWords, viewOf } from './bytes';
 import { Carry } from './carry';
 import { BodyError, RecordSink, type ParseOptions } from './record-sink';
 import { booleanFromBytes, describeValue, parseDecimal, parseTimestamp } from './values';
@@ -334,22 +334,8 @@ export class CsvParser {
         const start = i;
         // Four bytes at a time to the delimiter or a control byte (LF, CR and a few more, which the byte
         // loop then judges); the last few one by one.
-        const view = this.view;
-        const delimiters = this.delimiters;
-        for (;;) {
-          if (i + 4 > n) {
-            while (i < n && fieldEnd[buf[i]!] === 0) i++;
-            break;
-          }
-          const word = view.getInt32(i, true);
-          const marks = equalMarks(word, delimiters) | belowMarks(word, FIELD_CONTROL);
-          if (marks !== 0) {
-            i += firstMarked(marks);
-            while (i < n && fieldEnd[buf[i]!] === 0) i++;
-            break;
-          }
-          i += 4;
-        }
+        i = skipWords(this.view, i, n, this.delimiters, this.delimiters, FIELD_CONTROL);
+        while (i < n && fieldEnd[buf[i]!] === 0) i++;
         if (kind === SKIP) {
           // An ignored column.
         } else if (i === start) {

@@ -22,10 +22,8 @@ import {
   LF,
   INT32_MIN,
   INT32_MAX,
-  belowMarks,
-  equalMarks,
-  firstMarked,
   repeated,
+  skipWords,
   viewOf,
 } from './bytes';
 import type { RecordSink } from './record-sink';
@@ -65,7 +63,7 @@ export class FlatObjectScanner {
   private readonly keyWords: Int32Array[];
   /** A view of the buffer being scanned, for reading those words; made once per buffer. */
   private view: DataView = new DataView(new ArrayBuffer(0));
-  private viewOf: Uint8Array | null = null;
+  private viewed: Uint8Array | null = null;
   private readonly types: ColumnType[];
   private readonly nullable: boolean[];
   private readonly builders: ColumnBuilder[];
@@ -85,7 +83,7 @@ export class FlatObjectScanner {
     this.names = sink.columns.map((column) => encoder.encode(column.name));
     this.keys = sink.columns.map((column) => encoder.encode(`${column.name}":`));
     this.keyWords = this.keys.map((key) => {
-      const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
+      const view = viewOf(key);
       return Int32Array.from({ length: key.length >> 2 }, (_, w) => view.getInt32(w * 4, true));
     });
     this.types = sink.columns.map((column) => column.type);
@@ -100,8 +98,8 @@ export class FlatObjectScanner {
    * with nothing written when the line needs the slow path (which also handles blank and over-long lines).
    */
   scanLine(buf: Uint8Array, from: number, end: number, maxLineBytes: number): number {
-    if (buf !== this.viewOf) {
-      this.viewOf = buf;
+    if (buf !== this.viewed) {
+      this.viewed = buf;
       this.view = viewOf(buf);
     }
     let i = from;
@@ -367,18 +365,8 @@ export class FlatObjectScanner {
     const view = this.view;
     for (;;) {
       // Four bytes at a time to the first quote, backslash or control character; the last few one by one.
-      for (;;) {
-        if (to + 4 > end) {
-          while (to < end && STOP[buf[to]!] === 0) to++;
-          break;
-        }
-        const marks = stopMarks(view.getInt32(to, true));
-        if (marks !== 0) {
-          to += firstMarked(marks);
-          break;
-        }
-        to += 4;
-      }
+      to = skipWords(view, to, end, QUOTES, BACKSLASHES, CONTROL);
+      while (to < end && STOP[buf[to]!] === 0) to++;
       if (to >= end) return -1;
       const ch = buf[to]!;
       if (ch === QUOTE) return to;
@@ -408,11 +396,6 @@ export class FlatObjectScanner {
 const QUOTES = repeated(QUOTE);
 const BACKSLASHES = repeated(BACKSLASH);
 const CONTROL = repeated(0x20);
-
-/** Marks the quotes, backslashes and control characters of a word (see bytes.ts). */
-function stopMarks(word: number): number {
-  return equalMarks(word, QUOTES) | equalMarks(word, BACKSLASHES) | belowMarks(word, CONTROL);
-}
 
 function isNullAt(buf: Uint8Array, i: number): boolean {
   return buf[i] === 0x6e && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c;
