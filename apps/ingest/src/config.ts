@@ -50,6 +50,7 @@ const envSchema = z.object({
   INGEST_RETRY_AFTER_SECONDS: int(1).default(1),
   PIPELINE_WORKERS: int(1).max(64).default(os.availableParallelism()),
   PARQUET_ROW_GROUP_ROWS: int(1024).default(1024 * 1024),
+  PARQUET_ZSTD: z.enum(['native', 'wasm']).default('native'),
   KEY_CACHE_TTL_MS: int(0).max(5_000).default(2_000),
   STREAM_CACHE_TTL_MS: int(0).default(2_000),
 });
@@ -79,6 +80,7 @@ export interface Config {
   queue: { maxBytes: number; highWater: number; retryAfterSeconds: number };
   pipelineWorkers: number;
   rowGroupRows: number;
+  parquetZstd: 'native' | 'wasm';
   keyCacheTtlMs: number;
   streamCacheTtlMs: number;
 }
@@ -133,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     pipelineWorkers: e.PIPELINE_WORKERS,
     rowGroupRows: e.PARQUET_ROW_GROUP_ROWS,
+    parquetZstd: e.PARQUET_ZSTD,
     keyCacheTtlMs: e.KEY_CACHE_TTL_MS,
     streamCacheTtlMs: e.STREAM_CACHE_TTL_MS,
   };

@@ -11,6 +11,7 @@ import { objectKeyFor, type ObjectStore } from '../sinks/object-store';
 import { withRetries, type RetryOptions } from '../sinks/retry';
 import type { Batch, CommittedFile, FlushReason } from './batcher';
 import type { ByteBudget } from './byte-budget';
+import type { ZstdRoute } from './parquet-encode';
 import type { WorkerPool } from './worker-pool';
 import { freeNow } from './young-gc';
 
@@ -23,6 +24,7 @@ export interface CommitterDeps {
   log: FastifyBaseLogger;
   retry: Omit<RetryOptions, 'onRetry'>;
   rowGroupRows: number;
+  zstd: ZstdRoute;
   /** Called after a file is in the manifest (the ClickHouse forwarder listens). */
   onFileCommitted?: (stream: StreamDto) => void;
 }
@@ -40,6 +42,7 @@ export class Committer {
         stream: stream.name,
         schemaVersion: stream.schemaVersion,
         rowGroupRows: this.deps.rowGroupRows,
+        zstd: this.deps.zstd,
       });
       // The column buffers went to the worker and are gone; the Parquet bytes are what is held now.
       const bytes = parquet.byteLength;

@@ -11,10 +11,10 @@ import type { ParsedChunk } from './parse/columns';
 import type { RowError } from './parse/record-sink';
 import type { BodyFormat } from './protocol';
 import { BodyParseError, type WorkerPool } from './worker-pool';
-import { YoungCollector } from './young-gc';
+import { Collector } from './young-gc';
 
 /** Socket reads are dead once copied into a block: collect them every 8 MB received (see young-gc.ts). */
-const received = new YoungCollector(8 * 1024 * 1024);
+const received = new Collector(8 * 1024 * 1024);
 
 export interface PipelineLimits {
   maxBodyBytes: number;

@@ -8,7 +8,7 @@ import { CsvParser } from './parse/csv-parser';
 import { NdjsonParser } from './parse/ndjson-parser';
 import { BodyError } from './parse/record-sink';
 import { chunkTransferList, type FromWorker, type ToWorker } from './protocol';
-import { collectYoung, freeNow, YoungCollector } from './young-gc';
+import { collectYoung, freeNow, Collector } from './young-gc';
 
 const port = parentPort;
 if (!port) throw new Error('pipeline.worker must run in a worker thread');
@@ -16,7 +16,7 @@ if (!port) throw new Error('pipeline.worker must run in a worker thread');
 const sessions = new Map<number, CsvParser | NdjsonParser>();
 
 /** A young-generation collection after each encode and every 32 MB parsed (see young-gc.ts). */
-const parsed = new YoungCollector(32 * 1024 * 1024);
+const parsed = new Collector(32 * 1024 * 1024);
 
 function send(message: FromWorker, transfer: ArrayBuffer[] = []) {
   port!.postMessage(message, transfer);

@@ -44,7 +44,7 @@ describe('WorkerPool parse sessions', () => {
     let encoded = 0;
     const jobs = Array.from({ length: 4 }, () =>
       pool
-        .encode({ columns }, parse('csv', body, columns, { chunkRows: 10_000 }).chunks, { stream: 's', schemaVersion: 1, rowGroupRows: 100_000 })
+        .encode({ columns }, parse('csv', body, columns, { chunkRows: 10_000 }).chunks, { stream: 's', schemaVersion: 1, rowGroupRows: 100_000, zstd: 'native' })
         .then((parquet) => {
           encoded++;
           return parquet;

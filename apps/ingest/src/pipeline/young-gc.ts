@@ -15,17 +15,25 @@ export function collectYoung(): void {
   gc({ type: 'minor' });
 }
 
-/** Collects once every `every` bytes counted. */
-export class YoungCollector {
+/**
+ * Collects once every `every` bytes counted: a minor collection by default. A major one is for memory V8
+ * does not see at all, such as buffers a native addon allocated (its Node-API finalizer frees them once
+ * their wrapper is collected, but nothing tells V8 they exist): a wrapper that outlived a minor collection
+ * waits for a major one, which V8 may not start for hundreds of MB. A worker's small heap takes a few ms.
+ */
+export class Collector {
   private since = 0;
 
-  constructor(private readonly every: number) {}
+  constructor(
+    private readonly every: number,
+    private readonly type: 'minor' | 'major' = 'minor',
+  ) {}
 
   count(bytes: number): void {
     this.since += bytes;
     if (this.since >= this.every) {
       this.since = 0;
-      collectYoung();
+      gc({ type: this.type });
     }
   }
 }

@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import { ByteBudget } from '../pipeline/byte-budget';
 import { Committer } from '../pipeline/committer';
 import { IngestPipeline } from '../pipeline/ingest-pipeline';
+import { loadNativeZstd } from '../pipeline/parquet-encode';
 import { WorkerPool } from '../pipeline/worker-pool';
 
 declare module 'fastify' {
@@ -20,6 +21,9 @@ declare module 'fastify' {
 export const pipelinePlugin = fp<{ config: Config }>(
   async (app, { config }) => {
     const pool = new WorkerPool(config.pipelineWorkers);
+    if (config.parquetZstd === 'native' && !(await loadNativeZstd())) {
+      app.log.warn('the native zstd binding has no binary for this platform: parquet-wasm compresses the Parquet pages (slower)');
+    }
     const budget = new ByteBudget(config.queue.maxBytes, config.queue.highWater);
     budget.onChange = (used) => app.metrics.queueBytes.set(used);
     const committer = new Committer({
@@ -31,6 +35,7 @@ export const pipelinePlugin = fp<{ config: Config }>(
       log: app.log,
       retry: config.sinkRetry,
       rowGroupRows: config.rowGroupRows,
+      zstd: config.parquetZstd,
       onFileCommitted: (stream) => {
         if (stream.sinks.clickhouse) app.clickhouse?.forwarder.wake();
       },
