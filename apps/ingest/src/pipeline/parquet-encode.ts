@@ -11,8 +11,9 @@ import { AsyncByteQueue, RecordBatchStreamWriter, type RecordBatch, type Schema 
 import type { ColumnType, StreamSchema } from '@sluice/shared';
 import { PARQUET_METADATA_KEYS } from '@sluice/shared';
 import { toRecordBatches } from './arrow-batch';
-import { compressPages } from './parquet/compress-pages';
-import { Collector, collectYoung } from './young-gc';
+import { compressPages, UnsupportedParquetError } from './parquet/compress-pages';
+import { ThriftError } from './parquet/thrift-compact';
+import { Collector } from './young-gc';
 import type { ParsedChunk } from './parse/columns';
 
 export interface EncodeOptions {
@@ -70,30 +71,36 @@ export function loadParquetWasm(): Promise<typeof import('parquet-wasm')> {
 }
 
 type Compress = (page: Uint8Array) => Uint8Array;
-let nativeZstd: Promise<Compress | null> | null = null;
-/** The binding's output pages live outside V8's view (see young-gc.ts): a backstop for those promoted. */
+let nativeZstd: Promise<{ compress: Compress } | { error: Error }> | null = null;
+/** Set when compressPages refused a file: parquet-wasm compresses from then on. */
+let nativeRefused = false;
+/** The binding's output pages are freed only after a collection (see young-gc.ts): a backstop for those promoted. */
 const nativeGarbage = new Collector(32 * 1024 * 1024, 'major');
 
-/** The native zstd binding, or null where it has no binary for this platform (an optional dependency). */
-export function loadNativeZstd(): Promise<Compress | null> {
-  nativeZstd ??= import('@toondepauw/node-zstd').then(
-    ({ Encoder }) => {
+/**
+ * The native zstd binding, or why it cannot load: its binaries are per-platform optional packages, so an
+ * install for another platform (or with --omit=optional) has none.
+ */
+export function loadNativeZstd(): Promise<{ compress: Compress } | { error: Error }> {
+  nativeZstd ??= import('@toondepauw/node-zstd')
+    .then(({ Encoder }) => {
       const encoder = new Encoder(ZSTD_LEVEL);
-      return (page: Uint8Array) => {
+      const compress = (page: Uint8Array) => {
         const compressed = encoder.encodeSync(page as Buffer);
         nativeGarbage.count(compressed.byteLength);
         return compressed;
       };
-    },
-    () => null,
-  );
+      return { compress };
+    })
+    .catch((error: Error) => ({ error }));
   return nativeZstd;
 }
 
 export async function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Promise<Uint8Array> {
   const { Compression, EnabledStatistics, Encoding, Table: WasmTable, writeParquet, WriterPropertiesBuilder, WriterVersion } =
     await loadParquetWasm();
-  const compress = options.zstd === 'native' ? await loadNativeZstd() : null;
+  const native = options.zstd === 'native' && !nativeRefused ? await loadNativeZstd() : null;
+  const compress = native && 'compress' in native ? native.compress : null;
   const rows = chunks.reduce((total, chunk) => total + chunk.rows, 0);
   const metadata = {
     [PARQUET_METADATA_KEYS.stream]: options.stream,
@@ -129,11 +136,13 @@ export async function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[],
   // writeParquet takes ownership of the wasm table and properties and frees them.
   const parquet = writeParquet(wasmTable, properties);
   if (!compress) return parquet;
-  const file = compressPages(parquet, compress);
-  // The compressed pages' memory is freed by their finalizers a tick after their wrappers are collected.
-  // Doing both now, before the next batch allocates, keeps malloc from leaving holes behind: measured on
-  // the 10M-row body, peak RSS 263-273 MB this way, 278-338 MB without (parquet-wasm's zstd: 248-256).
-  collectYoung();
-  await new Promise((resolve) => setImmediate(resolve));
-  return file;
+  try {
+    return compressPages(parquet, compress);
+  } catch (error) {
+    if (!(error instanceof UnsupportedParquetError || error instanceof ThriftError)) throw error;
+    // A parquet-wasm that writes something compressPages does not know: this file stays uncompressed
+    // (valid, only larger) and parquet-wasm compresses the next ones.
+    nativeRefused = true;
+    return parquet;
+  }
 }

@@ -56,6 +56,27 @@ function fail(session: number, error: unknown) {
   }
 }
 
+/** Encodes run one after another, each answered and cleaned up after before the next starts. */
+let encoding = Promise.resolve();
+
+async function encode(message: Extract<ToWorker, { kind: 'encode' }>): Promise<void> {
+  try {
+    const parquet = await encodeParquet(message.schema, message.chunks, message.options);
+    send({ kind: 'encoded', job: message.job, parquet }, [parquet.buffer as ArrayBuffer]);
+  } catch (error) {
+    send({ kind: 'encode-failed', job: message.job, message: (error as Error).message });
+  } finally {
+    // A batch that waited for the one before it may already be in the old generation.
+    for (const chunk of message.chunks) freeNow(chunk.buffer);
+    collectYoung();
+  }
+  // Native zstd's buffers (see parquet-encode.ts) are freed by finalizers that run on the event loop a
+  // tick after the collection above. Letting that tick pass before the next batch allocates keeps malloc
+  // from leaving holes behind: measured on the 10M-row body, peak RSS 263-273 MB this way, 278-338 MB
+  // without (parquet-wasm's own zstd: 248-256).
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
 port.on('message', (message: ToWorker) => {
   switch (message.kind) {
     case 'open':
@@ -96,16 +117,7 @@ port.on('message', (message: ToWorker) => {
       void loadParquetWasm();
       return;
     case 'encode':
-      encodeParquet(message.schema, message.chunks, message.options)
-        .then(
-          (parquet) => send({ kind: 'encoded', job: message.job, parquet }, [parquet.buffer as ArrayBuffer]),
-          (error: Error) => send({ kind: 'encode-failed', job: message.job, message: error.message }),
-        )
-        .finally(() => {
-          // A batch that waited for the one before it may already be in the old generation.
-          for (const chunk of message.chunks) freeNow(chunk.buffer);
-          collectYoung();
-        });
+      encoding = encoding.then(() => encode(message));
       return;
   }
 });

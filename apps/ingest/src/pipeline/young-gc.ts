@@ -1,6 +1,6 @@
 /**
- * Young-generation collections on demand. The data path churns through buffers that live outside the JS
- * heap (socket reads, body blocks, column chunks, Arrow and Parquet bytes), and V8 frees them only when its
+ * Collections on demand, mostly of the young generation. The data path churns through buffers that live
+ * outside the JS heap (socket reads, body blocks, column chunks, Arrow and Parquet bytes), and V8 frees them only when its
  * own heap asks for a collection, so dead ones pile up to tens of MB. They die young: a minor collection
  * every few MB of traffic frees them for a millisecond or two (a full one did the same at several times the
  * CPU cost). The few that live longer are freed by hand (freeNow).
@@ -16,10 +16,10 @@ export function collectYoung(): void {
 }
 
 /**
- * Collects once every `every` bytes counted: a minor collection by default. A major one is for memory V8
- * does not see at all, such as buffers a native addon allocated (its Node-API finalizer frees them once
- * their wrapper is collected, but nothing tells V8 they exist): a wrapper that outlived a minor collection
- * waits for a major one, which V8 may not start for hundreds of MB. A worker's small heap takes a few ms.
+ * Collects once every `every` bytes counted: a minor collection by default. A major one is for buffers a
+ * native addon allocated: their Node-API finalizers free them only after their wrappers are collected (and
+ * a tick later), and a wrapper that outlived a minor collection waits for a major one, which V8 was seen
+ * to put off for hundreds of MB. A major collection of a worker's small heap takes a few ms.
  */
 export class Collector {
   private since = 0;

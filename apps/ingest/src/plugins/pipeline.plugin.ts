@@ -21,8 +21,9 @@ declare module 'fastify' {
 export const pipelinePlugin = fp<{ config: Config }>(
   async (app, { config }) => {
     const pool = new WorkerPool(config.pipelineWorkers);
-    if (config.parquetZstd === 'native' && !(await loadNativeZstd())) {
-      app.log.warn('the native zstd binding has no binary for this platform: parquet-wasm compresses the Parquet pages (slower)');
+    const native = config.parquetZstd === 'native' ? await loadNativeZstd() : null;
+    if (native && 'error' in native) {
+      app.log.warn({ err: native.error }, 'the native zstd binding did not load: parquet-wasm compresses the Parquet pages (slower)');
     }
     const budget = new ByteBudget(config.queue.maxBytes, config.queue.highWater);
     budget.onChange = (used) => app.metrics.queueBytes.set(used);

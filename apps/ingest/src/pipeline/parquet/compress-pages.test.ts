@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Column } from '@sluice/shared';
-import { parquetMetadata, readOffsetIndex, type FileMetaData } from 'hyparquet';
+import { parquetMetadata, readColumnIndex, readOffsetIndex, type FileMetaData } from 'hyparquet';
 import * as wasm from 'parquet-wasm';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { parse } from '../../test/parse-helpers';
@@ -57,6 +57,12 @@ async function encode(zstd: ZstdRoute, rowGroupRows: number): Promise<Uint8Array
   return encodeParquet({ columns }, chunks, { stream: 's', schemaVersion: 1, rowGroupRows, zstd });
 }
 
+async function nativeCompress() {
+  const native = await loadNativeZstd();
+  assert.ok('compress' in native, 'the native zstd binding loads on this platform');
+  return native.compress;
+}
+
 function metadataOf(file: Uint8Array): FileMetaData {
   return parquetMetadata(file.slice().buffer);
 }
@@ -65,7 +71,7 @@ describe('compressPages: Parquet pages compressed natively', () => {
   let dir: string;
   let connection: DuckDBConnection;
   before(async () => {
-    assert.ok(await loadNativeZstd(), 'the native zstd binding loads on this platform');
+    await nativeCompress();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-zstd-'));
     connection = await (await DuckDBInstance.create(':memory:')).connect();
   });
@@ -109,6 +115,7 @@ describe('compressPages: Parquet pages compressed natively', () => {
           assertOffsetIndexPointsAtPages(native, chunk);
         }
         assert.equal(group.total_compressed_size, compressed);
+        assert.equal(group.total_byte_size, group.columns.reduce((sum, chunk) => sum + chunk.meta_data!.total_uncompressed_size, 0n));
       }
       // Same zstd level: the files come out within a few per cent of each other.
       assert.ok(Math.abs(native.byteLength / reference.byteLength - 1) < 0.05, `${native.byteLength} vs ${reference.byteLength}`);
@@ -123,13 +130,21 @@ describe('compressPages: Parquet pages compressed natively', () => {
       .setDataPageSizeLimit(16 * 1024) // many pages, each with its statistics in the column index
       .build();
     const raw = wasm.writeParquet(wasm.Table.fromIPCStream(tableToIPC(table, 'stream')), properties);
-    const compress = (await loadNativeZstd())!;
-    const file = compressPages(raw, compress);
+    const file = compressPages(raw, await nativeCompress());
     assert.ok(file.byteLength < raw.byteLength);
-    const chunk = metadataOf(file).row_groups[0]!.columns[0]!;
-    assert.ok(chunk.column_index_offset !== undefined, 'the file has a column index');
-    assertOffsetIndexPointsAtPages(file, chunk);
-    assert.ok(readOffsetIndexOf(file, chunk).page_locations.length > 5, 'several pages');
+    const rawMetadata = metadataOf(raw);
+    const metadata = metadataOf(file);
+    for (const [c, chunk] of metadata.row_groups[0]!.columns.entries()) {
+      const before = rawMetadata.row_groups[0]!.columns[c]!;
+      assert.ok(chunk.column_index_offset !== undefined, 'the file has a column index');
+      const element = metadata.schema[c + 1]!;
+      // The page statistics, read where the new footer says they are, are those of the original pages.
+      assert.deepEqual(readColumnIndexOf(file, chunk, element), readColumnIndexOf(raw, before, element));
+      assertOffsetIndexPointsAtPages(file, chunk);
+      const rows = (f: Uint8Array, ch: typeof chunk) => readOffsetIndexOf(f, ch).page_locations.map((page) => page.first_row_index);
+      assert.deepEqual(rows(file, chunk), rows(raw, before));
+    }
+    assert.ok(readOffsetIndexOf(file, metadata.row_groups[0]!.columns[0]!).page_locations.length > 5, 'several pages');
     const at = path.join(dir, 'page-stats.parquet');
     fs.writeFileSync(at, file);
     const result = (await connection.runAndReadAll(`SELECT count(*), sum(n) FROM '${at}' WHERE n >= 10000`)).getRowsJS();
@@ -137,12 +152,17 @@ describe('compressPages: Parquet pages compressed natively', () => {
   });
 
   it('refuses what it does not handle instead of writing a file readers would misread', async () => {
-    const compress = (await loadNativeZstd())!;
+    const compress = await nativeCompress();
     const compressed = await encode('wasm', 1_048_576);
-    assert.throws(() => compressPages(compressed, compress), UnsupportedParquetError);
-    assert.throws(() => compressPages(new TextEncoder().encode('PAR1 not a parquet file PAR1'), compress));
-    const raw = await encode('native', 1_048_576);
-    assert.throws(() => compressPages(raw.subarray(0, raw.byteLength - 100), compress));
+    assert.throws(() => compressPages(compressed, compress), /already compressed/);
+    const table = tableFromArrays({ n: Int32Array.from({ length: 1000 }, (_, i) => i) });
+    const v2 = new wasm.WriterPropertiesBuilder().setCompression(wasm.Compression.UNCOMPRESSED).setWriterVersion(wasm.WriterVersion.V2).build();
+    const v2Pages = wasm.writeParquet(wasm.Table.fromIPCStream(tableToIPC(table, 'stream')), v2);
+    assert.throws(() => compressPages(v2Pages, compress), /page type 3/);
+    assert.throws(() => compressPages(new TextEncoder().encode('PAR1 not a parquet file PAR1'), compress), UnsupportedParquetError);
+    assert.throws(() => compressPages(new TextEncoder().encode('PAR1'), compress), UnsupportedParquetError);
+    const native = await encode('native', 1_048_576);
+    assert.throws(() => compressPages(native.subarray(0, native.byteLength - 100), compress), UnsupportedParquetError);
   });
 });
 
@@ -165,4 +185,9 @@ function assertOffsetIndexPointsAtPages(file: Uint8Array, chunk: FileMetaData['r
 function readOffsetIndexOf(file: Uint8Array, chunk: FileMetaData['row_groups'][number]['columns'][number]) {
   const start = file.byteOffset + Number(chunk.offset_index_offset);
   return readOffsetIndex({ view: new DataView(file.buffer, start, chunk.offset_index_length!), offset: 0 });
+}
+
+function readColumnIndexOf(file: Uint8Array, chunk: FileMetaData['row_groups'][number]['columns'][number], element: FileMetaData['schema'][number]) {
+  const start = file.byteOffset + Number(chunk.column_index_offset);
+  return readColumnIndex({ view: new DataView(file.buffer, start, chunk.column_index_length!), offset: 0 }, element);
 }

@@ -9,17 +9,28 @@
  * parquet-wasm write the pages uncompressed and compresses them here (see parquet-encode.ts).
  *
  * It handles the files parquet-wasm writes: column chunks back to back after the magic, version 1 data
- * pages and dictionary pages, no page checksums or bloom filters. Anything else is refused with an error
- * (the caller then lets parquet-wasm compress instead): never a file that a reader would misread.
+ * pages and dictionary pages, no page checksums, bloom filters or encryption. Anything else is refused with
+ * an UnsupportedParquetError (the encoder then keeps the file uncompressed and lets parquet-wasm compress
+ * from then on): never a file that a reader would misread.
  */
 import { concat, encodeInteger, encodeList, encodeStruct, integerOf, ThriftReader, ThriftType, type ThriftField } from './thrift-compact';
 
 const MAGIC = Uint8Array.of(0x50, 0x41, 0x52, 0x31); // "PAR1"
 
 // Field ids, from parquet.thrift.
-const FileMetaData = { rowGroups: 4 };
-const RowGroup = { columns: 1, fileOffset: 5, totalCompressedSize: 6 };
-const ColumnChunk = { fileOffset: 2, metaData: 3, offsetIndexOffset: 4, offsetIndexLength: 5, columnIndexOffset: 6, columnIndexLength: 7 };
+const FileMetaData = { rowGroups: 4, encryptionAlgorithm: 8 };
+const RowGroup = { columns: 1, totalByteSize: 2, fileOffset: 5, totalCompressedSize: 6 };
+const ColumnChunk = {
+  filePath: 1,
+  fileOffset: 2,
+  metaData: 3,
+  offsetIndexOffset: 4,
+  offsetIndexLength: 5,
+  columnIndexOffset: 6,
+  columnIndexLength: 7,
+  cryptoMetadata: 8,
+  encryptedColumnMetadata: 9,
+};
 const ColumnMetaData = {
   codec: 4,
   totalUncompressedSize: 6,
@@ -51,30 +62,37 @@ interface Chunk {
 
 /** `compress` turns a page's bytes into one zstd frame. */
 export function compressPages(file: Uint8Array, compress: (page: Uint8Array) => Uint8Array): Uint8Array {
-  const footerLength = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(file.byteLength - 8, true);
-  const footerStart = file.byteLength - 8 - footerLength;
-  if (!startsWithMagic(file, 0) || !startsWithMagic(file, file.byteLength - 4) || footerStart < 4) {
+  if (file.byteLength < 12 || !startsWithMagic(file, 0) || !startsWithMagic(file, file.byteLength - 4)) {
     throw new UnsupportedParquetError('not a Parquet file');
   }
-  const metadata = new ThriftReader(file, footerStart).struct();
+  const footerLength = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(file.byteLength - 8, true);
+  const footerStart = file.byteLength - 8 - footerLength;
+  if (footerStart < 4) throw new UnsupportedParquetError('not a Parquet file');
+  const footerReader = new ThriftReader(file.subarray(0, file.byteLength - 8), footerStart);
+  const metadata = footerReader.struct();
+  if (footerReader.position !== file.byteLength - 8) throw new UnsupportedParquetError('the footer is not where its length says');
+  if (find(metadata, FileMetaData.encryptionAlgorithm)) throw new UnsupportedParquetError('encrypted files are not supported');
   const output: Uint8Array[] = [MAGIC];
-  let written = MAGIC.byteLength;
-  let read = MAGIC.byteLength;
+  let written = MAGIC.byteLength; // bytes of the new file so far: the offset of what is written next
+  let read = MAGIC.byteLength; // bytes of the old file consumed so far
 
   const rowGroups = listOf(metadata, FileMetaData.rowGroups).map((bytes) => {
     const fields = new ThriftReader(bytes).struct();
     const chunks = listOf(fields, RowGroup.columns).map((chunkBytes) => {
       const chunkFields = new ThriftReader(chunkBytes).struct();
+      if ([ColumnChunk.filePath, ColumnChunk.cryptoMetadata, ColumnChunk.encryptedColumnMetadata].some((id) => find(chunkFields, id))) {
+        throw new UnsupportedParquetError('column chunks in other files or encrypted are not supported');
+      }
       const meta = new ThriftReader(field(chunkFields, ColumnChunk.metaData).value).struct();
       if (integer(meta, ColumnMetaData.codec) !== Codec.uncompressed) throw new UnsupportedParquetError('the file is already compressed');
       if (find(meta, ColumnMetaData.bloomFilterOffset) || find(meta, ColumnMetaData.indexPageOffset)) {
         throw new UnsupportedParquetError('bloom filters and index pages are not supported');
       }
-      const start = integer(meta, ColumnMetaData.dictionaryPageOffset) ?? integer(meta, ColumnMetaData.dataPageOffset)!;
-      const end = start + integer(meta, ColumnMetaData.totalCompressedSize)!;
+      const start = integer(meta, ColumnMetaData.dictionaryPageOffset) ?? required(meta, ColumnMetaData.dataPageOffset);
+      const end = start + required(meta, ColumnMetaData.totalCompressedSize);
       if (start !== read) throw new UnsupportedParquetError('column chunks are not back to back');
       // file_offset is deprecated: writers put 0, the chunk's start or its end there. Keep which.
-      const fileOffset = integer(chunkFields, ColumnChunk.fileOffset);
+      const fileOffset = required(chunkFields, ColumnChunk.fileOffset);
       if (fileOffset !== 0 && fileOffset !== start && fileOffset !== end) throw new UnsupportedParquetError('unexpected column chunk file_offset');
       const chunk: Chunk = { fields: chunkFields, meta, start: written, dataPages: [] };
       let uncompressedSize = 0;
@@ -86,41 +104,43 @@ export function compressPages(file: Uint8Array, compress: (page: Uint8Array) => 
         if ((type !== PageType.data && type !== PageType.dictionary) || find(header, PageHeader.crc)) {
           throw new UnsupportedParquetError(`page type ${type} or a page checksum is not supported`);
         }
-        const size = integer(header, PageHeader.compressedSize)!;
+        const size = required(header, PageHeader.compressedSize);
+        if (reader.position + size > end) throw new UnsupportedParquetError('a page runs past its column chunk');
         const page = compress(file.subarray(reader.position, reader.position + size));
-        const newHeader = encodeStruct(replace(header, PageHeader.compressedSize, page.byteLength));
+        const newHeader = encodeStruct(withIntegers(header, [[PageHeader.compressedSize, page.byteLength]]));
         if (type === PageType.dictionary) dictionaryOffset = written;
         else chunk.dataPages.push({ offset: written, size: newHeader.byteLength + page.byteLength });
         output.push(newHeader, page);
         written += newHeader.byteLength + page.byteLength;
-        uncompressedSize += newHeader.byteLength + integer(header, PageHeader.uncompressedSize)!;
+        // Both chunk sizes count the page headers (as parquet-rs does): the new header, with either body.
+        uncompressedSize += newHeader.byteLength + required(header, PageHeader.uncompressedSize);
         position = reader.position + size;
-        if (position > end) throw new UnsupportedParquetError('a page runs past its column chunk');
       }
       read = end;
-      chunk.meta = replaceAll(meta, [
+      chunk.meta = withIntegers(meta, [
         [ColumnMetaData.codec, Codec.zstd],
         [ColumnMetaData.totalUncompressedSize, uncompressedSize],
         [ColumnMetaData.totalCompressedSize, written - chunk.start],
         [ColumnMetaData.dataPageOffset, chunk.dataPages[0]?.offset ?? chunk.start],
         [ColumnMetaData.dictionaryPageOffset, dictionaryOffset],
       ]);
-      chunk.fields = replace(chunkFields, ColumnChunk.fileOffset, fileOffset === 0 ? 0 : fileOffset === end ? written : chunk.start);
+      chunk.fields = withIntegers(chunkFields, [[ColumnChunk.fileOffset, fileOffset === 0 ? 0 : fileOffset === end ? written : chunk.start]]);
       return chunk;
     });
     return { fields, chunks };
   });
 
   // After the pages: the column indexes (page statistics, copied) and offset indexes (page locations,
-  // rewritten), in the order they were written; anything between them is copied as it is.
+  // rewritten), in the order they were written; anything between them is copied as it is. chunk.fields
+  // still hold the old file's index offsets here; the new ones are set in the footer below.
   const chunks = rowGroups.flatMap((group) => group.chunks);
   const indexes = chunks
     .flatMap((chunk) => {
       const regions: { offset: number; length: number; chunk: Chunk; kind: 'column' | 'offset' }[] = [];
       const columnIndex = integer(chunk.fields, ColumnChunk.columnIndexOffset);
-      if (columnIndex !== undefined) regions.push({ offset: columnIndex, length: integer(chunk.fields, ColumnChunk.columnIndexLength)!, chunk, kind: 'column' });
+      if (columnIndex !== undefined) regions.push({ offset: columnIndex, length: required(chunk.fields, ColumnChunk.columnIndexLength), chunk, kind: 'column' });
       const offsetIndex = integer(chunk.fields, ColumnChunk.offsetIndexOffset);
-      if (offsetIndex !== undefined) regions.push({ offset: offsetIndex, length: integer(chunk.fields, ColumnChunk.offsetIndexLength)!, chunk, kind: 'offset' });
+      if (offsetIndex !== undefined) regions.push({ offset: offsetIndex, length: required(chunk.fields, ColumnChunk.offsetIndexLength), chunk, kind: 'offset' });
       return regions;
     })
     .sort((a, b) => a.offset - b.offset);
@@ -151,7 +171,7 @@ export function compressPages(file: Uint8Array, compress: (page: Uint8Array) => 
         rowGroups.map(({ fields, chunks: groupChunks }) => {
           const columns = groupChunks.map((chunk) =>
             encodeStruct(
-              replaceAll(replaceValue(chunk.fields, ColumnChunk.metaData, encodeStruct(chunk.meta)), [
+              withIntegers(replaceValue(chunk.fields, ColumnChunk.metaData, encodeStruct(chunk.meta)), [
                 [ColumnChunk.columnIndexOffset, chunk.columnIndexOffset],
                 [ColumnChunk.offsetIndexOffset, chunk.offsetIndexOffset],
                 [ColumnChunk.offsetIndexLength, chunk.offsetIndexLength],
@@ -159,11 +179,12 @@ export function compressPages(file: Uint8Array, compress: (page: Uint8Array) => 
             ),
           );
           const first = groupChunks[0]?.start;
-          const compressed = groupChunks.reduce((total, chunk) => total + integer(chunk.meta, ColumnMetaData.totalCompressedSize)!, 0);
+          const total = (id: number) => groupChunks.reduce((sum, chunk) => sum + required(chunk.meta, id), 0);
           return encodeStruct(
-            replaceAll(replaceValue(fields, RowGroup.columns, encodeList(ThriftType.Struct, columns)), [
+            withIntegers(replaceValue(fields, RowGroup.columns, encodeList(ThriftType.Struct, columns)), [
+              [RowGroup.totalByteSize, total(ColumnMetaData.totalUncompressedSize)],
               [RowGroup.fileOffset, find(fields, RowGroup.fileOffset) ? first : undefined],
-              [RowGroup.totalCompressedSize, find(fields, RowGroup.totalCompressedSize) ? compressed : undefined],
+              [RowGroup.totalCompressedSize, find(fields, RowGroup.totalCompressedSize) ? total(ColumnMetaData.totalCompressedSize) : undefined],
             ]),
           );
         }),
@@ -183,7 +204,7 @@ function rewriteOffsetIndex(bytes: Uint8Array, dataPages: Chunk['dataPages']): U
   if (locations.length !== dataPages.length) throw new UnsupportedParquetError('the offset index does not list every data page');
   const rewritten = locations.map((location, i) =>
     encodeStruct(
-      replaceAll(new ThriftReader(location).struct(), [
+      withIntegers(new ThriftReader(location).struct(), [
         [PageLocation.offset, dataPages[i]!.offset],
         [PageLocation.compressedSize, dataPages[i]!.size],
       ]),
@@ -211,6 +232,10 @@ function integer(fields: readonly ThriftField[], id: number): number | undefined
   return found && integerOf(found);
 }
 
+function required(fields: readonly ThriftField[], id: number): number {
+  return integerOf(field(fields, id));
+}
+
 function listOf(fields: readonly ThriftField[], id: number): Uint8Array[] {
   return new ThriftReader(field(fields, id).value).list().items;
 }
@@ -221,19 +246,17 @@ function replaceValue(fields: readonly ThriftField[], id: number, value: Uint8Ar
   return fields.map((f) => (f.id === id ? { ...f, value } : f));
 }
 
-function replace(fields: readonly ThriftField[], id: number, value: number): ThriftField[] {
-  return replaceValue(fields, id, encodeInteger(value));
-}
-
 /**
- * Integer fields set to new values, keeping their types; a field that was not there is added as an i64
- * (the only kind added: dictionary_page_offset). An undefined value leaves the field out.
+ * Integer fields set to new values, keeping their types; an undefined value leaves the field out. Only
+ * dictionary_page_offset may be added where it was missing, as the i64 it is; any other missing field is
+ * refused, since its type would be a guess.
  */
-function replaceAll(fields: readonly ThriftField[], values: [id: number, value: number | undefined][]): ThriftField[] {
+function withIntegers(fields: readonly ThriftField[], values: [id: number, value: number | undefined][]): ThriftField[] {
   const result = fields.filter((f) => !values.some(([id]) => id === f.id));
   for (const [id, value] of values) {
     if (value === undefined) continue;
-    const type = find(fields, id)?.type ?? ThriftType.I64;
+    const type = find(fields, id)?.type ?? (id === ColumnMetaData.dictionaryPageOffset ? ThriftType.I64 : undefined);
+    if (type === undefined) throw new UnsupportedParquetError(`field ${id} is missing`);
     result.push({ id, type, value: encodeInteger(value) });
   }
   return result.sort((a, b) => a.id - b.id);

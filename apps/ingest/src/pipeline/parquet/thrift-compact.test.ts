@@ -54,6 +54,11 @@ describe('thrift compact protocol', () => {
       { id: 301, type: ThriftType.Binary, value: Uint8Array.of(3, 0x61, 0x62, 0x63) },
     ];
     const bytes = encodeStruct(fields);
+    // As the protocol spells them: field 1 by a delta (0x15 = delta 1, i32; -1 zigzagged is 1); field 40
+    // in long form (type 0x06, then id 40 zigzagged: 0x50); a list of 20 i32 as 0xf5 then its size, 0x14.
+    assert.deepEqual([...bytes.subarray(0, 4)], [0x15, 0x01, 0x06, 0x50]);
+    const listAt = bytes.indexOf(0xf5);
+    assert.ok(listAt > 0 && bytes[listAt + 1] === 0x14, 'long list header');
     const read = new ThriftReader(bytes).struct();
     assert.deepEqual(
       read.map((f) => [f.id, f.type]),
