@@ -15,6 +15,7 @@ import { CsvParser } from '../apps/ingest/src/pipeline/parse/csv-parser';
 import { generate } from './generate';
 import { columnsFor } from './src/dataset';
 import { median } from './src/median';
+import { parseOptions } from '../apps/ingest/src/test/parse-helpers';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '5' } } });
 const rows = Number(values.rows);
@@ -27,18 +28,8 @@ if (!fs.existsSync(file)) {
   await generate({ rows, shape: 'mixed', format: 'csv', seed: 42, out: file });
 }
 
-// Parsed as the service parses (16K-row chunks), then grouped as its batcher groups them.
-const parser = new CsvParser({
-  columns,
-  delimiter: ',',
-  unknownColumns: 'ignore',
-  allowNonFinite: false,
-  maxLineBytes: 1 << 20,
-  maxFields: 1000,
-  chunkRows: 16 * 1024,
-  chunkBytes: 4 << 20,
-  maxReportedErrors: 100,
-});
+// Parsed as the service parses, then grouped as its batcher groups them.
+const parser = new CsvParser(parseOptions(columns, { chunkRows: 16 * 1024, chunkBytes: 4 << 20 }));
 const batches: ParsedChunk[][] = [[]];
 let batchRows = 0;
 const fd = fs.openSync(file, 'r');

@@ -14,24 +14,15 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { CsvParser } from '../apps/ingest/src/pipeline/parse/csv-parser';
 import { NdjsonParser } from '../apps/ingest/src/pipeline/parse/ndjson-parser';
-import type { ParseOptions } from '../apps/ingest/src/pipeline/parse/record-sink';
 import { columnsFor } from './src/dataset';
 import { median } from './src/median';
+import { parseOptions } from '../apps/ingest/src/test/parse-helpers';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '5' } } });
 const rows = Number(values.rows);
 const runs = Number(values.runs);
-const options: ParseOptions = {
-  columns: columnsFor('mixed'),
-  delimiter: ',',
-  unknownColumns: 'ignore',
-  allowNonFinite: false,
-  maxLineBytes: 1 << 20,
-  maxFields: 1000,
-  chunkRows: 16 * 1024,
-  chunkBytes: 4 << 20,
-  maxReportedErrors: 100,
-};
+// As the service parses a stream with the default batch settings.
+const options = parseOptions(columnsFor('mixed'), { chunkRows: 16 * 1024, chunkBytes: 4 << 20 });
 
 const BUNDLED = 'SLUICE_BENCH_PARSE_BUNDLED';
 if (!process.env[BUNDLED]) {

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
+import type { ZstdRoute } from './pipeline/parquet-encode';
 import type { S3StoreOptions } from './sinks/s3-store';
 
 const bool = z
@@ -80,7 +81,7 @@ export interface Config {
   queue: { maxBytes: number; highWater: number; retryAfterSeconds: number };
   pipelineWorkers: number;
   rowGroupRows: number;
-  parquetZstd: 'native' | 'wasm';
+  parquetZstd: ZstdRoute;
   keyCacheTtlMs: number;
   streamCacheTtlMs: number;
 }

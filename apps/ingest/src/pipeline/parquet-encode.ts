@@ -12,7 +12,6 @@ import type { ColumnType, StreamSchema } from '@sluice/shared';
 import { PARQUET_METADATA_KEYS } from '@sluice/shared';
 import { toRecordBatches } from './arrow-batch';
 import { compressPages, UnsupportedParquetError } from './parquet/compress-pages';
-import { ThriftError } from './parquet/thrift-compact';
 import { Collector } from './young-gc';
 import type { ParsedChunk } from './parse/columns';
 
@@ -139,7 +138,7 @@ export async function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[],
   try {
     return compressPages(parquet, compress);
   } catch (error) {
-    if (!(error instanceof UnsupportedParquetError || error instanceof ThriftError)) throw error;
+    if (!(error instanceof UnsupportedParquetError)) throw error;
     // A parquet-wasm that writes something compressPages does not know: this file stays uncompressed
     // (valid, only larger) and parquet-wasm compresses the next ones.
     nativeRefused = true;

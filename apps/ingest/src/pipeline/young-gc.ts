@@ -1,9 +1,9 @@
 /**
  * Collections on demand, mostly of the young generation. The data path churns through buffers that live
- * outside the JS heap (socket reads, body blocks, column chunks, Arrow and Parquet bytes), and V8 frees them only when its
- * own heap asks for a collection, so dead ones pile up to tens of MB. They die young: a minor collection
- * every few MB of traffic frees them for a millisecond or two (a full one did the same at several times the
- * CPU cost). The few that live longer are freed by hand (freeNow).
+ * outside the JS heap (socket reads, body blocks, column chunks, Arrow and Parquet bytes), and V8 frees
+ * them only when its own heap asks for a collection, so dead ones pile up to tens of MB. They die young: a
+ * minor collection every few MB of traffic frees them for a millisecond or two (a full one did the same at
+ * several times the CPU cost). The few that live longer are freed by hand (freeNow).
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';

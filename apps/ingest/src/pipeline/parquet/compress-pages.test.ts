@@ -163,6 +163,12 @@ describe('compressPages: Parquet pages compressed natively', () => {
     assert.throws(() => compressPages(new TextEncoder().encode('PAR1'), compress), UnsupportedParquetError);
     const native = await encode('native', 1_048_576);
     assert.throws(() => compressPages(native.subarray(0, native.byteLength - 100), compress), UnsupportedParquetError);
+    // A footer whose Thrift does not parse (a field of type 15, which does not exist) is refused the same
+    // way: the encoder falls back on UnsupportedParquetError alone.
+    const garbled = v2Pages.slice();
+    const footerStart = garbled.byteLength - 8 - new DataView(garbled.buffer).getUint32(garbled.byteLength - 8, true);
+    garbled[footerStart] = 0x1f;
+    assert.throws(() => compressPages(garbled, compress), (error) => error instanceof UnsupportedParquetError && /unknown type 15/.test(error.message));
   });
 });
 

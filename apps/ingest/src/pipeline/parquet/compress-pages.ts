@@ -13,7 +13,7 @@
  * an UnsupportedParquetError (the encoder then keeps the file uncompressed and lets parquet-wasm compress
  * from then on): never a file that a reader would misread.
  */
-import { concat, encodeInteger, encodeList, encodeStruct, integerOf, ThriftReader, ThriftType, type ThriftField } from './thrift-compact';
+import { concat, encodeInteger, encodeList, encodeStruct, integerOf, ThriftError, ThriftReader, ThriftType, type ThriftField } from './thrift-compact';
 
 const MAGIC = Uint8Array.of(0x50, 0x41, 0x52, 0x31); // "PAR1"
 
@@ -53,6 +53,8 @@ interface Chunk {
   fields: ThriftField[];
   meta: ThriftField[];
   start: number;
+  /** Where the chunk ended in the old file. */
+  oldEnd: number;
   /** Offset and size (header included) of each data page, in order: what the offset index lists. */
   dataPages: { offset: number; size: number }[];
   columnIndexOffset?: number;
@@ -60,80 +62,126 @@ interface Chunk {
   offsetIndexLength?: number;
 }
 
+/** The new file as it is written: its parts, and its length so far (the offset of what comes next). */
+class Output {
+  readonly parts: Uint8Array[] = [];
+  length = 0;
+
+  push(...parts: Uint8Array[]): void {
+    for (const part of parts) {
+      this.parts.push(part);
+      this.length += part.byteLength;
+    }
+  }
+}
+
 /** `compress` turns a page's bytes into one zstd frame. */
 export function compressPages(file: Uint8Array, compress: (page: Uint8Array) => Uint8Array): Uint8Array {
+  try {
+    return rewrite(file, compress);
+  } catch (error) {
+    // Thrift that does not parse is one more file this does not handle.
+    if (error instanceof ThriftError) throw new UnsupportedParquetError(error.message);
+    throw error;
+  }
+}
+
+function rewrite(file: Uint8Array, compress: (page: Uint8Array) => Uint8Array): Uint8Array {
+  const { metadata, footerStart } = readFooter(file);
+  const output = new Output();
+  output.push(MAGIC);
+  let read = MAGIC.byteLength; // bytes of the old file consumed so far
+  const rowGroups = listOf(metadata, FileMetaData.rowGroups).map((bytes) => {
+    const fields = new ThriftReader(bytes).struct();
+    const chunks = listOf(fields, RowGroup.columns).map((chunkBytes) => {
+      const chunk = compressChunk(file, new ThriftReader(chunkBytes).struct(), read, output, compress);
+      read = chunk.oldEnd;
+      return chunk;
+    });
+    return { fields, chunks };
+  });
+  read = copyIndexes(file, rowGroups.flatMap((group) => group.chunks), read, footerStart, output);
+  output.push(file.subarray(read, footerStart));
+
+  const footer = encodeStruct(
+    replaceValue(metadata, FileMetaData.rowGroups, encodeList(ThriftType.Struct, rowGroups.map(({ fields, chunks }) => encodeRowGroup(fields, chunks)))),
+  );
+  const trailer = new Uint8Array(8);
+  new DataView(trailer.buffer).setUint32(0, footer.byteLength, true);
+  trailer.set(MAGIC, 4);
+  output.push(footer, trailer);
+  return concat(output.parts);
+}
+
+function readFooter(file: Uint8Array): { metadata: ThriftField[]; footerStart: number } {
   if (file.byteLength < 12 || !startsWithMagic(file, 0) || !startsWithMagic(file, file.byteLength - 4)) {
     throw new UnsupportedParquetError('not a Parquet file');
   }
   const footerLength = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(file.byteLength - 8, true);
   const footerStart = file.byteLength - 8 - footerLength;
   if (footerStart < 4) throw new UnsupportedParquetError('not a Parquet file');
-  const footerReader = new ThriftReader(file.subarray(0, file.byteLength - 8), footerStart);
-  const metadata = footerReader.struct();
-  if (footerReader.position !== file.byteLength - 8) throw new UnsupportedParquetError('the footer is not where its length says');
+  const reader = new ThriftReader(file.subarray(0, file.byteLength - 8), footerStart);
+  const metadata = reader.struct();
+  if (reader.position !== file.byteLength - 8) throw new UnsupportedParquetError('the footer is not where its length says');
   if (find(metadata, FileMetaData.encryptionAlgorithm)) throw new UnsupportedParquetError('encrypted files are not supported');
-  const output: Uint8Array[] = [MAGIC];
-  let written = MAGIC.byteLength; // bytes of the new file so far: the offset of what is written next
-  let read = MAGIC.byteLength; // bytes of the old file consumed so far
+  return { metadata, footerStart };
+}
 
-  const rowGroups = listOf(metadata, FileMetaData.rowGroups).map((bytes) => {
-    const fields = new ThriftReader(bytes).struct();
-    const chunks = listOf(fields, RowGroup.columns).map((chunkBytes) => {
-      const chunkFields = new ThriftReader(chunkBytes).struct();
-      if ([ColumnChunk.filePath, ColumnChunk.cryptoMetadata, ColumnChunk.encryptedColumnMetadata].some((id) => find(chunkFields, id))) {
-        throw new UnsupportedParquetError('column chunks in other files or encrypted are not supported');
-      }
-      const meta = new ThriftReader(field(chunkFields, ColumnChunk.metaData).value).struct();
-      if (integer(meta, ColumnMetaData.codec) !== Codec.uncompressed) throw new UnsupportedParquetError('the file is already compressed');
-      if (find(meta, ColumnMetaData.bloomFilterOffset) || find(meta, ColumnMetaData.indexPageOffset)) {
-        throw new UnsupportedParquetError('bloom filters and index pages are not supported');
-      }
-      const start = integer(meta, ColumnMetaData.dictionaryPageOffset) ?? required(meta, ColumnMetaData.dataPageOffset);
-      const end = start + required(meta, ColumnMetaData.totalCompressedSize);
-      if (start !== read) throw new UnsupportedParquetError('column chunks are not back to back');
-      // file_offset is deprecated: writers put 0, the chunk's start or its end there. Keep which.
-      const fileOffset = required(chunkFields, ColumnChunk.fileOffset);
-      if (fileOffset !== 0 && fileOffset !== start && fileOffset !== end) throw new UnsupportedParquetError('unexpected column chunk file_offset');
-      const chunk: Chunk = { fields: chunkFields, meta, start: written, dataPages: [] };
-      let uncompressedSize = 0;
-      let dictionaryOffset: number | undefined;
-      for (let position = start; position < end; ) {
-        const reader = new ThriftReader(file, position);
-        const header = reader.struct();
-        const type = integer(header, PageHeader.type);
-        if ((type !== PageType.data && type !== PageType.dictionary) || find(header, PageHeader.crc)) {
-          throw new UnsupportedParquetError(`page type ${type} or a page checksum is not supported`);
-        }
-        const size = required(header, PageHeader.compressedSize);
-        if (reader.position + size > end) throw new UnsupportedParquetError('a page runs past its column chunk');
-        const page = compress(file.subarray(reader.position, reader.position + size));
-        const newHeader = encodeStruct(withIntegers(header, [[PageHeader.compressedSize, page.byteLength]]));
-        if (type === PageType.dictionary) dictionaryOffset = written;
-        else chunk.dataPages.push({ offset: written, size: newHeader.byteLength + page.byteLength });
-        output.push(newHeader, page);
-        written += newHeader.byteLength + page.byteLength;
-        // Both chunk sizes count the page headers (as parquet-rs does): the new header, with either body.
-        uncompressedSize += newHeader.byteLength + required(header, PageHeader.uncompressedSize);
-        position = reader.position + size;
-      }
-      read = end;
-      chunk.meta = withIntegers(meta, [
-        [ColumnMetaData.codec, Codec.zstd],
-        [ColumnMetaData.totalUncompressedSize, uncompressedSize],
-        [ColumnMetaData.totalCompressedSize, written - chunk.start],
-        [ColumnMetaData.dataPageOffset, chunk.dataPages[0]?.offset ?? chunk.start],
-        [ColumnMetaData.dictionaryPageOffset, dictionaryOffset],
-      ]);
-      chunk.fields = withIntegers(chunkFields, [[ColumnChunk.fileOffset, fileOffset === 0 ? 0 : fileOffset === end ? written : chunk.start]]);
-      return chunk;
-    });
-    return { fields, chunks };
-  });
+/** Compresses the pages of the column chunk that starts at `read` in the old file into `output`. */
+function compressChunk(file: Uint8Array, fields: ThriftField[], read: number, output: Output, compress: (page: Uint8Array) => Uint8Array): Chunk {
+  if ([ColumnChunk.filePath, ColumnChunk.cryptoMetadata, ColumnChunk.encryptedColumnMetadata].some((id) => find(fields, id))) {
+    throw new UnsupportedParquetError('column chunks in other files or encrypted are not supported');
+  }
+  const meta = new ThriftReader(field(fields, ColumnChunk.metaData).value).struct();
+  if (integer(meta, ColumnMetaData.codec) !== Codec.uncompressed) throw new UnsupportedParquetError('the file is already compressed');
+  if (find(meta, ColumnMetaData.bloomFilterOffset) || find(meta, ColumnMetaData.indexPageOffset)) {
+    throw new UnsupportedParquetError('bloom filters and index pages are not supported');
+  }
+  const start = integer(meta, ColumnMetaData.dictionaryPageOffset) ?? required(meta, ColumnMetaData.dataPageOffset);
+  const end = start + required(meta, ColumnMetaData.totalCompressedSize);
+  if (start !== read) throw new UnsupportedParquetError('column chunks are not back to back');
+  // file_offset is deprecated: writers put 0, the chunk's start or its end there. Keep which.
+  const fileOffset = required(fields, ColumnChunk.fileOffset);
+  if (fileOffset !== 0 && fileOffset !== start && fileOffset !== end) throw new UnsupportedParquetError('unexpected column chunk file_offset');
 
-  // After the pages: the column indexes (page statistics, copied) and offset indexes (page locations,
-  // rewritten), in the order they were written; anything between them is copied as it is. chunk.fields
-  // still hold the old file's index offsets here; the new ones are set in the footer below.
-  const chunks = rowGroups.flatMap((group) => group.chunks);
+  const chunk: Chunk = { fields, meta, start: output.length, oldEnd: end, dataPages: [] };
+  let uncompressedSize = 0;
+  let dictionaryOffset: number | undefined;
+  for (let position = start; position < end; ) {
+    const reader = new ThriftReader(file, position);
+    const header = reader.struct();
+    const type = integer(header, PageHeader.type);
+    if ((type !== PageType.data && type !== PageType.dictionary) || find(header, PageHeader.crc)) {
+      throw new UnsupportedParquetError(`page type ${type} or a page checksum is not supported`);
+    }
+    const size = required(header, PageHeader.compressedSize);
+    if (reader.position + size > end) throw new UnsupportedParquetError('a page runs past its column chunk');
+    const page = compress(file.subarray(reader.position, reader.position + size));
+    const newHeader = encodeStruct(withIntegers(header, [[PageHeader.compressedSize, page.byteLength]]));
+    if (type === PageType.dictionary) dictionaryOffset = output.length;
+    else chunk.dataPages.push({ offset: output.length, size: newHeader.byteLength + page.byteLength });
+    output.push(newHeader, page);
+    // Both chunk sizes count the page headers (as parquet-rs does): the new header, with either body.
+    uncompressedSize += newHeader.byteLength + required(header, PageHeader.uncompressedSize);
+    position = reader.position + size;
+  }
+  chunk.meta = withIntegers(meta, [
+    [ColumnMetaData.codec, Codec.zstd],
+    [ColumnMetaData.totalUncompressedSize, uncompressedSize],
+    [ColumnMetaData.totalCompressedSize, output.length - chunk.start],
+    [ColumnMetaData.dataPageOffset, chunk.dataPages[0]?.offset ?? chunk.start],
+    [ColumnMetaData.dictionaryPageOffset, dictionaryOffset],
+  ]);
+  chunk.fields = withIntegers(fields, [[ColumnChunk.fileOffset, fileOffset === 0 ? 0 : fileOffset === end ? output.length : chunk.start]]);
+  return chunk;
+}
+
+/**
+ * After the pages: the column indexes (page statistics, copied) and offset indexes (page locations,
+ * rewritten), in the order they were written; anything between them is copied as it is. Notes where each
+ * went in its chunk (chunk.fields still hold the old offsets) and returns how far the old file was read.
+ */
+function copyIndexes(file: Uint8Array, chunks: Chunk[], read: number, footerStart: number, output: Output): number {
   const indexes = chunks
     .flatMap((chunk) => {
       const regions: { offset: number; length: number; chunk: Chunk; kind: 'column' | 'offset' }[] = [];
@@ -147,55 +195,39 @@ export function compressPages(file: Uint8Array, compress: (page: Uint8Array) => 
   for (const index of indexes) {
     if (index.offset < read || index.offset + index.length > footerStart) throw new UnsupportedParquetError('an index overlaps other data');
     output.push(file.subarray(read, index.offset));
-    written += index.offset - read;
     let bytes = file.subarray(index.offset, index.offset + index.length);
     if (index.kind === 'column') {
-      index.chunk.columnIndexOffset = written;
+      index.chunk.columnIndexOffset = output.length;
     } else {
       bytes = rewriteOffsetIndex(bytes, index.chunk.dataPages);
-      index.chunk.offsetIndexOffset = written;
+      index.chunk.offsetIndexOffset = output.length;
       index.chunk.offsetIndexLength = bytes.byteLength;
     }
     output.push(bytes);
-    written += bytes.byteLength;
     read = index.offset + index.length;
   }
-  output.push(file.subarray(read, footerStart));
+  return read;
+}
 
-  const footer = encodeStruct(
-    replaceValue(
-      metadata,
-      FileMetaData.rowGroups,
-      encodeList(
-        ThriftType.Struct,
-        rowGroups.map(({ fields, chunks: groupChunks }) => {
-          const columns = groupChunks.map((chunk) =>
-            encodeStruct(
-              withIntegers(replaceValue(chunk.fields, ColumnChunk.metaData, encodeStruct(chunk.meta)), [
-                [ColumnChunk.columnIndexOffset, chunk.columnIndexOffset],
-                [ColumnChunk.offsetIndexOffset, chunk.offsetIndexOffset],
-                [ColumnChunk.offsetIndexLength, chunk.offsetIndexLength],
-              ]),
-            ),
-          );
-          const first = groupChunks[0]?.start;
-          const total = (id: number) => groupChunks.reduce((sum, chunk) => sum + required(chunk.meta, id), 0);
-          return encodeStruct(
-            withIntegers(replaceValue(fields, RowGroup.columns, encodeList(ThriftType.Struct, columns)), [
-              [RowGroup.totalByteSize, total(ColumnMetaData.totalUncompressedSize)],
-              [RowGroup.fileOffset, find(fields, RowGroup.fileOffset) ? first : undefined],
-              [RowGroup.totalCompressedSize, find(fields, RowGroup.totalCompressedSize) ? total(ColumnMetaData.totalCompressedSize) : undefined],
-            ]),
-          );
-        }),
-      ),
+/** A row group's footer entry, pointing at its chunks' new places. */
+function encodeRowGroup(fields: ThriftField[], chunks: Chunk[]): Uint8Array {
+  const columns = chunks.map((chunk) =>
+    encodeStruct(
+      withIntegers(replaceValue(chunk.fields, ColumnChunk.metaData, encodeStruct(chunk.meta)), [
+        [ColumnChunk.columnIndexOffset, chunk.columnIndexOffset],
+        [ColumnChunk.offsetIndexOffset, chunk.offsetIndexOffset],
+        [ColumnChunk.offsetIndexLength, chunk.offsetIndexLength],
+      ]),
     ),
   );
-  const trailer = new Uint8Array(8);
-  new DataView(trailer.buffer).setUint32(0, footer.byteLength, true);
-  trailer.set(MAGIC, 4);
-  output.push(footer, trailer);
-  return concat(output);
+  const total = (id: number) => chunks.reduce((sum, chunk) => sum + required(chunk.meta, id), 0);
+  return encodeStruct(
+    withIntegers(replaceValue(fields, RowGroup.columns, encodeList(ThriftType.Struct, columns)), [
+      [RowGroup.totalByteSize, total(ColumnMetaData.totalUncompressedSize)],
+      [RowGroup.fileOffset, find(fields, RowGroup.fileOffset) ? chunks[0]?.start : undefined],
+      [RowGroup.totalCompressedSize, find(fields, RowGroup.totalCompressedSize) ? total(ColumnMetaData.totalCompressedSize) : undefined],
+    ]),
+  );
 }
 
 function rewriteOffsetIndex(bytes: Uint8Array, dataPages: Chunk['dataPages']): Uint8Array {
@@ -247,15 +279,15 @@ function replaceValue(fields: readonly ThriftField[], id: number, value: Uint8Ar
 }
 
 /**
- * Integer fields set to new values, keeping their types; an undefined value leaves the field out. Only
- * dictionary_page_offset may be added where it was missing, as the i64 it is; any other missing field is
- * refused, since its type would be a guess.
+ * Integer fields set to new values, keeping their types; an undefined value leaves the field out. A field
+ * that was not there is refused: its type would be a guess (and every field set here is there in a file
+ * this handles: a dictionary page before data_page_offset without dictionary_page_offset is refused above).
  */
 function withIntegers(fields: readonly ThriftField[], values: [id: number, value: number | undefined][]): ThriftField[] {
   const result = fields.filter((f) => !values.some(([id]) => id === f.id));
   for (const [id, value] of values) {
     if (value === undefined) continue;
-    const type = find(fields, id)?.type ?? (id === ColumnMetaData.dictionaryPageOffset ? ThriftType.I64 : undefined);
+    const type = find(fields, id)?.type;
     if (type === undefined) throw new UnsupportedParquetError(`field ${id} is missing`);
     result.push({ id, type, value: encodeInteger(value) });
   }

@@ -105,7 +105,8 @@ export class ThriftReader {
         this.position += 8;
         return;
       case ThriftType.Binary: {
-        const length = this.varint(); // read before the position it moves is added to
+        // Not `this.position += this.varint()`: that adds the length to the position from before the varint.
+        const length = this.varint();
         this.position += length;
         return;
       }
@@ -183,6 +184,10 @@ function unzigzag(value: number): number {
   return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
 }
 
+/**
+ * The parts joined in a buffer of their own. Not Buffer.concat: below 4 KiB it returns a slice of Node's
+ * shared pool, and a Parquet file is sent to the main thread by transferring its whole buffer.
+ */
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0;
   for (const part of parts) length += part.byteLength;
