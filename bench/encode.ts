@@ -1,7 +1,7 @@
 /**
  * `npm run bench:encode`: the Parquet encoder alone, in this process. The 2M-row CSV of bench:ingest is
  * parsed once into column chunks and cut into batches of about the default batch size (100,000 rows); then each batch is
- * encoded with the pages compressed by the native zstd binding and by parquet-wasm, the two routes taking
+ * encoded by the native route (zstd and statistics outside parquet-wasm) and by parquet-wasm alone, taking
  * turns, --runs times after a warm-up. Prints the median milliseconds per million rows of each and their
  * ratio. No HTTP, no workers: the figure to watch when changing the encoder.
  */

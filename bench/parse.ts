@@ -56,7 +56,9 @@ if (!process.env[BUNDLED]) {
       define: { 'import.meta.dirname': JSON.stringify(import.meta.dirname) },
       logLevel: 'warning',
     });
-    const child = spawnSync(process.execPath, [outfile, ...process.argv.slice(2)], {
+    // BENCH_NODE_ARGS adds Node options to the timed process, as for the service (`--cpu-prof`).
+    const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawnSync(process.execPath, [...extra, outfile, ...process.argv.slice(2)], {
       stdio: 'inherit',
       env: { ...process.env, [BUNDLED]: '1' },
     });

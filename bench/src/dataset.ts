@@ -4,20 +4,9 @@
  * "wide": 50 columns cycling through every type.
  */
 import type { Column } from '@sluice/shared';
+import { prng } from '@sluice/testkit';
 
 export type Shape = 'mixed' | 'wide';
-
-/** mulberry32: tiny, fast, good enough for reproducible synthetic data. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliett', 'kilo', 'lima'];
 const CATEGORIES = ['books', 'games', 'garden', 'music', 'sports', 'tools', 'toys', 'travel'];

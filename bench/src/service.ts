@@ -27,7 +27,9 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
   const lake = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-lake-'));
   // BENCH_NODE_ARGS adds Node options to the service, to look inside a run (`--cpu-prof`, `--trace-gc`).
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const service: Service = spawnService('ingest', process.execPath, [...extra, '--max-semi-space-size=4', 'dist/server.mjs'], {
+  // BENCH_DIST runs another build of the service (a folder beside apps/ingest/dist), for A/B comparisons.
+  const entry = path.join(process.env.BENCH_DIST ?? 'dist', 'server.mjs');
+  const service: Service = spawnService('ingest', process.execPath, [...extra, '--max-semi-space-size=4', entry], {
     cwd: path.join(root, 'apps/ingest'),
     env: {
       ...process.env,

@@ -3,3 +3,4 @@ export * from './database';
 export * from './s3rver';
 export * from './clickhouse';
 export * from './prometheus';
+export * from './random';

@@ -1,8 +1,9 @@
 /**
  * Compresses the pages of an uncompressed Parquet file, rewriting what points into them: each page header
  * (its compressed size), each column chunk's metadata (codec, sizes, page offsets), the offset indexes
- * (page locations) and the row groups (offsets, sizes). Nothing else changes: encodings, statistics, the
- * schema and the key-value metadata are copied as bytes.
+ * (page locations) and the row groups (offsets, sizes); and it can add each column chunk's statistics
+ * (see statistics.ts). Nothing else changes: encodings, the schema and the key-value metadata are copied
+ * as bytes.
  *
  * Why: parquet-wasm encodes well, but its zstd, compiled to WebAssembly, took ~45 % of an encode on the
  * benchmark dataset; the same zstd level run natively takes under half that time. So the encoder lets
@@ -19,7 +20,7 @@ const MAGIC = Uint8Array.of(0x50, 0x41, 0x52, 0x31); // "PAR1"
 
 // Field ids, from parquet.thrift.
 const FileMetaData = { rowGroups: 4, encryptionAlgorithm: 8 };
-const RowGroup = { columns: 1, totalByteSize: 2, fileOffset: 5, totalCompressedSize: 6 };
+const RowGroup = { columns: 1, totalByteSize: 2, numRows: 3, fileOffset: 5, totalCompressedSize: 6 };
 const ColumnChunk = {
   filePath: 1,
   fileOffset: 2,
@@ -75,10 +76,16 @@ class Output {
   }
 }
 
-/** `compress` turns a page's bytes into one zstd frame. */
-export function compressPages(file: Uint8Array, compress: (page: Uint8Array) => Uint8Array): Uint8Array {
+/** Fields to add to the metadata of the column chunk of `column` that holds rows [firstRow, firstRow + rows). */
+export type ChunkFields = (column: number, firstRow: number, rows: number) => ThriftField[];
+
+/**
+ * `compress` turns a page's bytes into one zstd frame; `addFields`, when given, adds fields (statistics) to
+ * each column chunk's metadata, which must not have them already.
+ */
+export function compressPages(file: Uint8Array, compress: (page: Uint8Array) => Uint8Array, addFields?: ChunkFields): Uint8Array {
   try {
-    return rewrite(file, compress);
+    return rewrite(file, compress, addFields);
   } catch (error) {
     // Thrift that does not parse is one more file this does not handle.
     if (error instanceof ThriftError) throw new UnsupportedParquetError(error.message);
@@ -86,18 +93,22 @@ export function compressPages(file: Uint8Array, compress: (page: Uint8Array) => 
   }
 }
 
-function rewrite(file: Uint8Array, compress: (page: Uint8Array) => Uint8Array): Uint8Array {
+function rewrite(file: Uint8Array, compress: (page: Uint8Array) => Uint8Array, addFields?: ChunkFields): Uint8Array {
   const { metadata, footerStart } = readFooter(file);
   const output = new Output();
   output.push(MAGIC);
   let read = MAGIC.byteLength; // bytes of the old file consumed so far
+  let firstRow = 0;
   const rowGroups = listOf(metadata, FileMetaData.rowGroups).map((bytes) => {
     const fields = new ThriftReader(bytes).struct();
-    const chunks = listOf(fields, RowGroup.columns).map((chunkBytes) => {
+    const rows = required(fields, RowGroup.numRows);
+    const chunks = listOf(fields, RowGroup.columns).map((chunkBytes, column) => {
       const chunk = compressChunk(file, new ThriftReader(chunkBytes).struct(), read, output, compress);
+      if (addFields) chunk.meta = withNewFields(chunk.meta, addFields(column, firstRow, rows));
       read = chunk.oldEnd;
       return chunk;
     });
+    firstRow += rows;
     return { fields, chunks };
   });
   read = copyIndexes(file, rowGroups.flatMap((group) => group.chunks), read, footerStart, output);
@@ -276,6 +287,12 @@ function listOf(fields: readonly ThriftField[], id: number): Uint8Array[] {
 function replaceValue(fields: readonly ThriftField[], id: number, value: Uint8Array): ThriftField[] {
   field(fields, id);
   return fields.map((f) => (f.id === id ? { ...f, value } : f));
+}
+
+/** The fields with more added (in id order); one that is there already is refused. */
+function withNewFields(fields: readonly ThriftField[], added: readonly ThriftField[]): ThriftField[] {
+  for (const { id } of added) if (find(fields, id)) throw new UnsupportedParquetError(`field ${id} is there already`);
+  return [...fields, ...added].sort((a, b) => a.id - b.id);
 }
 
 /**

@@ -150,6 +150,11 @@ export function encodeInteger(value: number): Uint8Array {
   return varint(value >= 0 ? value * 2 : -value * 2 - 1);
 }
 
+/** A binary (or string) value: its length, then its bytes. */
+export function encodeBinary(bytes: Uint8Array): Uint8Array {
+  return concat([varint(bytes.length), bytes]);
+}
+
 /** A struct from its fields, in ascending id order as the protocol's field-id deltas expect. */
 export function encodeStruct(fields: readonly ThriftField[]): Uint8Array {
   const parts: Uint8Array[] = [];
