@@ -169,7 +169,8 @@ try {
 }
 
 // 4. One large request into the S3 server.
-const s3 = await startS3rver({ dir: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-s3-')), bucket: 'bench' });
+const s3Dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-s3-'));
+const s3 = await startS3rver({ dir: s3Dir, bucket: 'bench' });
 try {
   const service = await startService(s3.env);
   try {
@@ -183,6 +184,7 @@ try {
   }
 } finally {
   await s3.stop();
+  fs.rmSync(s3Dir, { recursive: true, force: true });
 }
 
 const date = new Date().toISOString().slice(0, 10);
