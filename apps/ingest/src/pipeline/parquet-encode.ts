@@ -103,10 +103,9 @@ export async function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[],
   const native = options.zstd === 'native' && !nativeRefused ? await loadNativeZstd() : null;
   if (native && 'compress' in native) {
     const file = await parquetWasmWrite(schema, chunks, options, { zstd: false, statistics: false });
-    const rows = (column: number, firstRow: number, count: number) => columnSlices(chunks, column, firstRow, count);
     try {
-      return compressPages(file, native.compress, (column, firstRow, count) =>
-        statisticsFields(schema.columns[column]!, rows(column, firstRow, count)),
+      return compressPages(file, native.compress, (column, firstRow, rows) =>
+        statisticsFields(schema.columns[column]!, columnSlices(chunks, column, firstRow, rows)),
       );
     } catch (error) {
       if (!(error instanceof UnsupportedParquetError)) throw error;

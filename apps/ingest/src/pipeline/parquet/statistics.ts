@@ -24,7 +24,7 @@ const TRUNCATE_BYTES = 64;
 // Field ids, from parquet.thrift.
 const Statistics = { max: 1, min: 2, nullCount: 3, maxValue: 5, minValue: 6, maxExact: 7, minExact: 8 };
 const SizeStatistics = { unencodedByteArrayDataBytes: 1, definitionLevelHistogram: 3 };
-export const ColumnMetaDataStatistics = { statistics: 12, sizeStatistics: 16 };
+const ColumnMetaData = { statistics: 12, sizeStatistics: 16 };
 
 /** Rows [start, end) of one parsed column. */
 export interface ColumnSlice {
@@ -48,7 +48,7 @@ export function statisticsFields(column: Column, slices: readonly ColumnSlice[])
   stats.push({ id: Statistics.nullCount, type: ThriftType.I64, value: encodeInteger(nulls) });
   if (min && max) stats.push(binary(Statistics.maxValue, max), binary(Statistics.minValue, min));
   stats.push(flag(Statistics.maxExact, !!max && maxExact), flag(Statistics.minExact, !!min && minExact));
-  const fields: ThriftField[] = [{ id: ColumnMetaDataStatistics.statistics, type: ThriftType.Struct, value: encodeStruct(stats) }];
+  const fields: ThriftField[] = [{ id: ColumnMetaData.statistics, type: ThriftType.Struct, value: encodeStruct(stats) }];
 
   const size: ThriftField[] = [];
   if (column.type === 'string') {
@@ -60,7 +60,7 @@ export function statisticsFields(column: Column, slices: readonly ColumnSlice[])
     const histogram = encodeList(ThriftType.I64, [encodeInteger(nulls), encodeInteger(rows - nulls)]);
     size.push({ id: SizeStatistics.definitionLevelHistogram, type: ThriftType.List, value: histogram });
   }
-  if (size.length > 0) fields.push({ id: ColumnMetaDataStatistics.sizeStatistics, type: ThriftType.Struct, value: encodeStruct(size) });
+  if (size.length > 0) fields.push({ id: ColumnMetaData.sizeStatistics, type: ThriftType.Struct, value: encodeStruct(size) });
   return fields;
 }
 
