@@ -75,8 +75,13 @@ export function loadParquetWasm(): Promise<typeof import('parquet-wasm')> {
 
 type Compress = (page: Uint8Array) => Uint8Array;
 let nativeZstd: Promise<{ compress: Compress } | { error: Error }> | null = null;
-/** Set when compressPages refused a file: parquet-wasm compresses from then on. */
-let nativeRefused = false;
+/** Why the native route was given up (compressPages refused a file): parquet-wasm does it all from then on. */
+let refusal: string | null = null;
+
+/** Why this thread's encoder gave up the native route, or null while it has not (for logs and tests). */
+export function nativeRefusal(): string | null {
+  return refusal;
+}
 /** The binding's output pages are freed only after a collection (see young-gc.ts): a backstop for those promoted. */
 const nativeGarbage = new Collector(32 * 1024 * 1024, 'major');
 
@@ -99,19 +104,29 @@ export function loadNativeZstd(): Promise<{ compress: Compress } | { error: Erro
   return nativeZstd;
 }
 
-export async function encodeParquet(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Promise<Uint8Array> {
-  const native = options.zstd === 'native' && !nativeRefused ? await loadNativeZstd() : null;
+/**
+ * `statistics` computes a column chunk's statistics on the native route; tests replace it with one that
+ * refuses, to see the fallback.
+ */
+export async function encodeParquet(
+  schema: StreamSchema,
+  chunks: ParsedChunk[],
+  options: EncodeOptions,
+  statistics: typeof statisticsFields = statisticsFields,
+): Promise<Uint8Array> {
+  const native = options.zstd === 'native' && refusal === null ? await loadNativeZstd() : null;
   if (native && 'compress' in native) {
     const file = await parquetWasmWrite(schema, chunks, options, { zstd: false, statistics: false });
     try {
       return compressPages(file, native.compress, (column, firstRow, rows) =>
-        statisticsFields(schema.columns[column]!, columnSlices(chunks, column, firstRow, rows)),
+        statistics(schema.columns[column]!, columnSlices(chunks, column, firstRow, rows)),
       );
     } catch (error) {
       if (!(error instanceof UnsupportedParquetError)) throw error;
-      // A parquet-wasm that writes something compressPages does not know: it encodes this batch again, and
-      // the next ones, with its own zstd and statistics.
-      nativeRefused = true;
+      // A file compressPages does not handle (a parquet-wasm that writes something new) or statistics that
+      // do not fit it: parquet-wasm encodes this batch again, and the next ones, with its own zstd and
+      // statistics. The worker reports the reason once (a warning in the service's log).
+      refusal = error.message;
     }
   }
   return parquetWasmWrite(schema, chunks, options, { zstd: true, statistics: true });
@@ -174,11 +189,11 @@ function columnSlices(chunks: readonly ParsedChunk[], column: number, firstRow: 
     const start = Math.max(firstRow, chunkStart);
     const end = Math.min(firstRow + rows, chunkStart + chunk.rows);
     if (start < end) {
-      slices.push({ column: chunk.columns[column]!, start: start - chunkStart, end: end - chunkStart });
+      slices.push({ parsed: chunk.columns[column]!, start: start - chunkStart, end: end - chunkStart });
       found += end - start;
     }
     chunkStart += chunk.rows;
   }
-  if (found !== rows || !chunks[0]?.columns[column]) throw new UnsupportedParquetError(`row group rows ${firstRow}+${rows} are not in the batch`);
+  if (found !== rows) throw new UnsupportedParquetError(`row group rows ${firstRow}+${rows} are not in the batch`);
   return slices;
 }

@@ -32,7 +32,9 @@ export type FromWorker =
   | ({ kind: 'done' } & ParseProgress)
   | { kind: 'failed'; session: number; message: string; line: number; column: string | null }
   | { kind: 'encoded'; job: number; parquet: Uint8Array }
-  | { kind: 'encode-failed'; job: number; message: string };
+  | { kind: 'encode-failed'; job: number; message: string }
+  /** Something the service's log should say (the worker has no logger). */
+  | { kind: 'warning'; message: string };
 
 /** The buffers of parsed chunks, for postMessage's transfer list. */
 export function chunkTransferList(chunks: ParsedChunk[]): ArrayBuffer[] {

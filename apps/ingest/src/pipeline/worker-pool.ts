@@ -157,6 +157,8 @@ export class WorkerPool {
   private backlogWaiters: Array<() => void> = [];
   private nextId = 1;
   private closing = false;
+  /** Where the workers' warnings go (the service's log). */
+  onWarning: (message: string) => void = () => {};
 
   constructor(size = os.availableParallelism()) {
     for (let i = 0; i < Math.max(1, size); i++) this.slots.push(this.spawn(i === 0));
@@ -198,6 +200,10 @@ export class WorkerPool {
   }
 
   private dispatch(slot: Slot, message: FromWorker) {
+    if (message.kind === 'warning') {
+      this.onWarning(message.message);
+      return;
+    }
     if (message.kind === 'encoded' || message.kind === 'encode-failed') {
       const job = this.jobs.get(message.job);
       if (!job) return;

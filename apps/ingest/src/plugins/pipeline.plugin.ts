@@ -21,6 +21,7 @@ declare module 'fastify' {
 export const pipelinePlugin = fp<{ config: Config }>(
   async (app, { config }) => {
     const pool = new WorkerPool(config.pipelineWorkers);
+    pool.onWarning = (message) => app.log.warn(message);
     const native = config.parquetZstd === 'native' ? await loadNativeZstd() : null;
     if (native && 'error' in native) {
       app.log.warn({ err: native.error }, 'the native zstd binding did not load: parquet-wasm compresses the Parquet pages (slower)');

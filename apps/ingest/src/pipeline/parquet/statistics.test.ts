@@ -10,8 +10,8 @@ import type { Column } from '@sluice/shared';
 import { prng } from '@sluice/testkit';
 import { parquetMetadata } from 'hyparquet';
 import { parse } from '../../test/parse-helpers';
-import { encodeParquet, loadNativeZstd, parquetWasmWrite } from '../parquet-encode';
-import { compressPages } from './compress-pages';
+import { encodeParquet, loadNativeZstd, nativeRefusal, parquetWasmWrite } from '../parquet-encode';
+import { compressPages, UnsupportedParquetError } from './compress-pages';
 import { ThriftReader, type ThriftField } from './thrift-compact';
 
 const KEY_VALUE_METADATA = 5; // FileMetaData field id
@@ -31,6 +31,9 @@ const columns: Column[] = [
   { name: 'all_true', type: 'boolean', nullable: false },
   { name: 'zeros', type: 'float64', nullable: true },
   { name: 'near', type: 'int64', nullable: true },
+  { name: 'i32_required', type: 'int32', nullable: false },
+  { name: 'f64_required', type: 'float64', nullable: false },
+  { name: 'day_required', type: 'date', nullable: false },
 ];
 
 /**
@@ -41,7 +44,7 @@ const CHARACTERS = ['a', 'z', '~', '\u007f', 'é', 'ÿ', '\u07ff', 'ℤ', '\ud7f
 
 function text(next: () => number): string {
   const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
-  // Often 60-70 bytes long: around the 64-byte cut, with a shared prefix so the cut decides the order.
+  // Often around the 64-byte cut (52-107 bytes), with a shared prefix so the cut decides the order.
   const prefix = 'p'.repeat(next() < 0.7 ? 52 + Math.floor(next() * 12) : Math.floor(next() * 52));
   let value = next() < 0.7 ? prefix : '';
   const length = Math.floor(next() * 12);
@@ -76,6 +79,9 @@ function body(rows: number, seed: number): string {
         cell(() => ['0', '-0', 'NaN', '0', '-0', '5'][Math.floor(next() * 6)]!),
         // The same high word, so the low words decide.
         cell(() => String((next() < 0.5 ? -1 : 1) * (7 * 2 ** 32 + Math.floor(next() * 2 ** 32)))),
+        String(Math.floor(next() * 200) - 100),
+        next() < 0.2 ? ['0', '-0'][Math.floor(next() * 2)] : String((next() - 0.5) * 10),
+        new Date(Date.UTC(1960, 0, 1) + Math.floor(next() * 3e12)).toISOString().slice(0, 10),
       ].join(','),
     );
   }
@@ -111,29 +117,22 @@ describe('column chunk statistics computed from the parsed columns', () => {
       assert.equal(parsed.rejected, 0, JSON.stringify(parsed.errors.slice(0, 3)));
       const options = { stream: 's', schemaVersion: 1, rowGroupRows };
       const ours = await encodeParquet({ columns }, parsed.chunks, { ...options, zstd: 'native' });
+      assert.equal(nativeRefusal(), null, 'the native route was taken');
       const theirs = compressPages(await parquetWasmWrite({ columns }, parsed.chunks, options, { zstd: false, statistics: true }), compress);
-
-      assert.deepEqual(ours.subarray(0, footerStart(ours)), theirs.subarray(0, footerStart(theirs)), 'the pages and indexes');
-      const pairs = (fields: ThriftField[]) => {
-        const list = new ThriftReader(fields.find((field) => field.id === KEY_VALUE_METADATA)!.value).list();
-        return list.items.map((item) => Buffer.from(item).toString('hex')).sort();
-      };
-      const [oursFooter, theirsFooter] = [footerFields(ours), footerFields(theirs)];
-      assert.deepEqual(pairs(oursFooter), pairs(theirsFooter));
-      const rest = (fields: ThriftField[]) => fields.filter((field) => field.id !== KEY_VALUE_METADATA);
-      assert.deepEqual(rest(oursFooter), rest(theirsFooter), 'the footer, statistics included');
+      assertSameFile(ours, theirs);
     });
   }
 
   it('gives readers the bounds of the values', async () => {
     const csv = `${columns.map((c) => c.name).join(',')}\n${[
-      '5,7,-3,0,true,2024-01-01T00:00:00Z,2024-01-01,"b",x,,,true,,',
-      '-2,,9,-0,,1969-12-31T23:59:59Z,,"a",y,,NaN,true,,',
-      `9,-7,,NaN,false,,1970-01-02,"${'é'.repeat(40)}",z,,,true,,`,
+      '5,7,-3,0,true,2024-01-01T00:00:00Z,2024-01-01,"b",x,,,true,,,1,1,2024-01-01',
+      '-2,,9,-0,,1969-12-31T23:59:59Z,,"a",y,,NaN,true,,,2,2,2024-01-01',
+      `9,-7,,NaN,false,,1970-01-02,"${'é'.repeat(40)}",z,,,true,,,3,3,2024-01-01`,
     ].join('\n')}\n`;
     const parsed = parse('csv', csv, columns, { allowNonFinite: true });
     assert.equal(parsed.rejected, 0);
     const file = await encodeParquet({ columns }, parsed.chunks, { stream: 's', schemaVersion: 1, rowGroupRows: 100, zstd: 'native' });
+    assert.equal(nativeRefusal(), null, 'the native route was taken');
     const metadata = parquetMetadata(file.slice().buffer);
     const stats = Object.fromEntries(metadata.row_groups[0]!.columns.map((chunk) => [chunk.meta_data!.path_in_schema[0], chunk.meta_data!.statistics]));
     assert.deepEqual([stats.id!.min_value, stats.id!.max_value, stats.id!.null_count], [-2n, 9n, 0n]);
@@ -146,4 +145,34 @@ describe('column chunk statistics computed from the parsed columns', () => {
     assert.deepEqual([stats.none!.min_value, stats.none!.null_count], [undefined, 3n]);
     assert.deepEqual([stats.none_f64!.min_value, stats.none_f64!.null_count], [undefined, 2n]);
   });
+
+  // Last: once refused, the native route stays given up for the rest of this process.
+  it('falls back to parquet-wasm for the batch and those after it when compressPages refuses', async () => {
+    const parsed = parse('csv', body(500, 6), columns, { chunkRows: 64, allowNonFinite: true });
+    const options = { stream: 's', schemaVersion: 1, rowGroupRows: 200 };
+    const reference = await parquetWasmWrite({ columns }, parsed.chunks, options, { zstd: true, statistics: true });
+    // A fake fault: no parquet-wasm file that compressPages refuses can be written through encodeParquet,
+    // so the statistics step refuses instead.
+    const refuse = () => {
+      throw new UnsupportedParquetError('a test refusal');
+    };
+    const fallback = await encodeParquet({ columns }, parsed.chunks, { ...options, zstd: 'native' }, refuse);
+    assert.equal(nativeRefusal(), 'a test refusal');
+    assertSameFile(fallback, reference);
+    const next = await encodeParquet({ columns }, parsed.chunks, { ...options, zstd: 'native' });
+    assertSameFile(next, reference);
+  });
 });
+
+/** The same pages and footer, the key-value pairs in any order. */
+function assertSameFile(ours: Uint8Array, theirs: Uint8Array) {
+  assert.deepEqual(ours.subarray(0, footerStart(ours)), theirs.subarray(0, footerStart(theirs)), 'the pages and indexes');
+  const pairs = (fields: ThriftField[]) => {
+    const list = new ThriftReader(fields.find((field) => field.id === KEY_VALUE_METADATA)!.value).list();
+    return list.items.map((item) => Buffer.from(item).toString('hex')).sort();
+  };
+  const [oursFooter, theirsFooter] = [footerFields(ours), footerFields(theirs)];
+  assert.deepEqual(pairs(oursFooter), pairs(theirsFooter));
+  const rest = (fields: ThriftField[]) => fields.filter((field) => field.id !== KEY_VALUE_METADATA);
+  assert.deepEqual(rest(oursFooter), rest(theirsFooter), 'the footer, statistics included');
+}

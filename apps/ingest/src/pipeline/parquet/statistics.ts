@@ -10,7 +10,8 @@
  *   fields; is_min_value_exact / is_max_value_exact (false when there is no value). Floats skip NaN; a zero
  *   minimum is written as -0 and a zero maximum as +0. Strings compare as unsigned bytes and are cut to 64
  *   bytes at a character boundary; a cut maximum has its last character that can be raised by one raised
- *   (not exact any more), and one that cannot stays whole.
+ *   (not exact any more), and one that cannot stays whole. (The cut assumes valid UTF-8, which the parsers
+ *   guarantee; parquet-rs cuts other bytes differently.)
  * - SizeStatistics: for strings the bytes of the values; for nullable columns the histogram of definition
  *   levels ([nulls, values]).
  */
@@ -26,9 +27,9 @@ const Statistics = { max: 1, min: 2, nullCount: 3, maxValue: 5, minValue: 6, max
 const SizeStatistics = { unencodedByteArrayDataBytes: 1, definitionLevelHistogram: 3 };
 const ColumnMetaData = { statistics: 12, sizeStatistics: 16 };
 
-/** Rows [start, end) of one parsed column. */
+/** Rows [start, end) of a column as parsed (see parse/columns.ts). */
 export interface ColumnSlice {
-  column: ColumnChunk;
+  parsed: ColumnChunk;
   start: number;
   end: number;
 }
@@ -43,8 +44,9 @@ export function statisticsFields(column: Column, slices: readonly ColumnSlice[])
   }
   const { min, max, minExact = true, maxExact = true } = minMax(column, slices);
   const stats: ThriftField[] = [];
-  const signed = column.type !== 'string' && column.type !== 'boolean';
-  if (min && max && signed) stats.push(binary(Statistics.max, max), binary(Statistics.min, min));
+  // parquet-rs repeats the bounds in the deprecated min / max fields where their old (signed) order holds.
+  const legacyFields = column.type !== 'string' && column.type !== 'boolean';
+  if (min && max && legacyFields) stats.push(binary(Statistics.max, max), binary(Statistics.min, min));
   stats.push({ id: Statistics.nullCount, type: ThriftType.I64, value: encodeInteger(nulls) });
   if (min && max) stats.push(binary(Statistics.maxValue, max), binary(Statistics.minValue, min));
   stats.push(flag(Statistics.maxExact, !!max && maxExact), flag(Statistics.minExact, !!min && minExact));
@@ -53,7 +55,7 @@ export function statisticsFields(column: Column, slices: readonly ColumnSlice[])
   const size: ThriftField[] = [];
   if (column.type === 'string') {
     let bytes = 0;
-    for (const { column: chunk, start, end } of slices) bytes += offsetAt(chunk, end) - offsetAt(chunk, start);
+    for (const { parsed, start, end } of slices) bytes += offsetAt(parsed, end) - offsetAt(parsed, start);
     size.push({ id: SizeStatistics.unencodedByteArrayDataBytes, type: ThriftType.I64, value: encodeInteger(bytes) });
   }
   if (column.nullable) {
@@ -68,6 +70,7 @@ interface MinMax {
   /** Plain-encoded, as Parquet statistics hold them; undefined when the chunk has no value to compare. */
   min?: Uint8Array;
   max?: Uint8Array;
+  /** False when the bound was cut (strings); a bound not cut is exact (the default). */
   minExact?: boolean;
   maxExact?: boolean;
 }
@@ -93,20 +96,20 @@ function isNull(validity: Uint8Array | null, row: number): boolean {
   return validity !== null && (validity[row >> 3]! & (1 << (row & 7))) === 0;
 }
 
-function nullsIn({ column, start, end }: ColumnSlice): number {
-  if (column.nullCount === 0) return 0;
-  if (start === 0 && end === column.length) return column.nullCount;
+function nullsIn({ parsed, start, end }: ColumnSlice): number {
+  if (parsed.nullCount === 0) return 0;
+  if (start === 0 && end === parsed.length) return parsed.nullCount;
   let nulls = 0;
-  for (let row = start; row < end; row++) if (isNull(column.validity, row)) nulls++;
+  for (let row = start; row < end; row++) if (isNull(parsed.validity, row)) nulls++;
   return nulls;
 }
 
 function int32MinMax(slices: readonly ColumnSlice[]): MinMax {
   let min = 2 ** 31;
   let max = -(2 ** 31) - 1;
-  for (const { column, start, end } of slices) {
-    const values = new Int32Array(column.values.buffer, column.values.byteOffset, column.length);
-    const validity = column.nullCount > 0 ? column.validity : null;
+  for (const { parsed, start, end } of slices) {
+    const values = new Int32Array(parsed.values.buffer, parsed.values.byteOffset, parsed.length);
+    const validity = parsed.nullCount > 0 ? parsed.validity : null;
     for (let row = start; row < end; row++) {
       if (isNull(validity, row)) continue;
       const value = values[row]!;
@@ -125,9 +128,9 @@ function int64MinMax(slices: readonly ColumnSlice[]): MinMax {
   let minLow = 0;
   let maxHigh = 0;
   let maxLow = 0;
-  for (const { column, start, end } of slices) {
-    const words = new Int32Array(column.values.buffer, column.values.byteOffset, column.length * 2);
-    const validity = column.nullCount > 0 ? column.validity : null;
+  for (const { parsed, start, end } of slices) {
+    const words = new Int32Array(parsed.values.buffer, parsed.values.byteOffset, parsed.length * 2);
+    const validity = parsed.nullCount > 0 ? parsed.validity : null;
     for (let row = start; row < end; row++) {
       if (isNull(validity, row)) continue;
       const high = words[row * 2 + 1]!;
@@ -156,9 +159,9 @@ function float64MinMax(slices: readonly ColumnSlice[]): MinMax {
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   let found = false;
-  for (const { column, start, end } of slices) {
-    const values = new Float64Array(column.values.buffer, column.values.byteOffset, column.length);
-    const validity = column.nullCount > 0 ? column.validity : null;
+  for (const { parsed, start, end } of slices) {
+    const values = new Float64Array(parsed.values.buffer, parsed.values.byteOffset, parsed.length);
+    const validity = parsed.nullCount > 0 ? parsed.validity : null;
     for (let row = start; row < end; row++) {
       if (isNull(validity, row)) continue;
       const value = values[row]!;
@@ -176,11 +179,11 @@ function float64MinMax(slices: readonly ColumnSlice[]): MinMax {
 function booleanMinMax(slices: readonly ColumnSlice[]): MinMax {
   let anyTrue = false;
   let anyFalse = false;
-  for (const { column, start, end } of slices) {
-    const validity = column.nullCount > 0 ? column.validity : null;
+  for (const { parsed, start, end } of slices) {
+    const validity = parsed.nullCount > 0 ? parsed.validity : null;
     for (let row = start; row < end && !(anyTrue && anyFalse); row++) {
       if (isNull(validity, row)) continue;
-      if ((column.values[row >> 3]! & (1 << (row & 7))) !== 0) anyTrue = true;
+      if ((parsed.values[row >> 3]! & (1 << (row & 7))) !== 0) anyTrue = true;
       else anyFalse = true;
     }
   }
@@ -188,15 +191,15 @@ function booleanMinMax(slices: readonly ColumnSlice[]): MinMax {
   return { min: Uint8Array.of(anyFalse ? 0 : 1), max: Uint8Array.of(anyTrue ? 1 : 0) };
 }
 
-function offsetAt(column: ColumnChunk, row: number): number {
-  const offsets = column.offsets!;
+function offsetAt(parsed: ColumnChunk, row: number): number {
+  const offsets = parsed.offsets!;
   return new DataView(offsets.buffer, offsets.byteOffset + row * 4, 4).getInt32(0, true);
 }
 
 function stringMinMax(slices: readonly ColumnSlice[]): MinMax {
   // The bounds are kept as places in the chunks' bytes, copied once at the end. A value whose first four
-  // bytes lie strictly between theirs lies between them (a shorter value's missing bytes count as 0, below
-  // any byte): most values are passed over on that alone.
+  // bytes lie strictly between theirs lies between them (a shorter value's missing bytes count as 0, no
+  // greater than any byte): most values are passed over on that alone.
   let minBytes: Uint8Array | null = null;
   let minStart = 0;
   let minEnd = 0;
@@ -205,10 +208,10 @@ function stringMinMax(slices: readonly ColumnSlice[]): MinMax {
   let maxStart = 0;
   let maxEnd = 0;
   let maxKey = 0;
-  for (const { column, start, end } of slices) {
-    const data = column.values;
-    const offsets = new Int32Array(column.offsets!.buffer, column.offsets!.byteOffset, column.length + 1);
-    const validity = column.nullCount > 0 ? column.validity : null;
+  for (const { parsed, start, end } of slices) {
+    const data = parsed.values;
+    const offsets = new Int32Array(parsed.offsets!.buffer, parsed.offsets!.byteOffset, parsed.length + 1);
+    const validity = parsed.nullCount > 0 ? parsed.validity : null;
     for (let row = start; row < end; row++) {
       if (isNull(validity, row)) continue;
       const from = offsets[row]!;
