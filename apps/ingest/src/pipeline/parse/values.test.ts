@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Column, ColumnType } from '@sluice/shared';
+import { prng } from '@sluice/testkit';
 import { parse } from '../../test/parse-helpers';
 import { daysFromCivil, parseTimestamp } from './values';
 
@@ -119,6 +120,33 @@ describe('value rules', () => {
     for (const bad of ['2024-01-02T25:00:00Z', '2024-01-02T03:04:05+2', '2024-01-02X03:04', 'yesterday', '']) {
       assert.ok(Number.isNaN(ts(bad)), bad);
     }
+  });
+
+  it('reads the common timestamp shape (read at fixed places) by the same rules as any other', () => {
+    // YYYY-MM-DDTHH:MM:SS[.sss|.ssssss]Z with every field around its limits, and a stray byte now and then.
+    const next = prng(7);
+    const pick = (low: number, high: number) => low + Math.floor(next() * (high - low + 1));
+    const pad = (value: number, width: number) => String(value).padStart(width, '0');
+    let valid = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const [year, month, day] = [pick(1890, 2210), pick(0, 13), pick(0, 32)];
+      const [hour, minute, second] = [pick(0, 25), pick(0, 61), pick(0, 61)];
+      const digits = [0, 3, 6][pick(0, 2)]!;
+      const fraction = pick(0, 10 ** digits - 1);
+      let text = `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T${pad(hour, 2)}:${pad(minute, 2)}:${pad(second, 2)}${digits ? `.${pad(fraction, digits)}` : ''}Z`;
+      let stray = false;
+      if (next() < 0.1) {
+        const at = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22][pick(0, digits ? 16 : 13)]!;
+        text = text.slice(0, at) + '/:a '[pick(0, 3)] + text.slice(at + 1);
+        stray = true;
+      }
+      const inMonth = month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
+      const ok = !stray && inMonth && hour <= 23 && minute <= 59 && second <= 60;
+      const expected = ok ? Date.UTC(year, month - 1, day, hour, minute) * 1000 + second * 1_000_000 + fraction * 10 ** (6 - digits) : Number.NaN;
+      assert.ok(Object.is(ts(text), expected), `${text}: ${ts(text)}, expected ${expected}`);
+      if (ok) valid++;
+    }
+    assert.ok(valid > 5_000, `${valid} valid timestamps among the generated`);
   });
 
   it('reads epoch seconds and milliseconds', () => {
