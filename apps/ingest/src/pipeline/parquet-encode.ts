@@ -82,6 +82,7 @@ let refusal: string | null = null;
 export function nativeRefusal(): string | null {
   return refusal;
 }
+
 /** The binding's output pages are freed only after a collection (see young-gc.ts): a backstop for those promoted. */
 const nativeGarbage = new Collector(32 * 1024 * 1024, 'major');
 

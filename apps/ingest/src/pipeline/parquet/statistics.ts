@@ -17,7 +17,7 @@
  */
 import type { Column } from '@sluice/shared';
 import type { ColumnChunk } from '../parse/columns';
-import { concat, encodeBinary, encodeInteger, encodeList, encodeStruct, ThriftType, type ThriftField } from './thrift-compact';
+import { encodeBinary, encodeInteger, encodeList, encodeStruct, ThriftType, type ThriftField } from './thrift-compact';
 
 /** parquet-rs's default statistics_truncate_length. */
 const TRUNCATE_BYTES = 64;
@@ -276,41 +276,23 @@ function truncateMin(bytes: Uint8Array): { bytes: Uint8Array; exact: boolean } {
  */
 function truncateMax(bytes: Uint8Array): { bytes: Uint8Array; exact: boolean } {
   if (bytes.length <= TRUNCATE_BYTES) return { bytes, exact: true };
-  let split = -1;
-  for (let at = TRUNCATE_BYTES; at >= TRUNCATE_BYTES - 3; at--) {
-    if (isCharBoundary(bytes, at)) {
-      split = at;
-      break;
-    }
-  }
-  if (split < 0) return { bytes, exact: true };
-  const prefix = bytes.subarray(0, split);
-  for (let end = prefix.length; end > 0; ) {
-    let start = end - 1;
-    while (start > 0 && !isCharBoundary(prefix, start)) start--;
-    const next = prefix.subarray(start, end).reduce(decodeStep, 0) + 1;
-    const valid = next <= 0x10ffff && (next < 0xd800 || next > 0xdfff);
-    if (valid && utf8Length(next) === end - start) {
-      return { bytes: concat([prefix.subarray(0, start), utf8.encode(String.fromCodePoint(next))]), exact: false };
-    }
-    end = start;
+  let split = TRUNCATE_BYTES;
+  while (split > TRUNCATE_BYTES - 3 && !isCharBoundary(bytes, split)) split--; // valid UTF-8 has one in any 4 bytes
+  const characters = Array.from(utf8Decoder.decode(bytes.subarray(0, split)));
+  for (let i = characters.length - 1; i >= 0; i--) {
+    const code = characters[i]!.codePointAt(0)!;
+    const next = code + 1;
+    if (next > 0x10ffff || (next >= 0xd800 && next <= 0xdfff) || utf8Length(next) !== utf8Length(code)) continue;
+    return { bytes: utf8Encoder.encode(characters.slice(0, i).join('') + String.fromCodePoint(next)), exact: false };
   }
   return { bytes, exact: true };
 }
 
-const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
 
 function utf8Length(code: number): number {
   return code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
-}
-
-/** Folds a UTF-8 sequence's bytes into its code point. */
-function decodeStep(code: number, byte: number, index: number): number {
-  if (index > 0) return (code << 6) | (byte & 0x3f);
-  if (byte < 0x80) return byte;
-  if (byte < 0xe0) return byte & 0x1f;
-  if (byte < 0xf0) return byte & 0x0f;
-  return byte & 0x07;
 }
 
 function binary(id: number, bytes: Uint8Array): ThriftField {
