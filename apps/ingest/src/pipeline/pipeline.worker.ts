@@ -127,3 +127,6 @@ port.on('message', (message: ToWorker) => {
       return;
   }
 });
+
+// Its imports are loaded by now: the pool may count this worker in (see WorkerPool.ready).
+send({ kind: 'loaded' });

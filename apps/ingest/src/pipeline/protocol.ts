@@ -34,7 +34,9 @@ export type FromWorker =
   | { kind: 'encoded'; job: number; parquet: Uint8Array }
   | { kind: 'encode-failed'; job: number; message: string }
   /** Something the service's log should say (the worker has no logger). */
-  | { kind: 'warning'; message: string };
+  | { kind: 'warning'; message: string }
+  /** The worker has loaded its modules and takes messages. */
+  | { kind: 'loaded' };
 
 /** The buffers of parsed chunks, for postMessage's transfer list. */
 export function chunkTransferList(chunks: ParsedChunk[]): ArrayBuffer[] {

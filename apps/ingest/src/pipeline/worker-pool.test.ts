@@ -23,6 +23,10 @@ describe('WorkerPool parse sessions', () => {
     await pool.close();
   });
 
+  it('is ready once every worker has loaded (each says so when its modules are in)', { timeout: 30_000 }, async () => {
+    await pool.ready();
+  });
+
   it('gives back the body bytes still in the workers when a session is aborted', async () => {
     let consumed = 0;
     const session = pool.openSession('csv', parseOptions(columns), {

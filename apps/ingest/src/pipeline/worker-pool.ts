@@ -40,6 +40,9 @@ interface Slot {
   worker: Worker;
   sessions: number;
   jobs: number;
+  /** Settles once the worker has loaded its modules (or failed to). */
+  loaded: Promise<void>;
+  settleLoaded(error?: Error): void;
 }
 
 export class ParseSession {
@@ -168,11 +171,24 @@ export class WorkerPool {
     return this.slots.length;
   }
 
+  /**
+   * Resolves once every worker has loaded its modules (which takes a while on a slow machine), so a
+   * server can wait before it takes requests; rejects if one fails to load.
+   */
+  ready(): Promise<void> {
+    return Promise.all(this.slots.map((slot) => slot.loaded)).then(() => undefined);
+  }
+
   /** `encoder`: the first worker, which encodes every batch (it loads the encoder at once). */
   private spawn(encoder: boolean): Slot {
     const worker = new Worker(new URL('./pipeline.worker.mjs', import.meta.url));
     if (encoder) worker.postMessage({ kind: 'warm' } satisfies ToWorker);
-    const slot: Slot = { worker, sessions: 0, jobs: 0 };
+    let settleLoaded: Slot['settleLoaded'] = () => {};
+    const loaded = new Promise<void>((resolve, reject) => {
+      settleLoaded = (error) => (error ? reject(error) : resolve());
+    });
+    loaded.catch(() => {}); // a replacement worker's failure is reported by its crash, not here
+    const slot: Slot = { worker, sessions: 0, jobs: 0, loaded, settleLoaded };
     worker.on('message', (message: FromWorker) => this.dispatch(slot, message));
     worker.on('error', (error) => this.crashed(slot, error));
     worker.on('exit', (code) => {
@@ -184,6 +200,7 @@ export class WorkerPool {
 
   /** A crashed worker fails its sessions and jobs, and is replaced. */
   private crashed(slot: Slot, error: Error) {
+    slot.settleLoaded(error);
     const index = this.slots.indexOf(slot);
     if (index < 0) return;
     this.slots[index] = this.spawn(index === 0);
@@ -200,6 +217,10 @@ export class WorkerPool {
   }
 
   private dispatch(slot: Slot, message: FromWorker) {
+    if (message.kind === 'loaded') {
+      slot.settleLoaded();
+      return;
+    }
     if (message.kind === 'warning') {
       this.onWarning(message.message);
       return;

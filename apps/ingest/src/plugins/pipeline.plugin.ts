@@ -22,6 +22,8 @@ export const pipelinePlugin = fp<{ config: Config }>(
   async (app, { config }) => {
     const pool = new WorkerPool(config.pipelineWorkers);
     pool.onWarning = (message) => app.log.warn(message);
+    // Requests are taken once the workers can parse them: the first body would otherwise wait for them.
+    await pool.ready();
     const native = config.parquetZstd === 'native' ? await loadNativeZstd() : null;
     if (native && 'error' in native) {
       app.log.warn({ err: native.error }, 'the native zstd binding did not load: parquet-wasm compresses the Parquet pages (slower)');
