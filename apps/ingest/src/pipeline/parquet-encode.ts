@@ -83,8 +83,11 @@ export function nativeRefusal(): string | null {
   return refusal;
 }
 
-/** The binding's output pages are freed only after a collection (see young-gc.ts): a backstop for those promoted. */
-const nativeGarbage = new Collector(32 * 1024 * 1024, 'major');
+/**
+ * The binding's output pages are freed only after a collection (see young-gc.ts): one every 32 MB of
+ * them, for a batch large enough to make that much before the collection that follows each encode.
+ */
+const nativeGarbage = new Collector(32 * 1024 * 1024);
 
 /**
  * The native zstd binding, or why it cannot load: its binaries are per-platform optional packages, so an
