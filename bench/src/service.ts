@@ -34,7 +34,8 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
     env: {
       ...process.env,
       MALLOC_ARENA_MAX: '2',
-      MALLOC_MMAP_THRESHOLD_: '131072',
+      // As npm start sets them (see scripts/start.ts); MALLOC_MMAP_THRESHOLD_ from this environment wins, to compare.
+      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '1048576',
       DATABASE_URL: databaseUrl,
       INGEST_PORT: String(port),
       LAKE_DIR: lake,

@@ -2,9 +2,8 @@
  * Typed column buffers that parsers write into directly: no JS object per row, no JS string per value.
  * A finished chunk is one ArrayBuffer holding every column's buffers (8-byte aligned), which crosses
  * threads without copying and becomes Arrow vectors without conversion (validity bitmaps LSB-first, int64
- * little-endian, UTF-8 data + int32 offsets). One buffer of a chunk's size (about a MB) is mapped and
- * unmapped whole; a dozen small ones per chunk fragmented the worker threads' malloc arena, which grew
- * request after request.
+ * little-endian, UTF-8 data + int32 offsets). One buffer per chunk (about a MB): a dozen small ones per
+ * chunk fragmented the worker threads' malloc arena, which grew request after request.
  */
 import type { ColumnType } from '@sluice/shared';
 
