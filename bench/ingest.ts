@@ -2,7 +2,10 @@
  * `npm run bench:ingest`: the 2M-row, 8-column dataset (CSV and NDJSON) POSTed to a running ingest service
  * in one chunked request each, into the local-folder sink; rows/s, peak RSS and CPU of the service; and in
  * the same run DuckDB's conversion of the same files (2 threads), as a ratio. Then a body 5x larger, to
- * show that memory stays flat. Medians of --runs runs. Results go to bench/results/ingest-<date>.json.
+ * show that memory stays flat. Medians of --runs runs, after one request per format not counted (the
+ * service's code is compiled as it first runs). Sluice and DuckDB take turns, run by run, and each pair's
+ * ratio is printed too: this machine's speed drifts by up to 2x within minutes. Results go to
+ * bench/results/ingest-<date>.json.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -46,39 +49,46 @@ try {
   }
   const { key } = await admin(service.url, 'POST', '/v1/admin/keys', { name: 'bench', streams: '*' });
 
-  const measure = async (format: 'csv' | 'ndjson', file: string, count: number) => {
-    const samples: { seconds: number; peakRss: number; cpu: number }[] = [];
-    for (let run = 0; run < runs; run++) {
-      const cpuBefore = cpuSeconds(service.pid);
-      const sampler = sampleRss(service.pid);
-      const started = performance.now();
-      const response = await postFile(
-        `${service.url}/v1/streams/${streams[format]}/rows`,
-        key,
-        file,
-        format === 'csv' ? 'text/csv' : 'application/x-ndjson',
-      );
-      const seconds = (performance.now() - started) / 1000;
-      const peakRss = sampler.stop();
-      if (response.status !== 200 || response.body.rowsAccepted !== count) {
-        throw new Error(`ingest failed: ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`);
-      }
-      samples.push({ seconds, peakRss, cpu: cpuSeconds(service.pid) - cpuBefore });
+  const post = async (format: 'csv' | 'ndjson', file: string, count: number) => {
+    const cpuBefore = cpuSeconds(service.pid);
+    const sampler = sampleRss(service.pid);
+    const started = performance.now();
+    const response = await postFile(
+      `${service.url}/v1/streams/${streams[format]}/rows`,
+      key,
+      file,
+      format === 'csv' ? 'text/csv' : 'application/x-ndjson',
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const peakRss = sampler.stop();
+    if (response.status !== 200 || response.body.rowsAccepted !== count) {
+      throw new Error(`ingest failed: ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`);
     }
-    return {
-      seconds: median(samples.map((s) => s.seconds)),
-      rowsPerSecond: count / median(samples.map((s) => s.seconds)),
-      peakRssMb: Math.max(...samples.map((s) => s.peakRss)) / 2 ** 20,
-      cpuSeconds: median(samples.map((s) => s.cpu)),
-      mbPerSecond: fs.statSync(file).size / 1e6 / median(samples.map((s) => s.seconds)),
-    };
+    return { seconds, peakRss, cpu: cpuSeconds(service.pid) - cpuBefore };
   };
+  const summary = (samples: { seconds: number; peakRss: number; cpu: number }[], file: string, count: number) => ({
+    seconds: median(samples.map((s) => s.seconds)),
+    rowsPerSecond: count / median(samples.map((s) => s.seconds)),
+    peakRssMb: Math.max(...samples.map((s) => s.peakRss)) / 2 ** 20,
+    cpuSeconds: median(samples.map((s) => s.cpu)),
+    mbPerSecond: fs.statSync(file).size / 1e6 / median(samples.map((s) => s.seconds)),
+  });
 
   for (const format of ['csv', 'ndjson'] as const) {
     const file = await dataset(format, rows);
-    const sluice = await measure(format, file, rows);
+    // Sluice and DuckDB take turns, so that both see the same phases of a machine whose speed drifts;
+    // each pair also gives a ratio of its own.
+    const samples: Awaited<ReturnType<typeof post>>[] = [];
     const duck: number[] = [];
-    for (let run = 0; run < runs; run++) duck.push(await duckdbConvert(file, format, columns, 2));
+    const pairRatios: number[] = [];
+    // One request first, not counted: the service's code is compiled as it runs, as in a service that has run a while.
+    await post(format, file, rows);
+    for (let run = 0; run < runs; run++) {
+      samples.push(await post(format, file, rows));
+      duck.push(await duckdbConvert(file, format, columns, 2));
+      pairRatios.push(duck.at(-1)! / samples.at(-1)!.seconds);
+    }
+    const sluice = summary(samples, file, rows);
     const duckRowsPerSecond = rows / median(duck);
     const row = {
       format,
@@ -90,6 +100,7 @@ try {
       sluiceCpuSeconds: Number(sluice.cpuSeconds.toFixed(2)),
       duckdb2RowsPerSecond: Math.round(duckRowsPerSecond),
       ratioToDuckdb2: Number((sluice.rowsPerSecond / duckRowsPerSecond).toFixed(2)),
+      pairRatios: pairRatios.map((ratio) => Number(ratio.toFixed(2))).join(' '),
       target: format === 'csv' ? 0.7 : 0.5,
     };
     results.push(row);
@@ -99,7 +110,9 @@ try {
   if (largeFactor > 1) {
     const count = rows * largeFactor;
     const file = await dataset('csv', count);
-    const large = await measure('csv', file, count);
+    const samples: Awaited<ReturnType<typeof post>>[] = [];
+    for (let run = 0; run < runs; run++) samples.push(await post('csv', file, count));
+    const large = summary(samples, file, count);
     const row = {
       format: 'csv',
       rows: count,
