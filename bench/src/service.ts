@@ -35,7 +35,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
       ...process.env,
       MALLOC_ARENA_MAX: '2',
       // As npm start sets them (see scripts/start.ts); MALLOC_MMAP_THRESHOLD_ from this environment wins, to compare.
-      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '1048576',
+      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '33554432',
       DATABASE_URL: databaseUrl,
       INGEST_PORT: String(port),
       LAKE_DIR: lake,
