@@ -14,7 +14,7 @@ import { generate } from './generate';
 import { duckdbConvert } from './src/duckdb';
 import { columnsFor } from './src/dataset';
 import { median } from './src/median';
-import { admin, cpuSeconds, postFile, sampleRss, startService } from './src/service';
+import { admin, measuredPost, startService, type RequestSample } from './src/service';
 
 const { values } = parseArgs({
   options: {
@@ -49,36 +49,23 @@ try {
   }
   const { key } = await admin(service.url, 'POST', '/v1/admin/keys', { name: 'bench', streams: '*' });
 
-  const post = async (format: 'csv' | 'ndjson', file: string, count: number) => {
-    const cpuBefore = cpuSeconds(service.pid);
-    const sampler = sampleRss(service.pid);
-    const started = performance.now();
-    const response = await postFile(
-      `${service.url}/v1/streams/${streams[format]}/rows`,
-      key,
-      file,
-      format === 'csv' ? 'text/csv' : 'application/x-ndjson',
-    );
-    const seconds = (performance.now() - started) / 1000;
-    const peakRss = sampler.stop();
-    if (response.status !== 200 || response.body.rowsAccepted !== count) {
-      throw new Error(`ingest failed: ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`);
-    }
-    return { seconds, peakRss, cpu: cpuSeconds(service.pid) - cpuBefore };
+  const post = (format: 'csv' | 'ndjson', file: string, count: number) =>
+    measuredPost(service, streams[format]!, key, file, format, count);
+  const summary = (samples: RequestSample[], file: string, count: number) => {
+    const seconds = median(samples.map((s) => s.seconds));
+    return {
+      rowsPerSecond: count / seconds,
+      mbPerSecond: fs.statSync(file).size / 1e6 / seconds,
+      peakRssMb: Math.max(...samples.map((s) => s.peakRss)) / 2 ** 20,
+      cpuSeconds: median(samples.map((s) => s.cpu)),
+    };
   };
-  const summary = (samples: { seconds: number; peakRss: number; cpu: number }[], file: string, count: number) => ({
-    seconds: median(samples.map((s) => s.seconds)),
-    rowsPerSecond: count / median(samples.map((s) => s.seconds)),
-    peakRssMb: Math.max(...samples.map((s) => s.peakRss)) / 2 ** 20,
-    cpuSeconds: median(samples.map((s) => s.cpu)),
-    mbPerSecond: fs.statSync(file).size / 1e6 / median(samples.map((s) => s.seconds)),
-  });
 
   for (const format of ['csv', 'ndjson'] as const) {
     const file = await dataset(format, rows);
     // Sluice and DuckDB take turns, so that both see the same phases of a machine whose speed drifts;
     // each pair also gives a ratio of its own.
-    const samples: Awaited<ReturnType<typeof post>>[] = [];
+    const samples: RequestSample[] = [];
     const duck: number[] = [];
     const pairRatios: number[] = [];
     // One request first, not counted: the service's code is compiled as it runs, as in a service that has run a while.
@@ -110,7 +97,7 @@ try {
   if (largeFactor > 1) {
     const count = rows * largeFactor;
     const file = await dataset('csv', count);
-    const samples: Awaited<ReturnType<typeof post>>[] = [];
+    const samples: RequestSample[] = [];
     for (let run = 0; run < runs; run++) samples.push(await post('csv', file, count));
     const large = summary(samples, file, count);
     const row = {

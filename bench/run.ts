@@ -20,7 +20,7 @@ import { duckdbConvert } from './src/duckdb';
 import { smallRequests } from './src/loadgen';
 import { parquetjsWrite } from './src/parquetjs-baseline';
 import { benchmarksMarkdown, lineChartSvg, writeFile } from './src/report';
-import { admin, cpuSeconds, postFile, sampleRss, startService, type RunningService } from './src/service';
+import { admin, cpuSeconds, measuredPost, sampleRss, startService, type RunningService } from './src/service';
 
 const { values } = parseArgs({
   options: {
@@ -47,19 +47,13 @@ async function dataset(shape: Shape, format: 'csv' | 'ndjson', count: number): P
 }
 
 async function oneRequest(service: RunningService, stream: string, key: string, file: string, format: 'csv' | 'ndjson', rows: number) {
-  const cpuBefore = cpuSeconds(service.pid);
-  const sampler = sampleRss(service.pid);
-  const started = performance.now();
-  const response = await postFile(`${service.url}/v1/streams/${stream}/rows`, key, file, format === 'csv' ? 'text/csv' : 'application/x-ndjson');
-  const seconds = (performance.now() - started) / 1000;
-  const peak = sampler.stop();
-  if (response.status !== 200 || response.body.rowsAccepted !== rows) throw new Error(`ingest failed: ${response.status} ${JSON.stringify(response.body).slice(0, 200)}`);
+  const { seconds, peakRss, cpu } = await measuredPost(service, stream, key, file, format, rows);
   return {
     seconds: Number(seconds.toFixed(2)),
     rowsPerSecond: Math.round(rows / seconds),
     mbPerSecond: Number((fs.statSync(file).size / 1e6 / seconds).toFixed(1)),
-    peakRssMb: Math.round(peak / 2 ** 20),
-    cpuSeconds: Number((cpuSeconds(service.pid) - cpuBefore).toFixed(2)),
+    peakRssMb: Math.round(peakRss / 2 ** 20),
+    cpuSeconds: Number(cpu.toFixed(2)),
   };
 }
 

@@ -91,7 +91,7 @@ async function main() {
   // threads' freed buffers be reused (about 90 MB less peak RSS on bench:ingest). The mmap threshold at
   // glibc's maximum (32 MiB) keeps freed buffers (column chunks, Parquet files) in the arenas for the
   // next ones: a buffer mapped afresh costs a page fault per 4 KiB page, and on these virtual machines
-  // the faults took a third of the service's CPU (per 2M-row CSV request ~60,000-117,000 faults at a
+  // the faults took a third of the service's CPU (per 2M-row CSV request 57,000-117,000 faults at a
   // 128 KiB or 1 MiB threshold, 9,000-24,000 at 32 MiB; CPU 2.2-2.4 s instead of 2.8-4.4 s) for ~15 MB
   // more peak RSS. A smaller young generation keeps the main thread's garbage short-lived.
   const ingest = spawnService('ingest', process.execPath, ['--max-semi-space-size=4', 'dist/server.mjs'], {

@@ -97,6 +97,37 @@ export function sampleRss(pid: number, intervalMs = 25) {
   };
 }
 
+/** One request's figures: wall seconds, the service's peak RSS (bytes) and CPU seconds while it ran. */
+export interface RequestSample {
+  seconds: number;
+  peakRss: number;
+  cpu: number;
+}
+
+/**
+ * POSTs a file to a stream (postFile) and measures the service meanwhile; throws unless every one of
+ * `rows` rows was accepted.
+ */
+export async function measuredPost(
+  service: RunningService,
+  stream: string,
+  key: string,
+  file: string,
+  format: 'csv' | 'ndjson',
+  rows: number,
+): Promise<RequestSample> {
+  const cpuBefore = cpuSeconds(service.pid);
+  const sampler = sampleRss(service.pid);
+  const started = performance.now();
+  const response = await postFile(`${service.url}/v1/streams/${stream}/rows`, key, file, format === 'csv' ? 'text/csv' : 'application/x-ndjson');
+  const seconds = (performance.now() - started) / 1000;
+  const peakRss = sampler.stop();
+  if (response.status !== 200 || response.body.rowsAccepted !== rows) {
+    throw new Error(`ingest failed: ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`);
+  }
+  return { seconds, peakRss, cpu: cpuSeconds(service.pid) - cpuBefore };
+}
+
 /**
  * POSTs a file as one chunked request, streamed from disk through a few read buffers used over and over.
  * The producer shares this machine's two cores with the service: a read stream's new buffer per read
