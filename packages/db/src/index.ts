@@ -5,3 +5,4 @@ export { createDb, type Db, type DbOptions } from './client';
 export { hashPassword, verifyPassword } from './password';
 export * from './generated/prisma/client';
 export * from './control-plane';
+export * from './operators';
