@@ -53,6 +53,10 @@ const envSchema = z.object({
   PARQUET_ROW_GROUP_ROWS: int(1024).default(1024 * 1024),
   PARQUET_ZSTD: z.enum(['native', 'wasm']).default('native'),
   KEY_CACHE_TTL_MS: int(0).max(5_000).default(2_000),
+  KEY_FAILURE_LIMIT: int(1).default(20),
+  KEY_FAILURE_WINDOW_MS: int(100).default(10_000),
+  PREVIEW_MAX_CONCURRENT: int(1).default(4),
+  PREVIEW_MAX_BYTES_WITHOUT_INDEX: int(0).default(64 * MiB),
   STREAM_CACHE_TTL_MS: int(0).default(2_000),
 });
 
@@ -83,6 +87,10 @@ export interface Config {
   rowGroupRows: number;
   parquetZstd: ZstdRoute;
   keyCacheTtlMs: number;
+  /** Unknown-key lookups an address may fail per window before it gets 429. */
+  keyFailures: { limit: number; windowMs: number };
+  /** File previews: how many at once per process, and the largest file read without an offset index. */
+  preview: { maxConcurrent: number; maxBytesWithoutIndex: number };
   streamCacheTtlMs: number;
 }
 
@@ -138,6 +146,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rowGroupRows: e.PARQUET_ROW_GROUP_ROWS,
     parquetZstd: e.PARQUET_ZSTD,
     keyCacheTtlMs: e.KEY_CACHE_TTL_MS,
+    keyFailures: { limit: e.KEY_FAILURE_LIMIT, windowMs: e.KEY_FAILURE_WINDOW_MS },
+    preview: { maxConcurrent: e.PREVIEW_MAX_CONCURRENT, maxBytesWithoutIndex: e.PREVIEW_MAX_BYTES_WITHOUT_INDEX },
     streamCacheTtlMs: e.STREAM_CACHE_TTL_MS,
   };
 }

@@ -26,12 +26,26 @@ export interface SchemaVersionDto {
   createdAt: string;
 }
 
+/**
+ * What a key may do on its streams: `ingest` posts rows, `read` lists and previews files. A key made for
+ * producers gets `ingest` only, so a leaked producer key does not also hand out the stream's data.
+ */
+export const API_KEY_SCOPES = ['ingest', 'read'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+export const DEFAULT_API_KEY_SCOPES: ApiKeyScope[] = ['ingest'];
+
 export const apiKeyCreateSchema = z.object({
   name: z.string().trim().min(1, 'a key needs a name').max(100),
   streams: z.union([
     z.literal('*'),
     z.array(z.string().regex(STREAM_NAME_PATTERN, 'not a stream name')).min(1, 'choose at least one stream, or "*"'),
   ]),
+  scopes: z
+    .array(z.enum(API_KEY_SCOPES, { error: 'a scope is "ingest" or "read"' }))
+    .min(1, 'choose at least one scope')
+    // Stored in a fixed order without repeats, so two keys with the same rights list the same scopes.
+    .transform((scopes) => API_KEY_SCOPES.filter((scope) => scopes.includes(scope)))
+    .default(DEFAULT_API_KEY_SCOPES),
 });
 export type ApiKeyCreateInput = z.input<typeof apiKeyCreateSchema>;
 

@@ -14,6 +14,7 @@ export const ERRORS = {
   'auth.session_required': { status: 401, message: 'Please sign in.' },
   'admin.unauthorized': { status: 401, message: 'The admin token is missing or wrong.' },
   'auth.stream_forbidden': { status: 403, message: 'This API key may not write to this stream.' },
+  'auth.scope_forbidden': { status: 403, message: 'This API key does not have the scope this request needs.' },
   'stream.not_found': { status: 404, message: 'No stream has that name.' },
   'key.not_found': { status: 404, message: 'No API key has that id.' },
   'file.not_found': { status: 404, message: 'No file has that key in this stream.' },
@@ -23,6 +24,10 @@ export const ERRORS = {
   'schema.incompatible': { status: 409, message: 'The new schema version is not an additive change.' },
   'operator.already_exists': { status: 409, message: 'An operator account already exists.' },
   'ingest.payload_too_large': { status: 413, message: 'The request body is larger than the limit.' },
+  'preview.too_large': {
+    status: 413,
+    message: 'The file has no offset index and is too large to preview (PREVIEW_MAX_BYTES_WITHOUT_INDEX).',
+  },
   'ingest.unsupported_media_type': {
     status: 415,
     message: 'Send text/csv or application/x-ndjson.',
@@ -30,6 +35,8 @@ export const ERRORS = {
   'ingest.unsupported_encoding': { status: 415, message: 'Only gzip and identity content encodings are accepted.' },
   'ingest.rows_rejected': { status: 422, message: 'Some rows were rejected and the stream stores all or nothing.' },
   'ingest.busy': { status: 429, message: 'The service is busy; retry after the indicated delay.' },
+  'auth.too_many_failures': { status: 429, message: 'Too many requests with unknown API keys from this address; retry later.' },
+  'preview.busy': { status: 429, message: 'Too many previews are running; retry after the indicated delay.' },
   'internal.error': { status: 500, message: 'Something went wrong on our side.' },
   'sink.unavailable': { status: 503, message: 'The storage sink is unavailable; retry later.' },
   'service.shutting_down': { status: 503, message: 'The service is shutting down; retry on another replica.' },

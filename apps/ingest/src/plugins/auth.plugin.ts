@@ -10,7 +10,11 @@ declare module 'fastify' {
 
 export const authPlugin = fp<{ adminToken: string | null; keyCacheTtlMs: number }>(
   async (app, options) => {
-    app.decorate('auth', new Authenticator(app.db, options.adminToken, options.keyCacheTtlMs, app.log));
+    const { limit, windowMs } = app.config.keyFailures;
+    app.decorate(
+      'auth',
+      new Authenticator(app.db, options.adminToken, options.keyCacheTtlMs, app.log, { failureLimit: limit, failureWindowMs: windowMs }),
+    );
   },
   { name: 'auth', dependencies: ['db'] },
 );

@@ -100,6 +100,25 @@ describe('keys', () => {
     assert.equal((await service.admin('DELETE', '/v1/admin/keys/key_nope')).status, 404);
   });
 
+  it('gives a key the ingest scope by default, stores the scopes asked for, and refuses unknown or no scopes', async () => {
+    const stream = await service.createStream({ schema: { columns: [{ name: 'a', type: 'string' }] } });
+    const create = (body: Record<string, unknown>) => service.admin('POST', '/v1/admin/keys', { name: 'scoped', streams: [stream.name], ...body });
+    const producer = (await (await create({})).json()) as CreatedApiKeyDto;
+    assert.deepEqual(producer.scopes, ['ingest']);
+    const reader = (await (await create({ scopes: ['read'] })).json()) as CreatedApiKeyDto;
+    assert.deepEqual(reader.scopes, ['read']);
+    const both = (await (await create({ scopes: ['read', 'ingest', 'read'] })).json()) as CreatedApiKeyDto;
+    assert.deepEqual(both.scopes, ['ingest', 'read']);
+    const stored = await service.app.db.apiKey.findUniqueOrThrow({ where: { id: reader.id } });
+    assert.deepEqual(stored.scopes, ['read']);
+
+    for (const scopes of [[], ['write'], ['admin', 'read'], 'read']) {
+      const response = await create({ scopes });
+      assert.equal(response.status, 400, JSON.stringify(scopes));
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'request.invalid');
+    }
+  });
+
   it('refuses keys for streams that do not exist', async () => {
     const response = await service.admin('POST', '/v1/admin/keys', { name: 'x', streams: [uniqueName()] });
     assert.equal(response.status, 404);

@@ -1,6 +1,7 @@
 /**
  * Reading back: the manifest of a stream's files (newest first, paginated) and a preview of one file
- * (schema, row groups, first rows) read from the sink. For the admin token or a key allowed on the stream.
+ * (schema, row groups, first rows) read from the sink. For the admin token or a key with the `read` scope
+ * allowed on the stream. At most PREVIEW_MAX_CONCURRENT previews run at once in a process (429 beyond).
  */
 import { findDataFile, listDataFiles } from '@sluice/db';
 import { SluiceError } from '@sluice/shared';
@@ -12,6 +13,8 @@ const params = z.object({ stream: z.string() });
 const security: Record<string, string[]>[] = [{ apiKey: [] }, { adminToken: [] }];
 
 export const filesRoutes: FastifyPluginAsync = async (app) => {
+  let previewsRunning = 0;
+
   app.get(
     '/v1/streams/:stream/files',
     {
@@ -28,7 +31,7 @@ export const filesRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const { stream } = request.params as z.infer<typeof params>;
-      await app.auth.requireStreamReader(request, stream);
+      await app.auth.requireStreamAccess(request, stream, 'read');
       const { limit, cursor } = request.query as { limit: number; cursor?: string };
       return listDataFiles(app.db, stream, { limit, cursor });
     },
@@ -50,12 +53,23 @@ export const filesRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const { stream } = request.params as z.infer<typeof params>;
-      await app.auth.requireStreamReader(request, stream);
+      await app.auth.requireStreamAccess(request, stream, 'read');
       const { key, limit } = request.query as { key: string; limit: number };
-      const file = await findDataFile(app.db, stream, key);
-      const size = await app.store.size(file.key);
-      if (size === null) throw new SluiceError('file.not_found', `The file "${key}" is in the manifest but not in the store.`);
-      return previewParquet(app.store, file.key, size, limit);
+      const { maxConcurrent, maxBytesWithoutIndex } = app.config.preview;
+      if (previewsRunning >= maxConcurrent) {
+        throw new SluiceError('preview.busy', `${maxConcurrent} previews are running (PREVIEW_MAX_CONCURRENT).`, {
+          headers: { 'retry-after': String(app.config.queue.retryAfterSeconds) },
+        });
+      }
+      previewsRunning += 1;
+      try {
+        const file = await findDataFile(app.db, stream, key);
+        const size = await app.store.size(file.key);
+        if (size === null) throw new SluiceError('file.not_found', `The file "${key}" is in the manifest but not in the store.`);
+        return await previewParquet(app.store, file.key, size, limit, { maxBytesWithoutIndex });
+      } finally {
+        previewsRunning -= 1;
+      }
     },
   );
 };

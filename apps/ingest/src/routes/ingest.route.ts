@@ -94,7 +94,7 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
       async (request, reply) => {
         const { stream: name } = request.params as { stream: string };
         // The admin token may write to any stream (the console's uploads use it); keys only to theirs.
-        await app.auth.requireStreamReader(request, name);
+        await app.auth.requireStreamAccess(request, name, 'ingest');
         const stream = await streams.get(name);
         const format = formatOf(request.headers['content-type']);
         const gzip = gzipped(request.headers['content-encoding']);

@@ -9,6 +9,7 @@ import {
   newId,
   SluiceError,
   type ApiKeyDto,
+  type ApiKeyScope,
   type CreatedApiKeyDto,
 } from '@sluice/shared';
 import type { Db } from '../client';
@@ -31,7 +32,7 @@ export function toApiKeyDto(row: ApiKey): ApiKeyDto {
 export async function createApiKey(db: Db, input: unknown): Promise<CreatedApiKeyDto> {
   const parsed = apiKeyCreateSchema.safeParse(input);
   if (!parsed.success) throw new SluiceError('request.invalid', parsed.error.issues.map(formatIssue).join('; '));
-  const { name, streams } = parsed.data;
+  const { name, streams, scopes } = parsed.data;
   if (streams !== '*') {
     const found = await db.stream.findMany({ where: { name: { in: streams } }, select: { name: true } });
     const missing = streams.filter((s) => !found.some((f) => f.name === s));
@@ -48,6 +49,7 @@ export async function createApiKey(db: Db, input: unknown): Promise<CreatedApiKe
       start: generated.start,
       allStreams: streams === '*',
       streams: streams === '*' ? [] : [...new Set(streams)],
+      scopes,
     },
   });
   return { ...toApiKeyDto(row), key: generated.key };
@@ -69,10 +71,19 @@ export async function findApiKeyByHash(db: Db, hash: string): Promise<ApiKey | n
   return db.apiKey.findUnique({ where: { hash } });
 }
 
+/** The key by id: how a request in flight re-checks that its key was not revoked meanwhile. */
+export async function findApiKeyById(db: Db, id: string): Promise<ApiKey | null> {
+  return db.apiKey.findUnique({ where: { id } });
+}
+
 export async function touchApiKey(db: Db, id: string, at = new Date()): Promise<void> {
   await db.apiKey.update({ where: { id }, data: { lastUsedAt: at } });
 }
 
 export function keyAllowsStream(key: Pick<ApiKey, 'allStreams' | 'streams'>, stream: string): boolean {
   return key.allStreams || key.streams.includes(stream);
+}
+
+export function keyHasScope(key: Pick<ApiKey, 'scopes'>, scope: ApiKeyScope): boolean {
+  return key.scopes.includes(scope);
 }
