@@ -1,16 +1,24 @@
 'use client';
 /** Creating a key (its plaintext shown once, with a copy button) and revoking one, with a confirmation. */
-import type { CreatedApiKeyDto } from '@sluice/shared/browser';
+import type { ApiKeyScope, CreatedApiKeyDto } from '@sluice/shared/browser';
 import { useRouter } from 'next/navigation';
 import { useState, useTransition } from 'react';
 import { createKeyAction, revokeKeyAction } from '../app/actions/keys';
 import { CopyButton } from './copy-button';
+
+/** What a key may do: producers get ingest only, so a leaked producer key does not also read the data. */
+const ACCESS: { label: string; scopes: ApiKeyScope[] }[] = [
+  { label: 'Send rows (ingest)', scopes: ['ingest'] },
+  { label: 'Read files (read)', scopes: ['read'] },
+  { label: 'Both', scopes: ['ingest', 'read'] },
+];
 
 export function KeyCreator({ streams }: { streams: string[] }) {
   const router = useRouter();
   const [name, setName] = useState('');
   const [all, setAll] = useState(true);
   const [chosen, setChosen] = useState<string[]>([]);
+  const [access, setAccess] = useState(0);
   const [created, setCreated] = useState<CreatedApiKeyDto | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [pending, startTransition] = useTransition();
@@ -18,7 +26,7 @@ export function KeyCreator({ streams }: { streams: string[] }) {
   function submit() {
     setError(null);
     startTransition(async () => {
-      const result = await createKeyAction({ name, streams: all ? '*' : chosen });
+      const result = await createKeyAction({ name, streams: all ? '*' : chosen, scopes: ACCESS[access]!.scopes });
       if (!result.ok) return setError(result.error);
       setCreated(result.key);
       setName('');
@@ -66,6 +74,14 @@ export function KeyCreator({ streams }: { streams: string[] }) {
                 {stream}
               </label>
             ))}
+        </fieldset>
+        <fieldset className="row">
+          <legend>Access</legend>
+          {ACCESS.map((option, index) => (
+            <label key={option.label} className="inline">
+              <input type="radio" name="access" checked={access === index} onChange={() => setAccess(index)} /> {option.label}
+            </label>
+          ))}
         </fieldset>
         <button type="button" className="primary" onClick={submit} disabled={pending || !name.trim()}>
           Create key

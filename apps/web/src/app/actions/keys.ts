@@ -1,12 +1,12 @@
 'use server';
 /** API keys from the console: created (plaintext returned once), revoked. */
 import { createApiKey, revokeApiKey } from '@sluice/db';
-import { isSluiceError, type CreatedApiKeyDto } from '@sluice/shared';
+import { isSluiceError, type ApiKeyScope, type CreatedApiKeyDto } from '@sluice/shared';
 import { revalidatePath } from 'next/cache';
 import { db } from '../../lib/db';
 import { requireOperator } from '../../lib/session';
 
-export async function createKeyAction(input: { name: string; streams: string[] | '*' }): Promise<{ ok: true; key: CreatedApiKeyDto } | { ok: false; error: string }> {
+export async function createKeyAction(input: { name: string; streams: string[] | '*'; scopes: ApiKeyScope[] }): Promise<{ ok: true; key: CreatedApiKeyDto } | { ok: false; error: string }> {
   await requireOperator();
   try {
     const key = await createApiKey(db(), input);
