@@ -2,6 +2,8 @@
  * Builds the ingest service as a Fastify instance without listening, so tests drive the real app.
  * The route map, in one screen: infra plugins first, then routes.
  */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { newId } from '@sluice/shared';
@@ -41,10 +43,18 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     genReqId: () => newId('req'),
     requestIdHeader: false,
     trustProxy: config.trustProxy,
-    // Idle keep-alive sockets close; long uploads are never cut by a whole-request timeout.
+    // Idle keep-alive sockets close, and so do connections that send no request headers within the idle
+    // timeout. Long uploads are never cut by a whole-request timeout; a body that goes quiet is (see
+    // request-body.ts: not a socket timeout, which would also fire while the service itself holds the
+    // socket paused for backpressure).
     keepAliveTimeout: 65_000,
     requestTimeout: 0,
     connectionTimeout: 0,
+    http: {
+      headersTimeout: config.connections.idleTimeoutMs,
+      // How often Node looks for connections past the headers timeout (its default is every 30 s).
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.connections.idleTimeoutMs / 4))),
+    },
     bodyLimit: 1024 * 1024,
   });
   app.setValidatorCompiler(validatorCompiler);
@@ -83,9 +93,17 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     // While shutting down, every answer closes its connection, so keep-alive sockets do not hold the
-    // server open once the requests in flight are done.
-    if (app.draining) reply.header('connection', 'close');
+    // server open once the requests in flight are done. An answer sent before its request's body was read
+    // whole (a refusal) closes it too: the server drops that socket once the answer is out.
+    if (app.draining || !request.raw.complete) reply.header('connection', 'close');
   });
+
+  // Past INGEST_MAX_CONNECTIONS open sockets, new ones are closed at once. A connection that sends no
+  // request within the idle timeout is closed (Node's headers timeout starts only with a request's first
+  // byte); once a request starts, its body's own idle limit applies instead (request-body.ts).
+  app.server.maxConnections = config.connections.maxConnections;
+  app.server.on('connection', (socket: Socket) => socket.setTimeout(config.connections.idleTimeoutMs));
+  app.server.on('request', (request: IncomingMessage) => request.socket.setTimeout(0));
 
   return app;
 }

@@ -49,6 +49,13 @@ const envSchema = z.object({
   QUEUE_MAX_BYTES: int(MiB).default(64 * MiB),
   QUEUE_HIGH_WATER: z.coerce.number().gt(0).max(1).default(0.8),
   INGEST_RETRY_AFTER_SECONDS: int(1).default(1),
+  INGEST_IDLE_TIMEOUT_MS: int(100).default(60_000),
+  INGEST_MAX_CONNECTIONS: int(1).default(1_024),
+  INGEST_MAX_REQUESTS: int(1).default(256),
+  INGEST_MAX_REQUESTS_PER_KEY: int(1).default(64),
+  MAX_INFLATION_RATIO: z.coerce.number().min(1).default(100),
+  METRICS_PORT: int(0).max(65535).optional(),
+  METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
   PIPELINE_WORKERS: int(1).max(64).default(os.availableParallelism()),
   PARQUET_ROW_GROUP_ROWS: int(1024).default(1024 * 1024),
   PARQUET_ZSTD: z.enum(['native', 'wasm']).default('native'),
@@ -81,8 +88,12 @@ export interface Config {
     pollMs: number;
     requestTimeoutMs: number;
   } | null;
-  limits: { maxBodyBytes: number; maxLineBytes: number; maxFields: number };
+  limits: { maxBodyBytes: number; maxLineBytes: number; maxFields: number; maxInflationRatio: number };
   queue: { maxBytes: number; highWater: number; retryAfterSeconds: number };
+  /** Slow and many clients: body idle timeout, open sockets, concurrent ingest requests. */
+  connections: { idleTimeoutMs: number; maxConnections: number; maxRequests: number; maxRequestsPerKey: number };
+  /** /metrics on its own port when `port` is set (else the ingest port), behind a bearer token when set. */
+  metrics: { port: number | null; token: string | null };
   pipelineWorkers: number;
   rowGroupRows: number;
   parquetZstd: ZstdRoute;
@@ -136,7 +147,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         }
       : null,
     sinkRetry: { attempts: e.SINK_RETRY_ATTEMPTS, baseMs: e.SINK_RETRY_BASE_MS, maxMs: e.SINK_RETRY_MAX_MS },
-    limits: { maxBodyBytes: e.MAX_BODY_BYTES, maxLineBytes: e.MAX_LINE_BYTES, maxFields: e.MAX_FIELDS },
+    limits: {
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      maxLineBytes: e.MAX_LINE_BYTES,
+      maxFields: e.MAX_FIELDS,
+      maxInflationRatio: e.MAX_INFLATION_RATIO,
+    },
+    connections: {
+      idleTimeoutMs: e.INGEST_IDLE_TIMEOUT_MS,
+      maxConnections: e.INGEST_MAX_CONNECTIONS,
+      maxRequests: e.INGEST_MAX_REQUESTS,
+      maxRequestsPerKey: e.INGEST_MAX_REQUESTS_PER_KEY,
+    },
+    metrics: { port: e.METRICS_PORT ?? null, token: e.METRICS_TOKEN ?? null },
     queue: {
       maxBytes: e.QUEUE_MAX_BYTES,
       highWater: Math.floor(e.QUEUE_MAX_BYTES * e.QUEUE_HIGH_WATER),

@@ -88,7 +88,7 @@ export function createMetrics() {
     }),
     rejectedRequests: new Counter({
       name: 'sluice_requests_rejected_total',
-      help: 'Ingest requests refused before reading the body, by reason (busy, shutting_down).',
+      help: 'Ingest requests refused before reading the body, by reason (busy, too_many_requests, shutting_down).',
       labelNames: ['reason'] as const,
       registers,
     }),

@@ -13,6 +13,7 @@ export const ERRORS = {
   'auth.invalid_credentials': { status: 401, message: 'Email or password is incorrect.' },
   'auth.session_required': { status: 401, message: 'Please sign in.' },
   'admin.unauthorized': { status: 401, message: 'The admin token is missing or wrong.' },
+  'metrics.unauthorized': { status: 401, message: 'Send Authorization: Bearer <METRICS_TOKEN>.' },
   'auth.stream_forbidden': { status: 403, message: 'This API key may not write to this stream.' },
   'auth.scope_forbidden': { status: 403, message: 'This API key does not have the scope this request needs.' },
   'stream.not_found': { status: 404, message: 'No stream has that name.' },
@@ -23,7 +24,9 @@ export const ERRORS = {
   'stream.already_exists': { status: 409, message: 'A stream with that name already exists.' },
   'schema.incompatible': { status: 409, message: 'The new schema version is not an additive change.' },
   'operator.already_exists': { status: 409, message: 'An operator account already exists.' },
+  'ingest.body_timeout': { status: 408, message: 'The request body stopped arriving; send it again.' },
   'ingest.payload_too_large': { status: 413, message: 'The request body is larger than the limit.' },
+  'ingest.inflation_too_large': { status: 413, message: 'The compressed body inflates more than the limit allows.' },
   'preview.too_large': {
     status: 413,
     message: 'The file has no offset index and is too large to preview (PREVIEW_MAX_BYTES_WITHOUT_INDEX).',
@@ -35,6 +38,10 @@ export const ERRORS = {
   'ingest.unsupported_encoding': { status: 415, message: 'Only gzip and identity content encodings are accepted.' },
   'ingest.rows_rejected': { status: 422, message: 'Some rows were rejected and the stream stores all or nothing.' },
   'ingest.busy': { status: 429, message: 'The service is busy; retry after the indicated delay.' },
+  'ingest.too_many_requests': {
+    status: 429,
+    message: 'Too many ingest requests are in flight (for this service or this key); retry after the indicated delay.',
+  },
   'auth.too_many_failures': { status: 429, message: 'Too many requests with unknown API keys from this address; retry later.' },
   'preview.busy': { status: 429, message: 'Too many previews are running; retry after the indicated delay.' },
   'internal.error': { status: 500, message: 'Something went wrong on our side.' },

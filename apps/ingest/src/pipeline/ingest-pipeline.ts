@@ -13,6 +13,9 @@ import type { BodyFormat } from './protocol';
 import { BodyParseError, type WorkerPool } from './worker-pool';
 import { Collector } from './young-gc';
 
+/** A column builder's starting room in the parser (1,024 values and their validity, strings' first bytes). */
+const BUILDER_BYTES_PER_COLUMN = 16 * 1024;
+
 /** Socket reads are dead once copied into a block: collect them every 8 MB received (see young-gc.ts). */
 const received = new Collector(8 * 1024 * 1024);
 
@@ -73,7 +76,21 @@ export class IngestPipeline {
     for (const batcher of this.batchers.values()) batcher.flush('shutdown');
   }
 
-  async ingest(stream: StreamDto, format: BodyFormat, body: AsyncIterable<Uint8Array>): Promise<IngestOutcome> {
+  /** `declaredBytes`: the body's Content-Length when it has one (a small body then gets a small block). */
+  async ingest(stream: StreamDto, format: BodyFormat, body: AsyncIterable<Uint8Array>, declaredBytes?: number): Promise<IngestOutcome> {
+    // What a request holds however few rows it sends: its body block here and its column builders in the
+    // worker. Counted in the budget, so that many idle or slow requests cannot hold memory it does not see.
+    const firstBlock = this.pool.block(declaredBytes);
+    const fixedBytes = firstBlock.byteLength + stream.schema.columns.length * BUILDER_BYTES_PER_COLUMN;
+    this.budget.force(fixedBytes);
+    try {
+      return await this.ingestBody(stream, format, body, firstBlock);
+    } finally {
+      this.budget.release(fixedBytes);
+    }
+  }
+
+  private async ingestBody(stream: StreamDto, format: BodyFormat, body: AsyncIterable<Uint8Array>, firstBlock: Uint8Array): Promise<IngestOutcome> {
     const batcher = this.batcherFor(stream);
     const owner = new BatchOwner();
     const allOrNothing = stream.rejectMode === 'all-or-nothing';
@@ -142,7 +159,7 @@ export class IngestPipeline {
     let bodyBytes = 0;
     try {
       // Socket pieces are gathered into blocks (reused: workers hand them back) before going to a worker.
-      let block = this.pool.block();
+      let block = firstBlock;
       let filled = 0;
       const send = async () => {
         if (filled === 0) return;

@@ -52,7 +52,7 @@ function fail(session: number, error: unknown) {
   if (error instanceof BodyError) {
     send({ kind: 'failed', session, message: error.message, line: error.line, column: error.column });
   } else {
-    send({ kind: 'failed', session, message: `internal parser error: ${(error as Error).message}`, line: 0, column: null });
+    send({ kind: 'failed', session, message: `internal parser error: ${(error as Error).message}`, line: 0, column: null, internal: true });
   }
 }
 
@@ -86,10 +86,15 @@ async function encode(message: Extract<ToWorker, { kind: 'encode' }>): Promise<v
 port.on('message', (message: ToWorker) => {
   switch (message.kind) {
     case 'open':
-      sessions.set(
-        message.session,
-        message.format === 'csv' ? new CsvParser(message.options) : new NdjsonParser(message.options),
-      );
+      // A throw here would end the worker, and with it every other session it parses.
+      try {
+        sessions.set(
+          message.session,
+          message.format === 'csv' ? new CsvParser(message.options) : new NdjsonParser(message.options),
+        );
+      } catch (error) {
+        fail(message.session, error);
+      }
       return;
     case 'data': {
       const parser = sessions.get(message.session);

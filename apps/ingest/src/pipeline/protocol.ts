@@ -30,7 +30,8 @@ export interface ParseProgress {
 export type FromWorker =
   | ({ kind: 'progress' } & ParseProgress)
   | ({ kind: 'done' } & ParseProgress)
-  | { kind: 'failed'; session: number; message: string; line: number; column: string | null }
+  /** `internal`: the parser itself failed (a bug), not the body: answered 500, not 400. */
+  | { kind: 'failed'; session: number; message: string; line: number; column: string | null; internal?: boolean }
   | { kind: 'encoded'; job: number; parquet: Uint8Array }
   | { kind: 'encode-failed'; job: number; message: string }
   /** Something the service's log should say (the worker has no logger). */

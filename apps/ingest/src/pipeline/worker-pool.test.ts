@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import type { Column } from '@sluice/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, parseOptions } from '../test/parse-helpers';
-import { BLOCK_BYTES, WorkerPool } from './worker-pool';
+import { BLOCK_BYTES, BodyParseError, WorkerPool } from './worker-pool';
 
 const columns: Column[] = [
   { name: 'id', type: 'int64', nullable: false },
@@ -40,6 +40,41 @@ describe('WorkerPool parse sessions', () => {
     assert.equal(consumed, BLOCK_BYTES);
     await sleep(200); // the worker's own report of those bytes, if any, is not counted again
     assert.equal(consumed, BLOCK_BYTES);
+  });
+
+  it('a parser that throws (a fault forced with options no route sends) fails its session as internal; the sessions beside it go on', async () => {
+    const encoder = new TextEncoder();
+    const owned = (text: string) => {
+      const bytes = new Uint8Array(encoder.encode(text).length);
+      bytes.set(encoder.encode(text));
+      return bytes;
+    };
+    // One healthy session on each worker, part-way through its body.
+    const healthy = [0, 1].map(() => {
+      let rows = 0;
+      const session = pool.openSession('csv', parseOptions(columns), {
+        onProgress: (chunks) => {
+          for (const chunk of chunks) rows += chunk.rows;
+        },
+        onConsumed: () => {},
+      });
+      return { session, rows: () => rows };
+    });
+    for (const { session } of healthy) await session.write(owned('id,text\n1,a\n'));
+    // The CSV parser's constructor throws on columns that are not an array: the worker's 'open' handler
+    // must report that on its session, not die with every other session it parses.
+    const broken = pool.openSession('csv', { ...parseOptions(columns), columns: null as unknown as Column[] }, { onProgress: () => {}, onConsumed: () => {} });
+    const failure = await broken.end().then(
+      () => null,
+      (error: Error) => error,
+    );
+    assert.ok(failure, 'the broken session fails');
+    assert.ok(!(failure instanceof BodyParseError), 'an internal failure, not a fault of the body (400)');
+    for (const { session, rows } of healthy) {
+      await session.write(owned('2,b\n'));
+      assert.deepEqual(await session.end(), { accepted: 2, rejected: 0 });
+      assert.equal(rows(), 2);
+    }
   });
 
   it('holds body reading back while the encoder has more than two batches in hand, and lets it go once it has caught up', async () => {

@@ -98,7 +98,7 @@ export class ParseSession {
   /** @internal */
   receive(message: FromWorker): void {
     if (message.kind === 'failed') {
-      this.fail(new BodyParseError(message.message, message.line, message.column));
+      this.fail(message.internal ? new Error(message.message) : new BodyParseError(message.message, message.line, message.column));
       return;
     }
     if (message.kind !== 'progress' && message.kind !== 'done') return;
@@ -149,6 +149,7 @@ const ENCODE_BACKLOG = 2;
 
 /** Body bytes go to the workers in blocks of this size. */
 export const BLOCK_BYTES = 1 << 20;
+const SMALL_BLOCK_STEP = 64 * 1024;
 /** Blocks kept for reuse; more than this in circulation are left to the collector. */
 const SPARE_BLOCKS = 8;
 
@@ -288,8 +289,12 @@ export class WorkerPool {
     for (const wake of waiters) wake();
   }
 
-  /** An empty body block: one handed back by a worker, or a new one. */
-  block(): Uint8Array {
+  /**
+   * An empty body block: one handed back by a worker, or a new one. A body known to be small gets a block
+   * of its size (in 64 KiB steps) instead: many small requests at once would otherwise hold 1 MiB each.
+   */
+  block(expectedBytes = BLOCK_BYTES): Uint8Array {
+    if (expectedBytes < BLOCK_BYTES) return new Uint8Array(Math.max(SMALL_BLOCK_STEP, Math.ceil(expectedBytes / SMALL_BLOCK_STEP) * SMALL_BLOCK_STEP));
     return new Uint8Array(this.spareBlocks.pop() ?? new ArrayBuffer(BLOCK_BYTES));
   }
 

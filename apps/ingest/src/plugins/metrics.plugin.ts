@@ -1,10 +1,20 @@
-/** Prometheus metrics: the registry, request durations for every route, and GET /metrics. */
+/**
+ * Prometheus metrics: the registry, request durations for every route, and GET /metrics. /metrics names
+ * streams, so it can be served on its own port (METRICS_PORT, e.g. one only the scraper reaches) and
+ * behind a bearer token (METRICS_TOKEN).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SluiceError, toErrorBody } from '@sluice/shared';
 import fp from 'fastify-plugin';
 import { createMetrics, type Metrics } from '../metrics';
 
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: Metrics;
+    /** The port /metrics is served on when METRICS_PORT gives it a server of its own; else null. */
+    metricsPort: () => number | null;
   }
 }
 
@@ -18,9 +28,57 @@ export const metricsPlugin = fp(
         reply.elapsedTime / 1000,
       );
     });
-    app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) => {
-      reply.header('content-type', metrics.registry.contentType);
-      return metrics.registry.metrics();
+
+    const { port, token } = app.config.metrics;
+    const authorized = (header: string | undefined) => {
+      if (!token) return true;
+      const given = Buffer.from(header ?? '');
+      const expected = Buffer.from(`Bearer ${token}`);
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    };
+    const unauthorized = JSON.stringify(toErrorBody(new SluiceError('metrics.unauthorized'), ''));
+    const notFound = JSON.stringify(toErrorBody(new SluiceError('route.not_found'), ''));
+
+    if (port === null) {
+      app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (request, reply) => {
+        if (!authorized(request.headers.authorization)) {
+          return reply.status(401).header('content-type', 'application/json').send(unauthorized);
+        }
+        reply.header('content-type', metrics.registry.contentType);
+        return metrics.registry.metrics();
+      });
+      app.decorate('metricsPort', () => null);
+      return;
+    }
+
+    // A server of its own: nothing but GET /metrics.
+    const server = http.createServer((request, response) => {
+      if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+        response.writeHead(404, { 'content-type': 'application/json' }).end(notFound);
+        return;
+      }
+      if (!authorized(request.headers.authorization)) {
+        response.writeHead(401, { 'content-type': 'application/json' }).end(unauthorized);
+        return;
+      }
+      metrics.registry.metrics().then(
+        (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (error) => {
+          app.log.error({ err: error }, 'metrics could not be collected');
+          response.writeHead(500).end();
+        },
+      );
+    });
+    app.decorate('metricsPort', () => (server.address() as AddressInfo | null)?.port ?? null);
+    app.addHook('onReady', async () => {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, app.config.host, () => resolve());
+      });
+    });
+    app.addHook('onClose', async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     });
   },
   { name: 'metrics' },

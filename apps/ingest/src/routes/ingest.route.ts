@@ -4,12 +4,13 @@
  * auth (401/403), stream (404), content type and encoding (415), declared size (413), shutdown (503) and
  * admission against the byte budget (429 + Retry-After).
  */
-import { createGunzip } from 'node:zlib';
 import { SluiceError, type IngestResultDto } from '@sluice/shared';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { BodyFormat } from '../pipeline/protocol';
 import type { StreamCache } from '../plugins/stream-cache';
+import { InFlight } from './in-flight';
+import { requestBody } from './request-body';
 
 const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/plain']);
 const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/json-lines']);
@@ -31,52 +32,41 @@ function gzipped(encoding: string | undefined): boolean {
   throw new SluiceError('ingest.unsupported_encoding', `Content-Encoding "${value}" is not accepted: send gzip or nothing.`);
 }
 
-/** The request body, decompressed when gzip, as an async iterable of byte pieces. */
-function bodyOf(request: FastifyRequest, gzip: boolean): AsyncIterable<Uint8Array> {
-  if (!gzip) return request.raw;
-  const gunzip = createGunzip();
-  request.raw.on('error', (error) => gunzip.destroy(error));
-  request.raw.pipe(gunzip);
-  return (async function* () {
-    try {
-      for await (const piece of gunzip) yield piece as Uint8Array;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code?.startsWith('Z_') || /unexpected end of file|incorrect header/i.test((error as Error).message)) {
-        throw new SluiceError('ingest.malformed_body', `The gzip body is truncated or corrupt (${(error as Error).message}).`);
-      }
-      throw error;
-    }
-  })();
-}
-
 /**
  * After a refusal the rest of the body is still on its way. Reading and discarding it (up to a point)
  * lets the producer finish sending and read the answer, instead of failing with a broken pipe; past
- * LINGER_BYTES the connection is closed rather than drain gigabytes for nothing.
+ * LINGER_BYTES, or when the body goes quiet for the idle timeout, the connection is closed rather than
+ * drain gigabytes (or wait) for nothing. The answer itself says `Connection: close` (see app.ts), so no
+ * client reuses a socket that is about to go.
  */
 const LINGER_BYTES = 16 * 1024 * 1024;
 
-function refuseBeforeBody(request: FastifyRequest, reply: FastifyReply) {
+function drainRefusedBody(request: FastifyRequest, idleTimeoutMs: number) {
+  const body = request.raw;
+  if (body.complete) return;
   const declared = Number(request.headers['content-length'] ?? Number.NaN);
-  if (declared > LINGER_BYTES) {
-    reply.header('connection', 'close');
-    return;
-  }
+  const close = () => body.socket?.destroy();
+  if (declared > LINGER_BYTES) return; // Node closes the connection once the answer is sent
+  const idle = setTimeout(close, idleTimeoutMs);
   let discarded = 0;
-  request.raw.on('data', (piece: Buffer) => {
+  body.on('data', (piece: Buffer) => {
     discarded += piece.length;
-    if (discarded > LINGER_BYTES) request.raw.socket.destroy();
+    if (discarded > LINGER_BYTES) close();
+    else idle.refresh();
   });
-  request.raw.resume();
+  body.once('close', () => clearTimeout(idle));
+  body.resume();
 }
 
 export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
   return async (app) => {
+    const { connections, limits, queue } = app.config;
+    const inFlight = new InFlight(connections.maxRequests, connections.maxRequestsPerKey);
     // The body is read by the handler as a stream: no buffering parser for any content type.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
-    app.addHook('onError', async (request, reply) => refuseBeforeBody(request, reply));
+    app.addHook('onError', async (request) => drainRefusedBody(request, connections.idleTimeoutMs));
 
     app.post(
       '/v1/streams/:stream/rows',
@@ -94,30 +84,39 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
       async (request, reply) => {
         const { stream: name } = request.params as { stream: string };
         // The admin token may write to any stream (the console's uploads use it); keys only to theirs.
-        await app.auth.requireStreamAccess(request, name, 'ingest');
+        const caller = await app.auth.requireStreamAccess(request, name, 'ingest');
         const stream = await streams.get(name);
         const format = formatOf(request.headers['content-type']);
         const gzip = gzipped(request.headers['content-encoding']);
         const declared = Number(request.headers['content-length'] ?? Number.NaN);
-        if (declared > app.config.limits.maxBodyBytes) {
-          throw new SluiceError('ingest.payload_too_large', `The body is larger than ${app.config.limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`);
+        if (declared > limits.maxBodyBytes) {
+          throw new SluiceError('ingest.payload_too_large', `The body is larger than ${limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`);
         }
         if (app.draining) {
           app.metrics.rejectedRequests.inc({ reason: 'shutting_down' });
           throw new SluiceError('service.shutting_down', undefined, {
-            headers: { 'retry-after': String(app.config.queue.retryAfterSeconds) },
+            headers: { 'retry-after': String(queue.retryAfterSeconds) },
           });
         }
         if (!app.budget.admits()) {
           app.metrics.rejectedRequests.inc({ reason: 'busy' });
           throw new SluiceError('ingest.busy', undefined, {
-            headers: { 'retry-after': String(app.config.queue.retryAfterSeconds) },
+            headers: { 'retry-after': String(queue.retryAfterSeconds) },
+          });
+        }
+
+        const holder = caller.kind === 'key' ? caller.key.id : 'admin';
+        if (!inFlight.enter(holder)) {
+          app.metrics.rejectedRequests.inc({ reason: 'too_many_requests' });
+          throw new SluiceError('ingest.too_many_requests', undefined, {
+            headers: { 'retry-after': String(queue.retryAfterSeconds) },
           });
         }
 
         app.metrics.queueLength.inc();
         try {
-          const outcome = await app.pipeline.ingest(stream, format, bodyOf(request, gzip));
+          const rows = requestBody(request.raw, gzip, { idleTimeoutMs: connections.idleTimeoutMs, maxInflationRatio: limits.maxInflationRatio });
+          const outcome = await app.pipeline.ingest(stream, format, rows, Number.isFinite(declared) ? declared : undefined);
           app.metrics.bytesReceived.inc({ stream: name, format }, outcome.bytesReceived);
           app.metrics.rows.inc({ stream: name, outcome: 'accepted' }, outcome.rowsAccepted);
           app.metrics.rows.inc({ stream: name, outcome: 'rejected' }, outcome.rowsRejected);
@@ -137,6 +136,7 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
           }
           throw error;
         } finally {
+          inFlight.leave(holder);
           app.metrics.queueLength.dec();
         }
       },

@@ -70,11 +70,13 @@ export function parseWith(
 }
 
 export function rowsOf(columns: Column[], chunks: ParsedChunk[]): Record<string, unknown>[] {
+  return valuesOf(columns, chunks).map((values) => Object.fromEntries(columns.map((column, c) => [column.name, values[c]])));
+}
+
+/** Each row as its values in column order (read by position: any column name, even __proto__, is safe). */
+export function valuesOf(columns: Column[], chunks: ParsedChunk[]): unknown[][] {
   const { schema, batches } = toRecordBatches({ columns }, chunks);
   const table = new Table(schema, batches);
-  return table.toArray().map((row) => {
-    const plain: Record<string, unknown> = {};
-    for (const column of columns) plain[column.name] = (row as Record<string, unknown>)[column.name];
-    return plain;
-  });
+  const vectors = columns.map((_, c) => table.getChildAt(c)!);
+  return Array.from({ length: table.numRows }, (_, r) => vectors.map((vector) => vector.get(r)));
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Column } from '@sluice/shared';
-import { parse, parseOptions, parseWith } from '../../test/parse-helpers';
+import { parse, parseOptions, parseWith, valuesOf } from '../../test/parse-helpers';
 import { NdjsonParser } from './ndjson-parser';
 import { BodyError } from './record-sink';
 
@@ -14,6 +14,28 @@ const columns: Column[] = [
 ];
 
 describe('NdjsonParser', () => {
+  it('reads only the keys a line has: columns named __proto__, constructor and toString are not inherited', () => {
+    const poisoned: Column[] = [
+      { name: 'id', type: 'int64', nullable: false },
+      { name: '__proto__', type: 'string', nullable: true },
+      { name: 'constructor', type: 'int32', nullable: true },
+      { name: 'toString', type: 'boolean', nullable: true },
+    ];
+    // A nested value sends every line down the general path (JSON.parse), where keys are looked up.
+    const body = [
+      '{"id":1,"extra":{"n":1}}',
+      '{"id":2,"__proto__":"p","constructor":7,"toString":true,"extra":{"n":1}}',
+      '{"id":3,"toString":null,"extra":{"n":1}}',
+    ].join('\n');
+    const result = parse('ndjson', body, poisoned);
+    assert.deepEqual(result.errors, []);
+    assert.deepEqual(valuesOf(poisoned, result.chunks), [
+      [1n, null, null, null],
+      [2n, 'p', 7, true],
+      [3n, null, null, null],
+    ]);
+  });
+
   it('maps keys to columns at every chunk boundary and ignores blank lines', () => {
     const body = [
       '{"id":1,"name":"Zoë","ok":true,"at":"2024-01-02T03:04:05Z","score":1.5}',

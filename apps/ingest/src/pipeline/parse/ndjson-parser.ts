@@ -187,7 +187,8 @@ export class NdjsonParser {
     for (let c = 0; c < columns.length; c++) {
       const column = columns[c]!;
       const builder = sink.builders[c]!;
-      const value = object[column.name];
+      // Own properties only: a column named __proto__ or toString must not read what objects inherit.
+      const value = Object.hasOwn(object, column.name) ? object[column.name] : undefined;
       if (value === undefined || value === null || (value === '' && column.type !== 'string')) {
         if (!column.nullable) {
           sink.rejectNull(line, c);

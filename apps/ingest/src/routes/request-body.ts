@@ -1,0 +1,104 @@
+/**
+ * An ingest request's body as an async iterable of byte pieces, with the limits that protect the service
+ * from hostile or broken clients: gzip bodies are inflated, and refused once they inflate past
+ * MAX_INFLATION_RATIO (a gzip bomb); a body that sends nothing for INGEST_IDLE_TIMEOUT_MS is cut off (408).
+ *
+ * Leaving the iteration early (a refusal part-way) never destroys the request: its socket must stay up
+ * for the error answer, and the refusal drains what is left of the body (see ingest.route.ts).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { SluiceError } from '@sluice/shared';
+
+export interface BodyLimits {
+  idleTimeoutMs: number;
+  maxInflationRatio: number;
+}
+
+/** Inflation below this many bytes is never refused, whatever the ratio: small, very regular bodies compress well. */
+export const INFLATION_FREE_BYTES = 64 * 1024 * 1024;
+
+export function requestBody(raw: IncomingMessage, gzip: boolean, limits: BodyLimits): AsyncIterable<Uint8Array> {
+  const source = gzip ? inflated(raw, limits.maxInflationRatio) : pieces(raw);
+  return idleLimited(source, limits.idleTimeoutMs);
+}
+
+/** The stream's pieces, without destroying it when the reader stops early. */
+function pieces(stream: Readable): AsyncIterable<Uint8Array> {
+  return stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
+}
+
+function inflated(raw: IncomingMessage, maxRatio: number): AsyncIterable<Uint8Array> {
+  const gunzip = createGunzip();
+  let compressed = 0;
+  raw.on('data', (piece: Buffer) => {
+    compressed += piece.length;
+  });
+  raw.on('error', (error) => gunzip.destroy(error));
+  raw.pipe(gunzip);
+  return (async function* () {
+    let inflatedBytes = 0;
+    try {
+      for await (const piece of gunzip) {
+        inflatedBytes += (piece as Buffer).length;
+        if (inflatedBytes > INFLATION_FREE_BYTES && inflatedBytes > compressed * maxRatio) {
+          throw new SluiceError(
+            'ingest.inflation_too_large',
+            `The gzip body inflates more than ${maxRatio} times (MAX_INFLATION_RATIO): ${compressed} bytes became over ${inflatedBytes}.`,
+          );
+        }
+        yield piece as Uint8Array;
+      }
+    } catch (error) {
+      if (error instanceof SluiceError) throw error;
+      if ((error as NodeJS.ErrnoException).code?.startsWith('Z_') || /unexpected end of file|incorrect header/i.test((error as Error).message)) {
+        throw new SluiceError('ingest.malformed_body', `The gzip body is truncated or corrupt (${(error as Error).message}).`);
+      }
+      throw error;
+    } finally {
+      // The inflater goes; the request stays (unpiped when the inflater closes) for the refusal's drain.
+      gunzip.destroy();
+    }
+  })();
+}
+
+/** Fails the read when the source gives nothing for `ms` while it is being waited for (not while the reader is busy). */
+function idleLimited(source: AsyncIterable<Uint8Array>, ms: number): AsyncIterable<Uint8Array> {
+  return (async function* () {
+    const iterator = source[Symbol.asyncIterator]();
+    // One timer for the whole body, refreshed before each wait; when it fires while the reader is busy
+    // with a piece (or waiting for room in the budget), it only starts over.
+    let waiting = false;
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        if (!waiting) timer!.refresh();
+        else {
+          timedOut = true;
+          reject(new SluiceError('ingest.body_timeout', `The body sent nothing for ${ms} ms (INGEST_IDLE_TIMEOUT_MS).`));
+        }
+      }, ms);
+    });
+    idle.catch(() => {}); // observed by the race below; never left unhandled
+    const wait = async () => {
+      timer!.refresh();
+      waiting = true;
+      try {
+        return await Promise.race([iterator.next(), idle]);
+      } finally {
+        waiting = false;
+      }
+    };
+    try {
+      for (let next = await wait(); !next.done; next = await wait()) yield next.value;
+    } finally {
+      clearTimeout(timer);
+      // Not after a time-out: the source's pending read would hold the return back until the client
+      // sends again or its socket closes (the answer closes it).
+      if (timedOut) void iterator.return?.()?.catch(() => {});
+      else await iterator.return?.();
+    }
+  })();
+}
