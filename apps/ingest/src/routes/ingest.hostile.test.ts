@@ -147,6 +147,31 @@ describe('429: more requests in flight than allowed', () => {
   });
 });
 
+describe('401: a key revoked while its request is in flight', () => {
+  it('the request is cut off at its next check, its rows not yet stored withdrawn', async () => {
+    const created = await service.createKey([stream.name]);
+    const { request, answer } = openRequest(created.key);
+    request.write('id,name\n7001,before\n');
+    const feed = setInterval(() => request.write('7002,during\n'), 200);
+    try {
+      await sleep(300);
+      assert.equal((await service.admin('DELETE', `/v1/admin/keys/${created.id}`)).status, 200);
+      const revokedAt = Date.now();
+      const result = await answer;
+      assert.equal(result.status, 401, result.body);
+      assert.equal(JSON.parse(result.body).error.code, 'auth.revoked_key');
+      // The key cache (KEY_CACHE_TTL_MS, 2 s by default) and the check every second bound the delay.
+      assert.ok(result.at - revokedAt < 5000, `refused ${result.at - revokedAt} ms after the revocation`);
+    } finally {
+      clearInterval(feed);
+      request.destroy();
+    }
+    const stored = await readStream(service.app.store, stream.name);
+    assert.ok(!stored.some((row) => row.id === 7001 || row.id === 7002), 'nothing of the cut-off request is stored');
+    await stillServes(5);
+  });
+});
+
 describe('413: refusals part-way', () => {
   it('a chunked body refused part-way is answered Connection: close, and the keep-alive agent sends the next request on a new socket', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -58,6 +58,25 @@ function drainRefusedBody(request: FastifyRequest, idleTimeoutMs: number) {
   body.resume();
 }
 
+/** How often a request in flight checks that its key was not revoked meanwhile. */
+const KEY_CHECK_INTERVAL_MS = 1000;
+
+/**
+ * The body, cut off with 401 once its key has been revoked: a long request does not go on storing rows
+ * for a key an operator has taken back (the check reads through the key cache: KEY_CACHE_TTL_MS).
+ */
+async function* whileKeyValid(body: AsyncIterable<Uint8Array>, stillValid: () => Promise<boolean>): AsyncIterable<Uint8Array> {
+  let checkedAt = Date.now();
+  for await (const piece of body) {
+    if (Date.now() - checkedAt >= KEY_CHECK_INTERVAL_MS) {
+      checkedAt = Date.now();
+      if (!(await stillValid())) throw new SluiceError('auth.revoked_key');
+    }
+    yield piece;
+  }
+  if (!(await stillValid())) throw new SluiceError('auth.revoked_key');
+}
+
 export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
   return async (app) => {
     const { connections, limits, queue } = app.config;
@@ -115,7 +134,8 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
 
         app.metrics.queueLength.inc();
         try {
-          const rows = requestBody(request.raw, gzip, { idleTimeoutMs: connections.idleTimeoutMs, maxInflationRatio: limits.maxInflationRatio });
+          let rows = requestBody(request.raw, gzip, { idleTimeoutMs: connections.idleTimeoutMs, maxInflationRatio: limits.maxInflationRatio });
+          if (caller.kind === 'key') rows = whileKeyValid(rows, () => app.auth.stillValid(caller.key.id));
           const outcome = await app.pipeline.ingest(stream, format, rows, Number.isFinite(declared) ? declared : undefined);
           app.metrics.bytesReceived.inc({ stream: name, format }, outcome.bytesReceived);
           app.metrics.rows.inc({ stream: name, outcome: 'accepted' }, outcome.rowsAccepted);
