@@ -222,6 +222,7 @@ describe('preview limits', () => {
     for (let i = 0; i < 5_000; i++) await writer.appendRow({ id: i });
     await writer.close();
     const bytes = fs.readFileSync(local);
+    fs.rmSync(path.dirname(local), { recursive: true, force: true });
     const objectKey = `${stream.name}/dt=2026-01-01/hour=00/noindex.parquet`;
     await service.app.store.put(objectKey, bytes);
     await recordDataFile(service.app.db, { streamId: stream.id, schemaVersion: 1, key: objectKey, rows: 5_000, bytes: bytes.length, clickhouse: 'skipped' });
