@@ -57,6 +57,7 @@ const envSchema = z.object({
   METRICS_PORT: int(0).max(65535).optional(),
   METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
   PIPELINE_WORKERS: int(1).max(64).default(os.availableParallelism()),
+  ENCODE_WORKERS: int(1).max(64).optional(),
   PARQUET_ROW_GROUP_ROWS: int(1024).default(1024 * 1024),
   PARQUET_ZSTD: z.enum(['native', 'wasm']).default('native'),
   KEY_CACHE_TTL_MS: int(0).max(5_000).default(2_000),
@@ -95,6 +96,8 @@ export interface Config {
   /** /metrics on its own port when `port` is set (else the ingest port), behind a bearer token when set. */
   metrics: { port: number | null; token: string | null };
   pipelineWorkers: number;
+  /** How many of the pipeline workers also encode Parquet (at most all of them). */
+  encodeWorkers: number;
   rowGroupRows: number;
   parquetZstd: ZstdRoute;
   keyCacheTtlMs: number;
@@ -166,6 +169,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryAfterSeconds: e.INGEST_RETRY_AFTER_SECONDS,
     },
     pipelineWorkers: e.PIPELINE_WORKERS,
+    encodeWorkers: Math.min(e.ENCODE_WORKERS ?? e.PIPELINE_WORKERS, e.PIPELINE_WORKERS),
     rowGroupRows: e.PARQUET_ROW_GROUP_ROWS,
     parquetZstd: e.PARQUET_ZSTD,
     keyCacheTtlMs: e.KEY_CACHE_TTL_MS,

@@ -46,4 +46,11 @@ describe('base58 and ids', () => {
     assert.match(a, /^file_[0-9a-f]{12}[1-9A-HJ-NP-Za-km-z]{14}$/);
     assert.ok(a < b);
   });
+
+  it('sorts ids of the same millisecond in the order they were made', () => {
+    const made = Array.from({ length: 1000 }, () => newId('file', 1_700_000_000_123));
+    assert.deepEqual([...made].sort(), made);
+    assert.equal(new Set(made).size, made.length);
+    for (const id of made) assert.match(id, /^file_018bcfe5687b[1-9A-HJ-NP-Za-km-z]{14}$/);
+  });
 });

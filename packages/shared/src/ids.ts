@@ -9,8 +9,22 @@ export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${sortableToken(now)}`;
 }
 
-/** Lexicographically sortable: fixed-width hex time + base58 randomness. */
+let lastTime = -1;
+let lastRandom = 0n;
+const RANDOM_MAX = (1n << 80n) - 1n;
+
+/**
+ * Lexicographically sortable: fixed-width hex time + base58 randomness. Within one process, tokens of
+ * the same millisecond also sort in the order they were made (the random part is the last one plus
+ * one), so that, say, a stream's object keys sort in the order its batches were flushed.
+ */
 export function sortableToken(now = Date.now()): string {
-  const time = now.toString(16).padStart(12, '0');
-  return `${time}${base58Encode(randomBytes(10)).padStart(14, '1')}`;
+  if (now === lastTime && lastRandom < RANDOM_MAX) {
+    lastRandom += 1n;
+  } else {
+    lastTime = now;
+    lastRandom = BigInt(`0x${randomBytes(10).toString('hex')}`);
+  }
+  const random = Buffer.from(lastRandom.toString(16).padStart(20, '0'), 'hex');
+  return `${lastTime.toString(16).padStart(12, '0')}${base58Encode(random).padStart(14, '1')}`;
 }

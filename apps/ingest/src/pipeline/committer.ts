@@ -30,9 +30,27 @@ export interface CommitterDeps {
 }
 
 export class Committer {
+  /**
+   * Per stream, the commit flushed last: batches of one stream are encoded in parallel and may finish out
+   * of order, but each is recorded in the manifest only after the one flushed before it (in flush order,
+   * which is also the order of their object keys).
+   */
+  private readonly lastFlushed = new Map<string, Promise<unknown>>();
+
   constructor(private readonly deps: CommitterDeps) {}
 
-  async commit(stream: StreamDto, batch: Batch, reason: FlushReason): Promise<CommittedFile> {
+  commit(stream: StreamDto, batch: Batch, reason: FlushReason): Promise<CommittedFile> {
+    const previous = this.lastFlushed.get(stream.id);
+    const commit = this.store(stream, batch, reason, previous);
+    const settled = commit.catch(() => {});
+    this.lastFlushed.set(stream.id, settled);
+    void settled.then(() => {
+      if (this.lastFlushed.get(stream.id) === settled) this.lastFlushed.delete(stream.id);
+    });
+    return commit;
+  }
+
+  private async store(stream: StreamDto, batch: Batch, reason: FlushReason, previous: Promise<unknown> | undefined): Promise<CommittedFile> {
     const { store, pool, budget, metrics, log } = this.deps;
     metrics.batchesFlushed.inc({ stream: stream.name, reason });
     const key = objectKeyFor(stream.name, sortableToken(), new Date());
@@ -65,6 +83,8 @@ export class Committer {
       }
       freeNow(parquet.buffer as ArrayBuffer);
       metrics.uploadDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+
+      await previous;
 
       await withRetries(
         () =>

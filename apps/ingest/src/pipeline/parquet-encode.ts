@@ -37,31 +37,41 @@ const DELTA_TYPES: ReadonlySet<ColumnType> = new Set(['int32', 'int64', 'date', 
 
 /**
  * Receives the pieces of an Arrow IPC stream (messages, column buffers, padding) into one buffer kept
- * from batch to batch: no new buffer of the batch's size, zeroed and joined, for every encode.
+ * from batch to batch by its encoder: no new buffer of the batch's size, zeroed and joined, for every
+ * encode. It grows to the largest batch its encoder has seen.
  */
-class IpcCollector extends AsyncByteQueue {
-  private static bytes = new Uint8Array(1 << 20);
-  private written = 0;
+class IpcBuffer {
+  bytes = new Uint8Array(1 << 20);
+
+  /** The batches as one IPC stream; the view is valid until the next call. */
+  collect(schema: Schema, batches: RecordBatch[]): Uint8Array {
+    const sink = new IpcSink(this);
+    const writer = new RecordBatchStreamWriter();
+    writer.reset(sink, schema);
+    for (const batch of batches) writer.write(batch);
+    writer.finish();
+    return this.bytes.subarray(0, sink.written);
+  }
+}
+
+/** What the Arrow writer writes to: appends each piece to the IpcBuffer, growing it when needed. */
+class IpcSink extends AsyncByteQueue {
+  written = 0;
+
+  constructor(private readonly buffer: IpcBuffer) {
+    super();
+  }
 
   override write(piece: Uint8Array): void {
     const needed = this.written + piece.byteLength;
-    if (needed > IpcCollector.bytes.length) {
-      const grown = new Uint8Array(Math.max(needed, IpcCollector.bytes.length * 2));
-      grown.set(IpcCollector.bytes.subarray(0, this.written));
-      IpcCollector.bytes = grown;
+    const { buffer } = this;
+    if (needed > buffer.bytes.length) {
+      const grown = new Uint8Array(Math.max(needed, buffer.bytes.length * 2));
+      grown.set(buffer.bytes.subarray(0, this.written));
+      buffer.bytes = grown;
     }
-    IpcCollector.bytes.set(piece, this.written);
+    buffer.bytes.set(piece, this.written);
     this.written = needed;
-  }
-
-  /** The stream written so far; valid until the next encode. */
-  static collect(schema: Schema, batches: RecordBatch[]): Uint8Array {
-    const collector = new IpcCollector();
-    const writer = new RecordBatchStreamWriter();
-    writer.reset(collector, schema);
-    for (const batch of batches) writer.write(batch);
-    writer.finish();
-    return IpcCollector.bytes.subarray(0, collector.written);
   }
 }
 
@@ -75,19 +85,6 @@ export function loadParquetWasm(): Promise<typeof import('parquet-wasm')> {
 
 type Compress = (page: Uint8Array) => Uint8Array;
 let nativeZstd: Promise<{ compress: Compress } | { error: Error }> | null = null;
-/** Why the native route was given up (compressPages refused a file): parquet-wasm does it all from then on. */
-let refusal: string | null = null;
-
-/** Why this thread's encoder gave up the native route, or null while it has not (for logs and tests). */
-export function nativeRefusal(): string | null {
-  return refusal;
-}
-
-/**
- * The binding's output pages are freed only after a collection (see young-gc.ts): one every 32 MB of
- * them, for a batch large enough to make that much before the collection that follows each encode.
- */
-const nativeGarbage = new Collector(32 * 1024 * 1024);
 
 /**
  * The native zstd binding, or why it cannot load: its binaries are per-platform optional packages, so an
@@ -97,43 +94,52 @@ export function loadNativeZstd(): Promise<{ compress: Compress } | { error: Erro
   nativeZstd ??= import('@toondepauw/node-zstd')
     .then(({ Encoder }) => {
       const encoder = new Encoder(ZSTD_LEVEL);
-      const compress = (page: Uint8Array) => {
-        const compressed = encoder.encodeSync(page as Buffer);
-        nativeGarbage.count(compressed.byteLength);
-        return compressed;
-      };
-      return { compress };
+      return { compress: (page: Uint8Array) => encoder.encodeSync(page as Buffer) as Uint8Array };
     })
     .catch((error: Error) => ({ error }));
   return nativeZstd;
 }
 
 /**
- * `statistics` computes a column chunk's statistics on the native route; tests replace it with one that
- * refuses, to see the fallback.
+ * One encoder per thread that encodes: it owns what lasts from batch to batch (the IPC buffer, and the
+ * native route's refusal). `statistics` computes a column chunk's statistics on the native route; tests
+ * replace it with one that refuses, to see the fallback.
  */
-export async function encodeParquet(
-  schema: StreamSchema,
-  chunks: ParsedChunk[],
-  options: EncodeOptions,
-  statistics: typeof statisticsFields = statisticsFields,
-): Promise<Uint8Array> {
-  const native = options.zstd === 'native' && refusal === null ? await loadNativeZstd() : null;
-  if (native && 'compress' in native) {
-    const file = await parquetWasmWrite(schema, chunks, options, { zstd: false, statistics: false });
-    try {
-      return compressPages(file, native.compress, (column, firstRow, rows) =>
-        statistics(schema.columns[column]!, columnSlices(chunks, column, firstRow, rows)),
-      );
-    } catch (error) {
-      if (!(error instanceof UnsupportedParquetError)) throw error;
-      // A file compressPages does not handle (a parquet-wasm that writes something new) or statistics that
-      // do not fit it: parquet-wasm encodes this batch again, and the next ones, with its own zstd and
-      // statistics. The worker reports the reason once (a warning in the service's log).
-      refusal = error.message;
+export class ParquetEncoder {
+  /** Why this encoder gave up the native route (compressPages refused a file), or null while it has not. */
+  refusal: string | null = null;
+  private readonly ipc = new IpcBuffer();
+  /**
+   * The binding's output pages are freed only after a collection (see young-gc.ts): one every 32 MB of
+   * them, for a batch large enough to make that much before the collection that follows each encode.
+   */
+  private readonly nativeGarbage = new Collector(32 * 1024 * 1024);
+
+  constructor(private readonly statistics: typeof statisticsFields = statisticsFields) {}
+
+  async encode(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Promise<Uint8Array> {
+    const native = options.zstd === 'native' && this.refusal === null ? await loadNativeZstd() : null;
+    if (native && 'compress' in native) {
+      const file = await parquetWasmWrite(schema, chunks, options, { zstd: false, statistics: false }, this.ipc);
+      const compress = (page: Uint8Array) => {
+        const compressed = native.compress(page);
+        this.nativeGarbage.count(compressed.byteLength);
+        return compressed;
+      };
+      try {
+        return compressPages(file, compress, (column, firstRow, rows) =>
+          this.statistics(schema.columns[column]!, columnSlices(chunks, column, firstRow, rows)),
+        );
+      } catch (error) {
+        if (!(error instanceof UnsupportedParquetError)) throw error;
+        // A file compressPages does not handle (a parquet-wasm that writes something new) or statistics that
+        // do not fit it: parquet-wasm encodes this batch again, and the next ones, with its own zstd and
+        // statistics. The worker reports the reason once (a warning in the service's log).
+        this.refusal = error.message;
+      }
     }
+    return parquetWasmWrite(schema, chunks, options, { zstd: true, statistics: true }, this.ipc);
   }
-  return parquetWasmWrite(schema, chunks, options, { zstd: true, statistics: true });
 }
 
 /**
@@ -146,6 +152,7 @@ export async function parquetWasmWrite(
   chunks: ParsedChunk[],
   options: Omit<EncodeOptions, 'zstd'>,
   { zstd, statistics }: { zstd: boolean; statistics: boolean },
+  ipc = new IpcBuffer(),
 ): Promise<Uint8Array> {
   const { Compression, EnabledStatistics, Encoding, Table: WasmTable, writeParquet, WriterPropertiesBuilder, WriterVersion } =
     await loadParquetWasm();
@@ -156,8 +163,8 @@ export async function parquetWasmWrite(
     [PARQUET_METADATA_KEYS.rows]: String(rows),
   };
   const { schema: arrowSchema, batches } = toRecordBatches(schema, chunks, metadata);
-  // fromIPCStream copies the stream into wasm memory, so the collector's buffer is free again after it.
-  const wasmTable = WasmTable.fromIPCStream(IpcCollector.collect(arrowSchema, batches));
+  // fromIPCStream copies the stream into wasm memory, so the IPC buffer is free again after it.
+  const wasmTable = WasmTable.fromIPCStream(ipc.collect(arrowSchema, batches));
   // Dictionary encoding only pays off for strings (repeated labels); for numbers and timestamps it
   // roughly doubles the encoding time and makes files larger (measured on the benchmark dataset). A
   // dictionary page of at most 256 KiB (the default is 1 MiB) makes a string column of mostly distinct

@@ -3,7 +3,7 @@
  * chunks, and encodes batches into Parquet. Both are CPU work kept off the main thread's event loop.
  */
 import { parentPort } from 'node:worker_threads';
-import { encodeParquet, loadParquetWasm, nativeRefusal } from './parquet-encode';
+import { loadParquetWasm, ParquetEncoder } from './parquet-encode';
 import { CsvParser } from './parse/csv-parser';
 import { NdjsonParser } from './parse/ndjson-parser';
 import { BodyError } from './parse/record-sink';
@@ -58,13 +58,14 @@ function fail(session: number, error: unknown) {
 
 /** Encodes run one after another, each answered and cleaned up after before the next starts. */
 let encoding = Promise.resolve();
+const encoder = new ParquetEncoder();
 let refusalReported = false;
 
 async function encode(message: Extract<ToWorker, { kind: 'encode' }>): Promise<void> {
   try {
-    const parquet = await encodeParquet(message.schema, message.chunks, message.options);
+    const parquet = await encoder.encode(message.schema, message.chunks, message.options);
     send({ kind: 'encoded', job: message.job, parquet }, [parquet.buffer as ArrayBuffer]);
-    const refusal = nativeRefusal();
+    const refusal = encoder.refusal;
     if (refusal !== null && !refusalReported) {
       refusalReported = true;
       send({ kind: 'warning', message: `the native Parquet route was given up (${refusal}): parquet-wasm compresses the pages and computes the statistics from now on (slower)` });

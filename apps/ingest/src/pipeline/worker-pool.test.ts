@@ -77,11 +77,11 @@ describe('WorkerPool parse sessions', () => {
     }
   });
 
-  it('holds body reading back while the encoder has more than two batches in hand, and lets it go once it has caught up', async () => {
+  it('spreads batches over every encoder, holds body reading back while they have more than two each in hand, and lets it go once they have caught up', async () => {
     const body = `id,text\n${Array.from({ length: 50_000 }, (_, i) => `${i},row ${i} of the batch`).join('\n')}\n`;
     assert.equal(pool.encoderCaughtUp(), undefined, 'nothing queued: reading goes on at once');
     let encoded = 0;
-    const jobs = Array.from({ length: 4 }, () =>
+    const jobs = Array.from({ length: 6 }, () =>
       pool
         .encode({ columns }, parse('csv', body, columns, { chunkRows: 10_000 }).chunks, { stream: 's', schemaVersion: 1, rowGroupRows: 100_000, zstd: 'native' })
         .then((parquet) => {
@@ -89,10 +89,11 @@ describe('WorkerPool parse sessions', () => {
           return parquet;
         }),
     );
+    assert.deepEqual(pool.encodeJobs(), [3, 3], 'each encoder has three');
     const caughtUp = pool.encoderCaughtUp();
-    assert.ok(caughtUp, 'four batches queued: reading waits');
+    assert.ok(caughtUp, 'six batches queued on two encoders: reading waits');
     await caughtUp;
-    assert.ok(encoded >= 2, `released with ${4 - encoded} batches still queued`);
+    assert.ok(encoded >= 2, `released with ${6 - encoded} batches still queued`);
     for (const parquet of await Promise.all(jobs)) {
       assert.equal(new TextDecoder().decode(parquet.subarray(0, 4)), 'PAR1');
     }

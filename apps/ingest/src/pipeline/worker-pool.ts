@@ -1,10 +1,12 @@
 /**
  * The pool of pipeline workers. A parse session sticks to one worker (a body is parsed in order) and
- * goes to the least busy one, preferring those that do not encode. Encode jobs all go to the first
- * worker: only it loads parquet-wasm and holds the wasm memory an encode grows (measured: 30 MB for a
- * 200,000-row batch, never given back), instead of every worker. Each session keeps at most `window`
- * body bytes in flight, so a slow parser slows the reads of the socket instead of growing memory; and
- * readers wait while the encoder is more than a couple of batches behind (encoderCaughtUp).
+ * goes to the least busy one. The first `encoders` workers also encode batches into Parquet (each loads
+ * parquet-wasm and the zstd binding once, and keeps the wasm memory an encode grows: measured 30 MB for a
+ * 200,000-row batch, never given back); an encode job goes to the encoder with the fewest in hand, so
+ * batches of different streams, and of one stream, are encoded on every core that has the encoder. Each
+ * session keeps at most `window` body bytes in flight, so a slow parser slows the reads of the socket
+ * instead of growing memory; and readers wait while the encoders are more than a couple of batches each
+ * behind (encoderCaughtUp).
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -38,6 +40,8 @@ export class BodyParseError extends Error {
 
 interface Slot {
   worker: Worker;
+  /** Whether this worker encodes (see WorkerPool). */
+  encoder: boolean;
   sessions: number;
   jobs: number;
   /** Settles once the worker has loaded its modules (or failed to). */
@@ -142,8 +146,8 @@ export class ParseSession {
 }
 
 /**
- * Batches the encoder may have in hand (the one it is encoding and those waiting) before body reading
- * waits (see encoderCaughtUp): while the encoder is behind, reading ahead only holds more rows in memory.
+ * Batches each encoder may have in hand (the one it is encoding and those waiting) before body reading
+ * waits (see encoderCaughtUp): while the encoders are behind, reading ahead only holds more rows in memory.
  */
 const ENCODE_BACKLOG = 2;
 
@@ -164,8 +168,13 @@ export class WorkerPool {
   /** Where the workers' warnings go (the service's log). */
   onWarning: (message: string) => void = () => {};
 
-  constructor(size = os.availableParallelism()) {
-    for (let i = 0; i < Math.max(1, size); i++) this.slots.push(this.spawn(i === 0));
+  private readonly encoders: number;
+
+  /** `size` workers, of which the first `encoders` (at least one, at most all) also encode. */
+  constructor(size = os.availableParallelism(), encoders = size) {
+    const workers = Math.max(1, size);
+    this.encoders = Math.min(workers, Math.max(1, encoders));
+    for (let i = 0; i < workers; i++) this.slots.push(this.spawn(i < this.encoders));
   }
 
   get size(): number {
@@ -180,7 +189,7 @@ export class WorkerPool {
     return Promise.all(this.slots.map((slot) => slot.loaded)).then(() => undefined);
   }
 
-  /** `encoder`: the first worker, which encodes every batch (it loads the encoder at once). */
+  /** `encoder`: a worker that encodes batches (it loads the encoder at once). */
   private spawn(encoder: boolean): Slot {
     const worker = new Worker(new URL('./pipeline.worker.mjs', import.meta.url));
     if (encoder) worker.postMessage({ kind: 'warm' } satisfies ToWorker);
@@ -189,7 +198,7 @@ export class WorkerPool {
       settleLoaded = (error) => (error ? reject(error) : resolve());
     });
     loaded.catch(() => {}); // a replacement worker's failure is reported by its crash, not here
-    const slot: Slot = { worker, sessions: 0, jobs: 0, loaded, settleLoaded };
+    const slot: Slot = { worker, encoder, sessions: 0, jobs: 0, loaded, settleLoaded };
     worker.on('message', (message: FromWorker) => this.dispatch(slot, message));
     worker.on('error', (error) => this.crashed(slot, error));
     worker.on('exit', (code) => {
@@ -204,7 +213,7 @@ export class WorkerPool {
     slot.settleLoaded(error);
     const index = this.slots.indexOf(slot);
     if (index < 0) return;
-    this.slots[index] = this.spawn(index === 0);
+    this.slots[index] = this.spawn(slot.encoder);
     for (const session of this.sessions.values()) {
       if (session.slot === slot) session.fail(error);
     }
@@ -239,7 +248,7 @@ export class WorkerPool {
     this.sessions.get(message.session)?.receive(message);
   }
 
-  /** The worker with the fewest sessions and jobs; on a tie, the last one (the first one encodes). */
+  /** The worker with the fewest sessions and jobs; on a tie, the last one (the first ones encode). */
   private leastBusy(): Slot {
     let best = this.slots[this.slots.length - 1]!;
     for (const slot of this.slots) {
@@ -257,8 +266,18 @@ export class WorkerPool {
     return session;
   }
 
+  /** The encoder with the fewest batches in hand; on a tie, the one parsing the fewest bodies. */
+  private leastBusyEncoder(): Slot {
+    let best = this.slots[0]!;
+    for (let i = 1; i < this.encoders; i++) {
+      const slot = this.slots[i]!;
+      if (slot.jobs < best.jobs || (slot.jobs === best.jobs && slot.sessions < best.sessions)) best = slot;
+    }
+    return best;
+  }
+
   encode(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Promise<Uint8Array> {
-    const slot = this.slots[0]!;
+    const slot = this.leastBusyEncoder();
     const job = this.nextId++;
     slot.jobs++;
     return new Promise((resolve, reject) => {
@@ -276,14 +295,25 @@ export class WorkerPool {
     });
   }
 
-  /** Resolves once the encoder has at most ENCODE_BACKLOG batches in hand (at once when that is so now). */
+  /** Resolves once the encoders have at most ENCODE_BACKLOG batches each in hand (at once when that is so now). */
   encoderCaughtUp(): Promise<void> | undefined {
-    if (this.slots[0]!.jobs <= ENCODE_BACKLOG) return undefined;
+    if (!this.encodersBehind()) return undefined;
     return new Promise((resolve) => this.backlogWaiters.push(resolve));
   }
 
+  /** Batches each encoder has in hand (the one it is encoding and those waiting), in worker order. */
+  encodeJobs(): number[] {
+    return this.slots.slice(0, this.encoders).map((slot) => slot.jobs);
+  }
+
+  private encodersBehind(): boolean {
+    let jobs = 0;
+    for (let i = 0; i < this.encoders; i++) jobs += this.slots[i]!.jobs;
+    return jobs > ENCODE_BACKLOG * this.encoders;
+  }
+
   private wakeReaders() {
-    if (this.slots[0]!.jobs > ENCODE_BACKLOG || this.backlogWaiters.length === 0) return;
+    if (this.encodersBehind() || this.backlogWaiters.length === 0) return;
     const waiters = this.backlogWaiters;
     this.backlogWaiters = [];
     for (const wake of waiters) wake();

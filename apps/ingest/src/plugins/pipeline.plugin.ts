@@ -20,7 +20,7 @@ declare module 'fastify' {
 
 export const pipelinePlugin = fp<{ config: Config }>(
   async (app, { config }) => {
-    const pool = new WorkerPool(config.pipelineWorkers);
+    const pool = new WorkerPool(config.pipelineWorkers, config.encodeWorkers);
     pool.onWarning = (message) => app.log.warn(message);
     // Requests are taken once the workers can parse them: the first body would otherwise wait for them.
     await pool.ready();

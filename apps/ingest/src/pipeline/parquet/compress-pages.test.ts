@@ -14,7 +14,7 @@ import { parquetMetadata, readColumnIndex, readOffsetIndex, type FileMetaData } 
 import * as wasm from 'parquet-wasm';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { parse } from '../../test/parse-helpers';
-import { encodeParquet, loadNativeZstd, type ZstdRoute } from '../parquet-encode';
+import { loadNativeZstd, ParquetEncoder, type ZstdRoute } from '../parquet-encode';
 import { compressPages, UnsupportedParquetError } from './compress-pages';
 
 const columns: Column[] = [
@@ -54,7 +54,7 @@ function body(): string {
 async function encode(zstd: ZstdRoute, rowGroupRows: number): Promise<Uint8Array> {
   const { chunks, rejected } = parse('csv', body(), columns, { chunkRows: 16_384 });
   assert.equal(rejected, 0);
-  return encodeParquet({ columns }, chunks, { stream: 's', schemaVersion: 1, rowGroupRows, zstd });
+  return new ParquetEncoder().encode({ columns }, chunks, { stream: 's', schemaVersion: 1, rowGroupRows, zstd });
 }
 
 async function nativeCompress() {

@@ -1,6 +1,6 @@
 /**
  * The statistics the native route computes against parquet-wasm's own: the same batch encoded by
- * encodeParquet (statistics from statistics.ts) and by parquet-wasm with its statistics on (pages then
+ * ParquetEncoder (statistics from statistics.ts) and by parquet-wasm with its statistics on (pages then
  * compressed the same way) must give the same file, byte for byte but for the order of the key-value
  * pairs (parquet-wasm writes them in hash order, different from one encode to the next).
  */
@@ -10,7 +10,7 @@ import type { Column } from '@sluice/shared';
 import { prng } from '@sluice/testkit';
 import { parquetMetadata } from 'hyparquet';
 import { parse } from '../../test/parse-helpers';
-import { encodeParquet, loadNativeZstd, nativeRefusal, parquetWasmWrite } from '../parquet-encode';
+import { loadNativeZstd, ParquetEncoder, parquetWasmWrite } from '../parquet-encode';
 import { compressPages, UnsupportedParquetError } from './compress-pages';
 import { ThriftReader, type ThriftField } from './thrift-compact';
 
@@ -116,8 +116,9 @@ describe('column chunk statistics computed from the parsed columns', () => {
       const parsed = parse('csv', body(rows, seed), columns, { chunkRows, allowNonFinite: true });
       assert.equal(parsed.rejected, 0, JSON.stringify(parsed.errors.slice(0, 3)));
       const options = { stream: 's', schemaVersion: 1, rowGroupRows };
-      const ours = await encodeParquet({ columns }, parsed.chunks, { ...options, zstd: 'native' });
-      assert.equal(nativeRefusal(), null, 'the native route was taken');
+      const encoder = new ParquetEncoder();
+      const ours = await encoder.encode({ columns }, parsed.chunks, { ...options, zstd: 'native' });
+      assert.equal(encoder.refusal, null, 'the native route was taken');
       const theirs = compressPages(await parquetWasmWrite({ columns }, parsed.chunks, options, { zstd: false, statistics: true }), compress);
       assertSameFile(ours, theirs);
     });
@@ -131,8 +132,9 @@ describe('column chunk statistics computed from the parsed columns', () => {
     ].join('\n')}\n`;
     const parsed = parse('csv', csv, columns, { allowNonFinite: true });
     assert.equal(parsed.rejected, 0);
-    const file = await encodeParquet({ columns }, parsed.chunks, { stream: 's', schemaVersion: 1, rowGroupRows: 100, zstd: 'native' });
-    assert.equal(nativeRefusal(), null, 'the native route was taken');
+    const encoder = new ParquetEncoder();
+    const file = await encoder.encode({ columns }, parsed.chunks, { stream: 's', schemaVersion: 1, rowGroupRows: 100, zstd: 'native' });
+    assert.equal(encoder.refusal, null, 'the native route was taken');
     const metadata = parquetMetadata(file.slice().buffer);
     const stats = Object.fromEntries(metadata.row_groups[0]!.columns.map((chunk) => [chunk.meta_data!.path_in_schema[0], chunk.meta_data!.statistics]));
     assert.deepEqual([stats.id!.min_value, stats.id!.max_value, stats.id!.null_count], [-2n, 9n, 0n]);
@@ -146,21 +148,25 @@ describe('column chunk statistics computed from the parsed columns', () => {
     assert.deepEqual([stats.none_f64!.min_value, stats.none_f64!.null_count], [undefined, 2n]);
   });
 
-  // Last: once refused, the native route stays given up for the rest of this process.
   it('falls back to parquet-wasm for the batch and those after it when compressPages refuses', async () => {
     const parsed = parse('csv', body(500, 6), columns, { chunkRows: 64, allowNonFinite: true });
     const options = { stream: 's', schemaVersion: 1, rowGroupRows: 200 };
     const reference = await parquetWasmWrite({ columns }, parsed.chunks, options, { zstd: true, statistics: true });
-    // A fake fault: no parquet-wasm file that compressPages refuses can be written through encodeParquet,
+    // A fake fault: no parquet-wasm file that compressPages refuses can be written through the encoder,
     // so the statistics step refuses instead.
     const refuse = () => {
       throw new UnsupportedParquetError('a test refusal');
     };
-    const fallback = await encodeParquet({ columns }, parsed.chunks, { ...options, zstd: 'native' }, refuse);
-    assert.equal(nativeRefusal(), 'a test refusal');
+    const refusing = new ParquetEncoder(refuse);
+    const fallback = await refusing.encode({ columns }, parsed.chunks, { ...options, zstd: 'native' });
+    assert.equal(refusing.refusal, 'a test refusal');
     assertSameFile(fallback, reference);
-    const next = await encodeParquet({ columns }, parsed.chunks, { ...options, zstd: 'native' });
+    // Once refused, that encoder stays on parquet-wasm's route; another one is not affected.
+    const next = await refusing.encode({ columns }, parsed.chunks, { ...options, zstd: 'native' });
     assertSameFile(next, reference);
+    const other = new ParquetEncoder();
+    await other.encode({ columns }, parsed.chunks, { ...options, zstd: 'native' });
+    assert.equal(other.refusal, null);
   });
 });
 
