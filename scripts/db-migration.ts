@@ -3,7 +3,8 @@
  * (what `prisma migrate dev --create-only` does). Uses a temporary shadow database on DATABASE_URL's server.
  */
 import path from 'node:path';
-import { createMigration, DEFAULT_MIGRATIONS_DIR } from '@sluice/db/migrate';
+import { DEFAULT_MIGRATIONS_DIR } from '@sluice/db/migrate';
+import { createMigration, setMigrationDebugLogs } from '@sluice/db/migration-writer';
 
 const name = process.argv[2];
 const databaseUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -11,6 +12,7 @@ if (!name) {
   console.error('usage: npm run db:migration -- <name>');
   process.exit(2);
 }
+setMigrationDebugLogs(Boolean(process.env.MIGRATE_DEBUG));
 const folder = await createMigration({ databaseUrl, name });
 console.log(
   folder
