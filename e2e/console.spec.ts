@@ -37,6 +37,8 @@ test('first run: set up the operator account, sign out and sign in', async ({ pa
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByLabel('Confirm password').fill(password);
+  // npm start asks for a one-time setup token on first run; the runner passes the one it started with.
+  if (process.env.E2E_SETUP_TOKEN) await page.getByLabel('Setup token').fill(process.env.E2E_SETUP_TOKEN);
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByRole('heading', { name: 'Streams' })).toBeVisible();
   await expect(page.getByText('No streams yet')).toBeVisible();

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createDb } from '@sluice/db';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@sluice/db/embedded-postgres';
 import { applyMigrations } from '@sluice/db/migrate';
 import { portInUse, run, spawnService, waitForHttp, type Service } from '@sluice/testkit';
@@ -71,6 +72,16 @@ async function main() {
   const { applied } = await applyMigrations({ databaseUrl });
   log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
 
+  const consoleEnv: Record<string, string> = {
+    SLUICE_SESSION_SECRET: env.SLUICE_SESSION_SECRET ?? sessionSecret(),
+  };
+  // First run with nobody to sign in and no configured account: whoever reaches the setup page first
+  // would become the operator. Only someone who can read this output may.
+  if (!env.SLUICE_SETUP_TOKEN && !env.SLUICE_ADMIN_EMAIL && !(await operatorExists(databaseUrl))) {
+    consoleEnv.SLUICE_SETUP_TOKEN = randomBytes(18).toString('base64url');
+    log(`no operator account yet: the setup page asks for this one-time token: ${consoleEnv.SLUICE_SETUP_TOKEN}`);
+  }
+
   const common = {
     ...buildEnv,
     DATABASE_URL: databaseUrl,
@@ -110,7 +121,7 @@ async function main() {
   // The next binary itself, not an npx wrapper: stopping a wrapper would leave next-server running.
   const web = spawnService('web', path.join(root, 'node_modules/.bin/next'), ['start', '-p', String(webPort), '-H', env.WEB_HOST ?? '127.0.0.1'], {
     cwd: path.join(root, 'apps/web'),
-    env: { ...common, INGEST_URL: env.INGEST_URL ?? `http://127.0.0.1:${ingestPort}` },
+    env: { ...common, ...consoleEnv, INGEST_URL: env.INGEST_URL ?? `http://127.0.0.1:${ingestPort}` },
     onExit: onExit('web'),
   });
   services.push(web);
@@ -120,6 +131,28 @@ async function main() {
   log(`ingest API  http://127.0.0.1:${ingestPort}`);
   log(`console     http://127.0.0.1:${webPort}`);
   log('press Ctrl-C to stop');
+}
+
+/**
+ * The console requires a session secret in production (next start). Without SLUICE_SESSION_SECRET, one
+ * is made on the first run and kept in the data folder, so sessions survive a restart.
+ */
+function sessionSecret(): string {
+  const file = path.join(dataDir, 'session-secret');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  }
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+async function operatorExists(databaseUrl: string): Promise<boolean> {
+  const db = createDb(databaseUrl, { maxConnections: 1 });
+  try {
+    return (await db.operator.count()) > 0;
+  } finally {
+    await db.$disconnect();
+  }
 }
 
 main().catch(async (error) => {

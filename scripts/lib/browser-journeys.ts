@@ -18,6 +18,7 @@ export async function runBrowserJourneys(
   const [ingestPort, webPort] = await Promise.all([freePort(), freePort()]);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-e2e-'));
   const adminToken = randomBytes(24).toString('hex');
+  const setupToken = randomBytes(18).toString('hex');
   const product = spawnService('npm start', process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: root,
     env: {
@@ -27,6 +28,10 @@ export async function runBrowserJourneys(
       WEB_PORT: String(webPort),
       SLUICE_DATA_DIR: dataDir,
       SLUICE_ADMIN_TOKEN: adminToken,
+      SLUICE_SETUP_TOKEN: setupToken,
+      // The journeys give each test its own client address (X-Forwarded-For), so that sign-in
+      // throttling in one test does not reach the others, and ask for https (X-Forwarded-Proto).
+      SLUICE_TRUST_PROXY: '1',
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -44,6 +49,8 @@ export async function runBrowserJourneys(
           E2E_INGEST_URL: `http://127.0.0.1:${ingestPort}`,
           E2E_JSON_REPORT: report,
           E2E_ADMIN_TOKEN: adminToken,
+          E2E_SETUP_TOKEN: setupToken,
+          E2E_DATABASE_URL: databaseUrl,
         },
         stdio: 'inherit',
       });

@@ -6,10 +6,13 @@ export function AuthForm({
   action,
   submitLabel,
   confirm = false,
+  setupToken = false,
 }: {
   action: (state: FormState, form: FormData) => Promise<FormState>;
   submitLabel: string;
   confirm?: boolean;
+  /** Ask for the setup token the console was started with (SLUICE_SETUP_TOKEN). */
+  setupToken?: boolean;
 }) {
   const [state, formAction, pending] = useActionState(action, {});
   return (
@@ -28,8 +31,15 @@ export function AuthForm({
           <input name="confirm" type="password" autoComplete="new-password" required minLength={8} />
         </label>
       )}
+      {setupToken && (
+        <label>
+          Setup token
+          <input name="token" type="password" autoComplete="off" required />
+          <span className="muted small">Printed by npm start, or the SLUICE_SETUP_TOKEN the console was started with.</span>
+        </label>
+      )}
       {state.error && (
-        <p role="alert" className="error">
+        <p role="alert" className="error" data-retry-after={state.retryAfter}>
           {state.error}
         </p>
       )}

@@ -17,8 +17,19 @@ type State =
   | { phase: 'done'; result: IngestResultDto }
   | { phase: 'failed'; message: string };
 
+/** Chosen here from the file name, never the browser's guess (which may be text/plain, or nothing). */
 function contentTypeFor(file: File): string {
-  return /\.(ndjson|jsonl|json)$/i.test(file.name) ? 'application/x-ndjson' : 'text/csv';
+  return /\.(ndjson|jsonl|json)(\.gz)?$/i.test(file.name) ? 'application/x-ndjson' : 'text/csv';
+}
+
+/** crypto.randomUUID exists in secure contexts only; a console served over plain http is not one. */
+function randomUuid(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 export function UploadPanel({ stream }: { stream: string }) {
@@ -31,6 +42,8 @@ export function UploadPanel({ stream }: { stream: string }) {
     request.current = xhr;
     xhr.open('POST', `/api/upload/${encodeURIComponent(stream)}`);
     xhr.setRequestHeader('content-type', contentTypeFor(file));
+    // One key per chosen file: a retry of the same upload is recognised by the ingest service.
+    xhr.setRequestHeader('idempotency-key', randomUuid());
     if (file.name.endsWith('.gz')) xhr.setRequestHeader('content-encoding', 'gzip');
     xhr.upload.onprogress = (event) => setState({ phase: 'sending', file: file.name, sent: event.loaded, total: event.total || file.size });
     xhr.upload.onload = () => setState({ phase: 'storing', file: file.name, total: file.size });

@@ -1,6 +1,5 @@
 /** Operator accounts: the first one from the setup page or SLUICE_ADMIN_EMAIL / SLUICE_ADMIN_PASSWORD. */
-import { hashPassword, verifyPassword } from '@sluice/db';
-import { newId } from '@sluice/shared';
+import { createFirstOperator, hashPassword, verifyPassword } from '@sluice/db';
 import { env } from '../env';
 import { db } from './db';
 
@@ -14,17 +13,12 @@ async function ensureConfiguredOperator(): Promise<void> {
   const { SLUICE_ADMIN_EMAIL: email, SLUICE_ADMIN_PASSWORD: password } = env();
   if (!email || !password) return;
   if ((await db().operator.count()) > 0) return;
-  await db()
-    .operator.create({ data: { id: newId('op'), email: email.toLowerCase(), passwordHash: await hashPassword(password) } })
-    .catch(() => {}); // another replica created it first
+  await createFirstOperator(db(), email, password);
 }
 
-export async function createFirstOperator(email: string, password: string): Promise<string> {
-  if ((await db().operator.count()) > 0) throw new Error('An operator account already exists.');
-  const operator = await db().operator.create({
-    data: { id: newId('op'), email: email.toLowerCase(), passwordHash: await hashPassword(password) },
-  });
-  return operator.id;
+/** The new operator's id, or null when another setup created the first operator first. */
+export async function setUpFirstOperator(email: string, password: string): Promise<string | null> {
+  return createFirstOperator(db(), email, password);
 }
 
 export async function checkCredentials(email: string, password: string): Promise<string | null> {

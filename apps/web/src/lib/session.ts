@@ -1,17 +1,25 @@
 /**
  * Operator sessions: a random token in an httpOnly, SameSite=Lax cookie, signed with HMAC-SHA256;
  * only the token's SHA-256 is stored (Session table), so a database leak reveals no live session.
+ * Over HTTPS the cookie is Secure and named `__Host-sluice_session` (the prefix makes browsers refuse it
+ * unless it is Secure, host-only and Path=/, so a sibling subdomain cannot plant one); over plain http a
+ * browser would drop a `__Host-` cookie, so the name is then `sluice_session`.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { newId } from '@sluice/shared';
-import { cookies } from 'next/headers';
-import { redirect } from 'next/navigation';
+import { createSession, findActiveSession, purgeExpiredSessions } from '@sluice/db';
+import { cookies, headers } from 'next/headers';
 import { env } from '../env';
 import { db } from './db';
+import { requestIsSecure } from './request-origin';
 
-export const SESSION_COOKIE = 'sluice_session';
+export const SECURE_SESSION_COOKIE = '__Host-sluice_session';
+export const PLAIN_SESSION_COOKIE = 'sluice_session';
 
-/** Without a configured secret, one per process: sessions then end when the console restarts. */
+export function sessionCookieName(secure: boolean): string {
+  return secure ? SECURE_SESSION_COOKIE : PLAIN_SESSION_COOKIE;
+}
+
+/** Without a configured secret (development only: env.ts requires one in production), one per process. */
 const holder = globalThis as unknown as { sluiceSessionSecret?: string };
 function secret(): string {
   holder.sluiceSessionSecret ??= env().SLUICE_SESSION_SECRET ?? randomBytes(32).toString('hex');
@@ -26,16 +34,21 @@ function hash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+function idleMs(): number {
+  return env().SESSION_IDLE_HOURS * 3600 * 1000;
+}
+
 export async function startSession(operatorId: string): Promise<void> {
   const token = randomBytes(32).toString('base64url');
-  const ttl = env().SESSION_TTL_HOURS * 3600 * 1000;
-  const expiresAt = new Date(Date.now() + ttl);
-  await db().session.create({ data: { id: newId('ses'), tokenHash: hash(token), operatorId, expiresAt } });
+  const expiresAt = new Date(Date.now() + env().SESSION_TTL_HOURS * 3600 * 1000);
+  await purgeExpiredSessions(db(), idleMs());
+  await createSession(db(), { operatorId, tokenHash: hash(token), expiresAt });
   await db().operator.update({ where: { id: operatorId }, data: { lastLoginAt: new Date() } });
-  (await cookies()).set(SESSION_COOKIE, `${token}.${sign(token)}`, {
+  const secure = requestIsSecure(await headers());
+  (await cookies()).set(sessionCookieName(secure), `${token}.${sign(token)}`, {
     httpOnly: true,
     sameSite: 'lax',
-    secure: false,
+    secure,
     path: '/',
     expires: expiresAt,
   });
@@ -44,13 +57,21 @@ export async function startSession(operatorId: string): Promise<void> {
 export interface CurrentOperator {
   id: string;
   email: string;
+  /** The session this request is signed in with. */
+  sessionId: string;
 }
 
+/** The operator of this request's session cookie, if it is genuine, not expired and not idle too long. */
 export async function currentOperator(): Promise<CurrentOperator | null> {
-  return operatorFromCookie((await cookies()).get(SESSION_COOKIE)?.value);
+  const store = await cookies();
+  return verifyCookieSession(await headers(), (name) => store.get(name)?.value);
 }
 
-/** The operator a session cookie value belongs to, if it is genuine and not expired. */
+/** The same check from plain headers and cookies (the Pages upload route has no next/headers). */
+export function verifyCookieSession(headerSource: { get(name: string): string | null }, cookie: (name: string) => string | undefined) {
+  return operatorFromCookie(cookie(sessionCookieName(requestIsSecure(headerSource))));
+}
+
 export async function operatorFromCookie(value: string | undefined): Promise<CurrentOperator | null> {
   if (!value) return null;
   const [token, signature] = value.split('.');
@@ -58,21 +79,14 @@ export async function operatorFromCookie(value: string | undefined): Promise<Cur
   const expected = Buffer.from(sign(token));
   const given = Buffer.from(signature);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
-  const session = await db().session.findUnique({ where: { tokenHash: hash(token) }, include: { operator: true } });
-  if (!session || session.expiresAt < new Date()) return null;
-  return { id: session.operator.id, email: session.operator.email };
-}
-
-/** For pages and server actions: the operator, or a redirect to the login page. */
-export async function requireOperator(): Promise<CurrentOperator> {
-  const operator = await currentOperator();
-  if (!operator) redirect('/login');
-  return operator;
+  const session = await findActiveSession(db(), hash(token), idleMs());
+  return session ? { ...session.operator, sessionId: session.id } : null;
 }
 
 export async function endSession(): Promise<void> {
   const store = await cookies();
-  const token = store.get(SESSION_COOKIE)?.value?.split('.')[0];
+  const name = sessionCookieName(requestIsSecure(await headers()));
+  const token = store.get(name)?.value?.split('.')[0];
   if (token) await db().session.deleteMany({ where: { tokenHash: hash(token) } });
-  store.delete(SESSION_COOKIE);
+  store.delete(name);
 }

@@ -1,13 +1,13 @@
 import Link from 'next/link';
 import type { ReactNode } from 'react';
-import { requireOperator } from '../../lib/session';
+import { verifySession } from '../../lib/dal';
 import { logout } from '../actions/auth';
 import { Providers } from '../../components/providers';
 
 export const dynamic = 'force-dynamic';
 
 export default async function ConsoleLayout({ children }: { children: ReactNode }) {
-  const operator = await requireOperator();
+  const operator = await verifySession();
   return (
     <Providers>
       <div className="shell">
@@ -18,6 +18,7 @@ export default async function ConsoleLayout({ children }: { children: ReactNode 
           <Link href="/">Streams</Link>
           <Link href="/keys">API keys</Link>
           <Link href="/metrics">Metrics</Link>
+          <Link href="/account">Sessions</Link>
           <div className="spacer" />
           <span className="muted small">{operator.email}</span>
           <form action={logout}>

@@ -2,10 +2,12 @@ import { listStreams } from '@sluice/db';
 import Link from 'next/link';
 import { db } from '../../lib/db';
 import { formatBytes, formatNumber, formatTime } from '../../lib/format';
+import { verifySession } from '../../lib/dal';
 
 export const dynamic = 'force-dynamic';
 
 export default async function StreamsPage() {
+  await verifySession();
   const streams = await listStreams(db());
   const today = new Date();
   today.setUTCHours(0, 0, 0, 0);

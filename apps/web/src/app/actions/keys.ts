@@ -4,10 +4,10 @@ import { createApiKey, revokeApiKey } from '@sluice/db';
 import { isSluiceError, type ApiKeyScope, type CreatedApiKeyDto } from '@sluice/shared';
 import { revalidatePath } from 'next/cache';
 import { db } from '../../lib/db';
-import { requireOperator } from '../../lib/session';
+import { verifySession } from '../../lib/dal';
 
 export async function createKeyAction(input: { name: string; streams: string[] | '*'; scopes: ApiKeyScope[] }): Promise<{ ok: true; key: CreatedApiKeyDto } | { ok: false; error: string }> {
-  await requireOperator();
+  await verifySession();
   try {
     const key = await createApiKey(db(), input);
     revalidatePath('/keys');
@@ -19,7 +19,7 @@ export async function createKeyAction(input: { name: string; streams: string[] |
 }
 
 export async function revokeKeyAction(id: string): Promise<void> {
-  await requireOperator();
+  await verifySession();
   await revokeApiKey(db(), id);
   revalidatePath('/keys');
 }

@@ -4,7 +4,7 @@ import { addSchemaVersion, createStream } from '@sluice/db';
 import { isSluiceError } from '@sluice/shared';
 import { revalidatePath } from 'next/cache';
 import { db } from '../../lib/db';
-import { requireOperator } from '../../lib/session';
+import { verifySession } from '../../lib/dal';
 
 export type ActionResult = { ok: true; name?: string } | { ok: false; error: string };
 
@@ -14,7 +14,7 @@ function failure(error: unknown): ActionResult {
 }
 
 export async function createStreamAction(definition: unknown): Promise<ActionResult> {
-  await requireOperator();
+  await verifySession();
   try {
     const stream = await createStream(db(), definition);
     revalidatePath('/');
@@ -25,7 +25,7 @@ export async function createStreamAction(definition: unknown): Promise<ActionRes
 }
 
 export async function addSchemaVersionAction(name: string, schema: unknown): Promise<ActionResult> {
-  await requireOperator();
+  await verifySession();
   try {
     await addSchemaVersion(db(), name, schema);
     revalidatePath(`/streams/${name}`);

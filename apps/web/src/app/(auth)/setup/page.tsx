@@ -1,5 +1,6 @@
 import { redirect } from 'next/navigation';
 import { AuthForm } from '../../../components/auth-form';
+import { env } from '../../../env';
 import { hasOperator } from '../../../lib/operators';
 import { setup } from '../../actions/auth';
 
@@ -11,7 +12,7 @@ export default async function SetupPage() {
     <main className="auth-card">
       <h1>Welcome to Sluice</h1>
       <p className="muted">Create the first operator account. You will use it to sign in to this console.</p>
-      <AuthForm action={setup} submitLabel="Create account" confirm />
+      <AuthForm action={setup} submitLabel="Create account" confirm setupToken={Boolean(env().SLUICE_SETUP_TOKEN)} />
     </main>
   );
 }

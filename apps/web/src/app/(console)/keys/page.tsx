@@ -2,10 +2,12 @@ import { listApiKeys, listStreams } from '@sluice/db';
 import { KeyCreator, RevokeButton } from '../../../components/keys';
 import { db } from '../../../lib/db';
 import { formatTime } from '../../../lib/format';
+import { verifySession } from '../../../lib/dal';
 
 export const dynamic = 'force-dynamic';
 
 export default async function KeysPage() {
+  await verifySession();
   const [keys, streams] = await Promise.all([listApiKeys(db()), listStreams(db())]);
   return (
     <>

@@ -1,6 +1,8 @@
 import { MetricsCharts } from '../../../components/metrics-charts';
+import { verifySession } from '../../../lib/dal';
 
-export default function MetricsPage() {
+export default async function MetricsPage() {
+  await verifySession();
   return (
     <>
       <header className="page-header">

@@ -1,11 +1,11 @@
 /** GET /api/metrics: one snapshot of the numbers the metrics charts plot (signed-in operators only). */
-import { operatorOr401 } from '../../../lib/api-auth';
+import { verifyApiSession } from '../../../lib/dal';
 import { readMetrics } from '../../../lib/metrics-source';
 
 export const dynamic = 'force-dynamic';
 
 export async function GET() {
-  const operator = await operatorOr401();
+  const operator = await verifyApiSession();
   if (operator instanceof Response) return operator;
   try {
     return Response.json(await readMetrics());

@@ -7,10 +7,12 @@ import { UploadPanel } from '../../../../components/upload-panel';
 import { env } from '../../../../env';
 import { db } from '../../../../lib/db';
 import { formatBytes, formatNumber, formatTime } from '../../../../lib/format';
+import { verifySession } from '../../../../lib/dal';
 
 export const dynamic = 'force-dynamic';
 
 export default async function StreamPage({ params }: { params: Promise<{ name: string }> }) {
+  await verifySession();
   const { name } = await params;
   const stream = await findStream(db(), name);
   if (!stream) notFound();

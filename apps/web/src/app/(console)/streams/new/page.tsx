@@ -1,6 +1,8 @@
 import { StreamEditor } from '../../../../components/stream-editor';
+import { verifySession } from '../../../../lib/dal';
 
-export default function NewStreamPage() {
+export default async function NewStreamPage() {
+  await verifySession();
   return (
     <>
       <header className="page-header">

@@ -1,5 +1,6 @@
 import type { FilePreviewDto } from '@sluice/shared';
 import Link from 'next/link';
+import { verifySession } from '../../../../../lib/dal';
 import { ingestJson } from '../../../../../lib/ingest';
 import { formatBytes, formatNumber } from '../../../../../lib/format';
 
@@ -12,6 +13,7 @@ export default async function PreviewPage({
   params: Promise<{ name: string }>;
   searchParams: Promise<{ key?: string }>;
 }) {
+  await verifySession();
   const { name } = await params;
   const { key } = await searchParams;
   if (!key) return <p className="error">No file was chosen.</p>;
