@@ -1,7 +1,4 @@
-/** Runs once when the console's server starts: a bad configuration stops it here, not at the first request. */
+/** Runs once when the console's server starts (see check-env.ts). */
 export async function register() {
-  if (process.env.NEXT_RUNTIME === 'nodejs') {
-    const { env } = await import('./env');
-    env();
-  }
+  if (process.env.NEXT_RUNTIME === 'nodejs') await import('./check-env');
 }
