@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
 function readEnv(extra: Record<string, string>): { ok: boolean; output: string } {
   const script = `import('./env.ts').then((m) => { m.env(); console.log('ok'); }).catch((e) => { console.log(e.message); process.exit(1); })`;
   const base = { PATH: process.env.PATH ?? '', DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/test' };
-  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: import.meta.dirname, env: { ...base, ...extra } as NodeJS.ProcessEnv });
+  // Next's types make NODE_ENV a required union in ProcessEnv; these are plain strings on purpose.
+  const childEnv = { ...base, ...extra } as unknown as NodeJS.ProcessEnv;
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: import.meta.dirname, env: childEnv });
   return { ok: child.status === 0, output: child.stdout.toString() };
 }
 
