@@ -205,6 +205,14 @@ test('over HTTPS the session cookie is Secure and __Host- named; an operator can
   expect(setCookie).toMatch(/; HttpOnly/i);
   expect(setCookie).toMatch(/; Path=\//);
   expect(setCookie).not.toMatch(/; Domain=/i);
+  // Chromium keeps Secure cookies from http://127.0.0.1 (a loopback origin counts as secure), so the
+  // session works here; signing out must clear it with a Secure Set-Cookie too, or the browser ignores it.
+  await expect(page.getByRole('heading', { name: 'Streams' })).toBeVisible();
+  const signedOut = page.waitForResponse((response) => response.request().method() === 'POST');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  expect((await (await signedOut).headerValue('set-cookie')) ?? '').toMatch(/^__Host-sluice_session=;.*Secure/i);
+  await expect(page).toHaveURL(/\/login$/);
+  expect((await page.context().cookies()).map((c) => c.name)).not.toContain('__Host-sluice_session');
 
   // Over plain http the name has no prefix (browsers drop __Host- cookies that are not Secure).
   const first = await pageFrom(browser);

@@ -85,8 +85,10 @@ export async function operatorFromCookie(value: string | undefined): Promise<Cur
 
 export async function endSession(): Promise<void> {
   const store = await cookies();
-  const name = sessionCookieName(requestIsSecure(await headers()));
+  const secure = requestIsSecure(await headers());
+  const name = sessionCookieName(secure);
   const token = store.get(name)?.value?.split('.')[0];
   if (token) await db().session.deleteMany({ where: { tokenHash: hash(token) } });
-  store.delete(name);
+  // Not store.delete(name): its Set-Cookie has no Secure attribute, and browsers ignore a __Host- cookie without it.
+  store.set(name, '', { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: 0 });
 }
