@@ -10,6 +10,7 @@ import { createDb } from '@sluice/db';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@sluice/db/embedded-postgres';
 import { applyMigrations } from '@sluice/db/migrate';
 import { portInUse, run, spawnService, waitForHttp, type Service } from '@sluice/testkit';
+import { NODE_FLAGS, serviceEnv } from '../apps/ingest/runtime.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const env = process.env;
@@ -98,22 +99,14 @@ async function main() {
     }
   };
 
-  // The built service (plain JavaScript). Two malloc arenas instead of one per thread let the worker
-  // threads' freed buffers be reused (about 90 MB less peak RSS on bench:ingest). The mmap threshold at
-  // glibc's maximum (32 MiB) keeps freed buffers (column chunks, Parquet files) in the arenas for the
-  // next ones: a buffer mapped afresh costs a page fault per 4 KiB page, and on these virtual machines
-  // the faults took a third of the service's CPU (per 2M-row CSV request 57,000-117,000 faults at a
-  // 128 KiB or 1 MiB threshold, 9,000-24,000 at 32 MiB; CPU 2.2-2.4 s instead of 2.8-4.4 s) for ~15 MB
-  // more peak RSS. A smaller young generation keeps the main thread's garbage short-lived.
-  const ingest = spawnService('ingest', process.execPath, ['--max-semi-space-size=4', 'dist/server.mjs'], {
+  // The built service (plain JavaScript), with its Node flags and allocator settings (apps/ingest/runtime.mjs).
+  const ingest = spawnService('ingest', process.execPath, [...NODE_FLAGS, 'dist/server.mjs'], {
     cwd: path.join(root, 'apps/ingest'),
-    env: {
+    env: serviceEnv({
       ...common,
-      MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2',
-      MALLOC_MMAP_THRESHOLD_: env.MALLOC_MMAP_THRESHOLD_ ?? '33554432',
       INGEST_PORT: String(ingestPort),
       LAKE_DIR: env.LAKE_DIR ?? path.join(dataDir, 'lake'),
-    },
+    }),
     onExit: onExit('ingest'),
   });
   services.push(ingest);

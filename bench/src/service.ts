@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { applyMigrations } from '@sluice/db/migrate';
 import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase, freePort, spawnService, waitForHttp, type Service } from '@sluice/testkit';
+import { NODE_FLAGS, serviceEnv } from '../../apps/ingest/runtime.mjs';
 
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const root = path.resolve(import.meta.dirname, '../..');
@@ -29,20 +30,19 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   // BENCH_DIST runs another build of the service (a folder beside apps/ingest/dist), for A/B comparisons.
   const entry = path.join(process.env.BENCH_DIST ?? 'dist', 'server.mjs');
-  const service: Service = spawnService('ingest', process.execPath, [...extra, '--max-semi-space-size=4', entry], {
+  // Flags and allocator settings as the service runs with them (apps/ingest/runtime.mjs); MALLOC_* set in
+  // this environment win, to compare.
+  const service: Service = spawnService('ingest', process.execPath, [...extra, ...NODE_FLAGS, entry], {
     cwd: path.join(root, 'apps/ingest'),
-    env: {
+    env: serviceEnv({
       ...process.env,
-      MALLOC_ARENA_MAX: '2',
-      // As npm start sets them (see scripts/start.ts); MALLOC_MMAP_THRESHOLD_ from this environment wins, to compare.
-      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '33554432',
       DATABASE_URL: databaseUrl,
       INGEST_PORT: String(port),
       LAKE_DIR: lake,
       SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
       LOG_LEVEL: 'warn',
       ...env,
-    },
+    }),
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

@@ -22,6 +22,7 @@ import { adminRoutes } from './routes/admin.route';
 import { filesRoutes } from './routes/files.route';
 import { healthRoutes } from './routes/health.route';
 import { ingestRoutes } from './routes/ingest.route';
+import { drainRefusedBody } from './routes/request-body';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -92,9 +93,13 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // A refusal part-way through a body answers once the rest has been read (within limits), except a
+    // time-out: that body is not coming.
+    if (reply.statusCode >= 400 && reply.statusCode !== 408) await drainRefusedBody(request.raw, config.connections.idleTimeoutMs);
     // While shutting down, every answer closes its connection, so keep-alive sockets do not hold the
     // server open once the requests in flight are done. An answer sent before its request's body was read
-    // whole (a refusal) closes it too: the server drops that socket once the answer is out.
+    // whole closes it too: the server drops that socket once the answer is out, and a client must not
+    // send its next request on it.
     if (app.draining || !request.raw.complete) reply.header('connection', 'close');
   });
 
@@ -102,7 +107,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   // request within the idle timeout is closed (Node's headers timeout starts only with a request's first
   // byte); once a request starts, its body's own idle limit applies instead (request-body.ts).
   app.server.maxConnections = config.connections.maxConnections;
-  app.server.on('connection', (socket: Socket) => socket.setTimeout(config.connections.idleTimeoutMs));
+  app.server.on('connection', (socket: Socket) => socket.setTimeout(config.connections.idleTimeoutMs, () => socket.destroy()));
   app.server.on('request', (request: IncomingMessage) => request.socket.setTimeout(0));
 
   return app;

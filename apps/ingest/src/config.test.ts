@@ -8,7 +8,10 @@ describe('loadConfig', () => {
   it('documents its defaults: local lake, limits, budget and its high-water mark', () => {
     const config = loadConfig(base);
     assert.deepEqual(config.store, { kind: 'local', dir: './data/lake' });
-    assert.deepEqual(config.limits, { maxBodyBytes: 16 * 1024 ** 3, maxLineBytes: 1024 ** 2, maxFields: 2000 });
+    assert.deepEqual(config.limits, { maxBodyBytes: 16 * 1024 ** 3, maxLineBytes: 1024 ** 2, maxFields: 2000, maxInflationRatio: 100 });
+    assert.deepEqual(config.connections, { idleTimeoutMs: 60_000, maxConnections: 1024, maxRequests: 256, maxRequestsPerKey: 64 });
+    assert.deepEqual(config.metrics, { port: null, token: null });
+    assert.equal(config.encodeWorkers, config.pipelineWorkers);
     assert.deepEqual(config.queue, { maxBytes: 64 * 1024 ** 2, highWater: Math.floor(64 * 1024 ** 2 * 0.8), retryAfterSeconds: 1 });
     assert.equal(config.adminToken, null);
     assert.equal(config.clickhouse, null);

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { BatchOwner, Batcher, type Batch, type FlushReason } from './batcher';
+import { BatchOwner } from './batch-owner';
+import { Batcher, type Batch, type FlushReason } from './batcher';
 import type { ParsedChunk } from './parse/columns';
 
 const chunk = (rows: number): ParsedChunk => ({ rows, columns: [], buffer: new ArrayBuffer(0), bytes: rows * 10 });

@@ -5,51 +5,10 @@
  * about its commit, so they can answer only once their rows are durable.
  */
 import type { BatchSettings } from '@sluice/shared';
+import type { BatchOwner, CommittedFile } from './batch-owner';
 import type { ParsedChunk } from './parse/columns';
 
 export type FlushReason = 'rows' | 'bytes' | 'age' | 'request_end' | 'pressure' | 'shutdown';
-
-export interface CommittedFile {
-  key: string;
-  rows: number;
-  bytes: number;
-}
-
-/** A request waiting for the batches that hold its rows. */
-export class BatchOwner {
-  /** When the request began: once its body has ended, a batch holding its rows is flushed within maxAgeMs of this. */
-  readonly startedAt = Date.now();
-  private open = 0;
-  private readonly commits: Promise<CommittedFile>[] = [];
-  private idle: (() => void) | null = null;
-
-  /** @internal The owner's rows joined a batch that has not been flushed yet. */
-  joined(): void {
-    this.open++;
-  }
-
-  /** @internal That batch was flushed; its commit is under way. */
-  flushed(commit: Promise<CommittedFile>): void {
-    commit.catch(() => {}); // observed in settled()
-    this.commits.push(commit);
-    this.left();
-  }
-
-  /** @internal The owner's rows left a batch: flushed (see flushed) or withdrawn before the flush. */
-  left(): void {
-    this.open--;
-    if (this.open === 0) {
-      this.idle?.();
-      this.idle = null;
-    }
-  }
-
-  /** Resolves with the files holding this owner's rows once all are committed; rejects if one failed. */
-  async settled(): Promise<CommittedFile[]> {
-    while (this.open > 0) await new Promise<void>((resolve) => (this.idle = resolve));
-    return Promise.all(this.commits);
-  }
-}
 
 export interface Batch {
   chunks: ParsedChunk[];
@@ -68,8 +27,8 @@ export class Batcher {
   private deadline = 0;
   /** How long a flushed batch takes to be committed (a moving average, ms): waiting producers are answered by then. */
   private commitMs = 0;
-  /** Requests currently appending to this batcher. */
-  writers = 0;
+  /** Requests whose bodies are still adding rows to this batcher. */
+  private writers = 0;
 
   constructor(
     private readonly settings: BatchSettings,
@@ -82,6 +41,20 @@ export class Batcher {
 
   get pendingBytes(): number {
     return this.bytes;
+  }
+
+  /** Whether a request's body is still adding rows here (then a batch is worth waiting for). */
+  get writing(): boolean {
+    return this.writers > 0;
+  }
+
+  /** A request's body starts adding rows here, until its `stopWriting`. */
+  startWriting(): void {
+    this.writers++;
+  }
+
+  stopWriting(): void {
+    this.writers--;
   }
 
   append(chunk: ParsedChunk, owner: BatchOwner): void {

@@ -4,7 +4,8 @@ import { ByteBudget } from './byte-budget';
 
 describe('ByteBudget', () => {
   it('holds rows up to half the budget, and never makes a request wait for held rows alone', async () => {
-    const budget = new ByteBudget(100, 80);
+    let pressure = 0;
+    const budget = new ByteBudget({ max: 100, highWater: 80, onPressure: () => pressure++ });
     assert.equal(budget.holdLimit, 50);
     assert.equal(budget.hold(30), true);
     assert.equal(budget.hold(20), true, 'up to the limit');
@@ -12,14 +13,13 @@ describe('ByteBudget', () => {
     assert.deepEqual([budget.used, budget.held], [50, 50]);
 
     // 60 more do not fit, but only held rows are in the budget: waiting could not help.
-    await budget.acquire(60);
+    await budget.reserve(60);
     assert.equal(budget.used, 110);
 
     // With drainable bytes in the budget, a request waits for them, and asks for a flush.
-    let pressure = 0;
-    budget.onPressure = () => pressure++;
+    assert.equal(pressure, 0);
     let admitted = false;
-    const waiting = budget.acquire(10).then(() => (admitted = true));
+    const waiting = budget.reserve(10).then(() => (admitted = true));
     await Promise.resolve();
     assert.equal(admitted, false);
     assert.ok(pressure > 0);
@@ -28,9 +28,19 @@ describe('ByteBudget', () => {
     assert.equal(budget.used, 60);
 
     // Held rows that go to a batch become drainable; dropped ones are released too.
-    budget.unhold(30);
+    budget.handOver(30);
     budget.releaseHeld(20);
-    budget.release(40); // the 30 now in a batch, drained, and the 10 acquired above
+    budget.release(40); // the 30 now in a batch, drained, and the 10 reserved above
     assert.deepEqual([budget.used, budget.held], [0, 0]);
+  });
+
+  it("resizes a batch's bytes to its file's, and reports every change", () => {
+    const seen: number[] = [];
+    const budget = new ByteBudget({ max: 100, highWater: 80, onChange: (used) => seen.push(used) });
+    budget.take(40);
+    budget.resize(40, 15);
+    budget.release(15);
+    assert.deepEqual(seen, [40, 15, 0]);
+    assert.equal(budget.admits(), true);
   });
 });

@@ -1,10 +1,33 @@
 /**
- * One byte budget for the process (QUEUE_MAX_BYTES): body bytes being parsed plus parsed rows waiting to
- * be stored. Above the high-water mark new requests are refused (429) before their body is read; a request
- * in flight waits for room before reading more of its socket, which is how TCP backpressure reaches the
- * producer. Waiting asks for a flush (`onPressure`), so held rows drain instead of deadlocking.
+ * One byte budget for the process (QUEUE_MAX_BYTES): what the data path holds in memory. Above the
+ * high-water mark new requests are refused (429) before their body is read; a request in flight waits for
+ * room before reading more of its socket, which is how TCP backpressure reaches the producer. Waiting asks
+ * for a flush (`onPressure`), so rows held in batches drain instead of deadlocking.
+ *
+ * Every counted byte has one owner, who gives it back with `release`:
+ *
+ * | bytes                                   | counted by                    | owner until released             |
+ * |-----------------------------------------|-------------------------------|----------------------------------|
+ * | a request's fixed memory (block, builders) | `take`, at its start       | the request, at its end          |
+ * | body blocks sent to a parser            | `reserve` (waits for room)    | the parse session, as parsed     |
+ * | parsed rows of an ordinary request      | `take` (already in memory)    | the batch, then its commit       |
+ * | parsed rows of an all-or-nothing request | `hold` (cannot drain)        | the request's staging, which     |
+ * |                                         |                               | `handOver`s them to a batch or   |
+ * |                                         |                               | `releaseHeld`s them              |
+ * | a batch's Parquet file                  | the commit `resize`s its rows | the commit, once stored          |
  */
+export interface ByteBudgetOptions {
+  max: number;
+  highWater: number;
+  /** Someone waits for room: flush something that drains. */
+  onPressure?: () => void;
+  /** The count changed (for the queue-bytes gauge). */
+  onChange?: (used: number) => void;
+}
+
 export class ByteBudget {
+  readonly max: number;
+  readonly highWater: number;
   used = 0;
   /**
    * Bytes that cannot drain before their request ends: the rows of all-or-nothing requests, held until
@@ -14,14 +37,15 @@ export class ByteBudget {
   held = 0;
   readonly holdLimit: number;
   private readonly waiters: Array<{ bytes: number; resolve: () => void }> = [];
-  onPressure: () => void = () => {};
-  onChange: (used: number) => void = () => {};
+  private readonly onPressure: () => void;
+  private readonly onChange: (used: number) => void;
 
-  constructor(
-    readonly max: number,
-    readonly highWater: number,
-  ) {
-    this.holdLimit = Math.floor(max / 2);
+  constructor(options: ByteBudgetOptions) {
+    this.max = options.max;
+    this.highWater = options.highWater;
+    this.holdLimit = Math.floor(options.max / 2);
+    this.onPressure = options.onPressure ?? (() => {});
+    this.onChange = options.onChange ?? (() => {});
   }
 
   /** New requests are admitted only below the high-water mark. */
@@ -29,8 +53,8 @@ export class ByteBudget {
     return this.used < this.highWater;
   }
 
-  /** Waits until `bytes` fit. A request larger than the whole budget still proceeds when nothing drainable is held. */
-  async acquire(bytes: number): Promise<void> {
+  /** Waits until `bytes` fit, then counts them. More than the whole budget still goes when nothing drainable is counted. */
+  async reserve(bytes: number): Promise<void> {
     if (this.fits(bytes) && this.waiters.length === 0) {
       this.add(bytes);
       return;
@@ -41,8 +65,8 @@ export class ByteBudget {
     });
   }
 
-  /** Counts bytes that are already in memory (parsed rows); never waits. */
-  force(bytes: number): void {
+  /** Counts bytes that are already in memory (parsed rows, a request's fixed memory); never waits. */
+  take(bytes: number): void {
     this.add(bytes);
   }
 
@@ -54,8 +78,8 @@ export class ByteBudget {
     return true;
   }
 
-  /** Held rows become ordinary ones: they go to a batch, which drains. */
-  unhold(bytes: number): void {
+  /** Held rows go to a batch: still counted, but drainable now. */
+  handOver(bytes: number): void {
     this.held -= bytes;
   }
 
@@ -63,6 +87,11 @@ export class ByteBudget {
   releaseHeld(bytes: number): void {
     this.held -= bytes;
     this.release(bytes);
+  }
+
+  /** What was counted as `from` bytes is `to` bytes now (a batch's rows became its Parquet file). */
+  resize(from: number, to: number): void {
+    this.release(from - to);
   }
 
   release(bytes: number): void {

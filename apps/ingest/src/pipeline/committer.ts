@@ -9,7 +9,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics';
 import { objectKeyFor, type ObjectStore } from '../sinks/object-store';
 import { withRetries, type RetryOptions } from '../sinks/retry';
-import type { Batch, CommittedFile, FlushReason } from './batcher';
+import type { CommittedFile } from './batch-owner';
+import type { Batch, FlushReason } from './batcher';
 import type { ByteBudget } from './byte-budget';
 import type { ZstdRoute } from './parquet-encode';
 import type { WorkerPool } from './worker-pool';
@@ -64,7 +65,7 @@ export class Committer {
       });
       // The column buffers went to the worker and are gone; the Parquet bytes are what is held now.
       const bytes = parquet.byteLength;
-      budget.release(held - bytes);
+      budget.resize(held, bytes);
       held = bytes;
 
       const started = process.hrtime.bigint();

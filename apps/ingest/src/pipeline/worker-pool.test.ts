@@ -7,7 +7,9 @@ import { after, describe, it } from 'node:test';
 import type { Column } from '@sluice/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, parseOptions } from '../test/parse-helpers';
-import { BLOCK_BYTES, BodyParseError, WorkerPool } from './worker-pool';
+import { BodyParseError } from './parse-session';
+import { BLOCK_BYTES } from './body-blocks';
+import { WorkerPool } from './worker-pool';
 
 const columns: Column[] = [
   { name: 'id', type: 'int64', nullable: false },
@@ -30,10 +32,10 @@ describe('WorkerPool parse sessions', () => {
   it('gives back the body bytes still in the workers when a session is aborted', async () => {
     let consumed = 0;
     const session = pool.openSession('csv', parseOptions(columns), {
-      onProgress: () => {},
-      onConsumed: (bytes) => (consumed += bytes),
+      onRows: () => {},
+      onBodyParsed: (bytes) => (consumed += bytes),
     });
-    const block = pool.block();
+    const block = pool.blocks.take();
     block.fill(0x61); // one long unfinished line
     await session.write(block);
     session.abort();
@@ -53,17 +55,17 @@ describe('WorkerPool parse sessions', () => {
     const healthy = [0, 1].map(() => {
       let rows = 0;
       const session = pool.openSession('csv', parseOptions(columns), {
-        onProgress: (chunks) => {
+        onRows: (chunks) => {
           for (const chunk of chunks) rows += chunk.rows;
         },
-        onConsumed: () => {},
+        onBodyParsed: () => {},
       });
       return { session, rows: () => rows };
     });
     for (const { session } of healthy) await session.write(owned('id,text\n1,a\n'));
     // The CSV parser's constructor throws on columns that are not an array: the worker's 'open' handler
     // must report that on its session, not die with every other session it parses.
-    const broken = pool.openSession('csv', { ...parseOptions(columns), columns: null as unknown as Column[] }, { onProgress: () => {}, onConsumed: () => {} });
+    const broken = pool.openSession('csv', { ...parseOptions(columns), columns: null as unknown as Column[] }, { onRows: () => {}, onBodyParsed: () => {} });
     const failure = await broken.end().then(
       () => null,
       (error: Error) => error,

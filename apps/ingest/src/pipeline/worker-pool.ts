@@ -1,44 +1,23 @@
 /**
- * The pool of pipeline workers. A parse session sticks to one worker (a body is parsed in order) and
- * goes to the least busy one. The first `encoders` workers also encode batches into Parquet (each loads
- * parquet-wasm and the zstd binding once, and keeps the wasm memory an encode grows: measured 30 MB for a
- * 200,000-row batch, never given back); an encode job goes to the encoder with the fewest in hand, so
- * batches of different streams, and of one stream, are encoded on every core that has the encoder. Each
- * session keeps at most `window` body bytes in flight, so a slow parser slows the reads of the socket
- * instead of growing memory; and readers wait while the encoders are more than a couple of batches each
- * behind (encoderCaughtUp).
- */
-import os from 'node:os';
+ * The pool of pipeline workers. A parse session (parse-session.ts) sticks to one worker, since a body is
+ * parsed in order, and goes to the least busy one. The first `encoders` workers also encode batches into
+ * Parquet (each loads parquet-wasm and the zstd binding once, and keeps the wasm memory an encode grows:
+ * measured 30 MB for a 200,000-row batch, never given back); an encode job goes to the encoder with the
+ * fewest in hand, so batches of every stream are encoded on every core that has an encoder. Readers wait
+ * while the encoders are more than a couple of batches each behind (encoderCaughtUp). A crashed worker
+ * fails what it had in hand and is replaced.
+ */import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { StreamSchema } from '@sluice/shared';
 import type { EncodeOptions } from './parquet-encode';
 import type { ParsedChunk } from './parse/columns';
-import type { ParseOptions, RowError } from './parse/record-sink';
-import { chunkTransferList, type BodyFormat, type FromWorker, type ParseProgress, type ToWorker } from './protocol';
+import type { ParseOptions } from './parse/record-sink';
+import { BodyBlocks } from './body-blocks';
+import { ParseSession, type SessionHandlers } from './parse-session';
+import { chunkTransferList, type BodyFormat, type FromWorker, type ToWorker } from './protocol';
 
-export interface SessionHandlers {
-  /** Parsed rows and rejected-row reports, in body order. */
-  onProgress(chunks: ParsedChunk[], errors: RowError[]): void;
-  /** Body bytes the parser has finished with (their memory can be counted as free). */
-  onConsumed(bytes: number): void;
-}
-
-export interface ParseSummary {
-  accepted: number;
-  rejected: number;
-}
-
-export class BodyParseError extends Error {
-  constructor(
-    message: string,
-    readonly line: number,
-    readonly column: string | null,
-  ) {
-    super(message);
-  }
-}
-
-interface Slot {
+/** One worker thread and what it has in hand. */
+export interface Slot {
   worker: Worker;
   /** Whether this worker encodes (see WorkerPool). */
   encoder: boolean;
@@ -49,117 +28,17 @@ interface Slot {
   settleLoaded(error?: Error): void;
 }
 
-export class ParseSession {
-  private inFlight = 0;
-  private waiter: (() => void) | null = null;
-  private finished: { resolve(summary: ParseSummary): void; reject(error: Error): void } | null = null;
-  private failure: Error | null = null;
-  private closed = false;
-
-  constructor(
-    private readonly pool: WorkerPool,
-    readonly slot: Slot,
-    readonly id: number,
-    private readonly handlers: SessionHandlers,
-    private readonly window: number,
-  ) {}
-
-  /**
-   * Sends body bytes to the parser, transferring their buffer (the caller gives it up: it must own the
-   * whole ArrayBuffer). Resolves when the in-flight window has room again.
-   */
-  async write(bytes: Uint8Array): Promise<void> {
-    if (this.failure) {
-      this.handlers.onConsumed(bytes.byteLength);
-      throw this.failure;
-    }
-    this.inFlight += bytes.byteLength;
-    this.pool.post(this.slot, { kind: 'data', session: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
-    while (this.inFlight > this.window && !this.failure) {
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-    }
-    if (this.failure) throw this.failure;
-  }
-
-  /** Signals the end of the body; resolves with the final counts once every row is parsed. */
-  end(): Promise<ParseSummary> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.finished = { resolve, reject };
-      this.pool.post(this.slot, { kind: 'end', session: this.id });
-    });
-  }
-
-  /** Stops parsing (the request failed); the body bytes still in the worker count as freed. */
-  abort(): void {
-    if (this.closed) return;
-    this.handlers.onConsumed(this.inFlight);
-    this.inFlight = 0;
-    this.pool.post(this.slot, { kind: 'abort', session: this.id });
-    this.close();
-  }
-
-  /** @internal */
-  receive(message: FromWorker): void {
-    if (message.kind === 'failed') {
-      this.fail(message.internal ? new Error(message.message) : new BodyParseError(message.message, message.line, message.column));
-      return;
-    }
-    if (message.kind !== 'progress' && message.kind !== 'done') return;
-    const progress: ParseProgress = message;
-    if (progress.spent) this.pool.recycle(progress.spent);
-    this.handlers.onProgress(progress.chunks, progress.errors);
-    if (progress.consumed > 0) {
-      this.inFlight -= progress.consumed;
-      this.handlers.onConsumed(progress.consumed);
-      this.wake();
-    }
-    if (message.kind === 'done') {
-      this.close();
-      this.finished?.resolve({ accepted: progress.accepted, rejected: progress.rejected });
-    }
-  }
-
-  /** @internal A worker crash or a body error ends the session. */
-  fail(error: Error): void {
-    if (this.closed) return;
-    this.failure = error;
-    this.handlers.onConsumed(this.inFlight);
-    this.inFlight = 0;
-    this.close();
-    this.wake();
-    this.finished?.reject(error);
-  }
-
-  private wake() {
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.();
-  }
-
-  private close() {
-    if (this.closed) return;
-    this.closed = true;
-    this.pool.release(this);
-    this.slot.sessions--;
-  }
-}
-
 /**
  * Batches each encoder may have in hand (the one it is encoding and those waiting) before body reading
  * waits (see encoderCaughtUp): while the encoders are behind, reading ahead only holds more rows in memory.
  */
 const ENCODE_BACKLOG = 2;
 
-/** Body bytes go to the workers in blocks of this size. */
-export const BLOCK_BYTES = 1 << 20;
-const SMALL_BLOCK_STEP = 64 * 1024;
-/** Blocks kept for reuse; more than this in circulation are left to the collector. */
-const SPARE_BLOCKS = 8;
 
 export class WorkerPool {
   private readonly slots: Slot[] = [];
-  private readonly spareBlocks: ArrayBuffer[] = [];
+  /** Body blocks, reused: the workers hand them back once parsed. */
+  readonly blocks = new BodyBlocks();
   private readonly sessions = new Map<number, ParseSession>();
   private readonly jobs = new Map<number, { slot: Slot; resolve(bytes: Uint8Array): void; reject(error: Error): void }>();
   private backlogWaiters: Array<() => void> = [];
@@ -317,20 +196,6 @@ export class WorkerPool {
     const waiters = this.backlogWaiters;
     this.backlogWaiters = [];
     for (const wake of waiters) wake();
-  }
-
-  /**
-   * An empty body block: one handed back by a worker, or a new one. A body known to be small gets a block
-   * of its size (in 64 KiB steps) instead: many small requests at once would otherwise hold 1 MiB each.
-   */
-  block(expectedBytes = BLOCK_BYTES): Uint8Array {
-    if (expectedBytes < BLOCK_BYTES) return new Uint8Array(Math.max(SMALL_BLOCK_STEP, Math.ceil(expectedBytes / SMALL_BLOCK_STEP) * SMALL_BLOCK_STEP));
-    return new Uint8Array(this.spareBlocks.pop() ?? new ArrayBuffer(BLOCK_BYTES));
-  }
-
-  /** Takes a block back for reuse (see block()). */
-  recycle(buffer: ArrayBuffer): void {
-    if (buffer.byteLength === BLOCK_BYTES && this.spareBlocks.length < SPARE_BLOCKS) this.spareBlocks.push(buffer);
   }
 
   /** @internal */

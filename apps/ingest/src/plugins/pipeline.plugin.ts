@@ -4,6 +4,8 @@
  */
 import fp from 'fastify-plugin';
 import type { Config } from '../config';
+import { Admission } from '../pipeline/admission';
+import { Batchers } from '../pipeline/batchers';
 import { ByteBudget } from '../pipeline/byte-budget';
 import { Committer } from '../pipeline/committer';
 import { IngestPipeline } from '../pipeline/ingest-pipeline';
@@ -13,6 +15,7 @@ import { WorkerPool } from '../pipeline/worker-pool';
 declare module 'fastify' {
   interface FastifyInstance {
     pipeline: IngestPipeline;
+    admission: Admission;
     budget: ByteBudget;
     draining: boolean;
   }
@@ -28,8 +31,14 @@ export const pipelinePlugin = fp<{ config: Config }>(
     if (native && 'error' in native) {
       app.log.warn({ err: native.error }, 'the native zstd binding did not load: parquet-wasm compresses the Parquet pages (slower)');
     }
-    const budget = new ByteBudget(config.queue.maxBytes, config.queue.highWater);
-    budget.onChange = (used) => app.metrics.queueBytes.set(used);
+    // Batchers hand flushed batches to the committer; memory pressure on the budget flushes the fullest.
+    const batchers = new Batchers((stream, batch, reason) => committer.commit(stream, batch, reason));
+    const budget = new ByteBudget({
+      max: config.queue.maxBytes,
+      highWater: config.queue.highWater,
+      onPressure: () => batchers.flushLargest(),
+      onChange: (used) => app.metrics.queueBytes.set(used),
+    });
     const committer = new Committer({
       db: app.db,
       store: app.store,
@@ -44,19 +53,28 @@ export const pipelinePlugin = fp<{ config: Config }>(
         if (stream.sinks.clickhouse) app.clickhouse?.forwarder.wake();
       },
     });
-    const pipeline = new IngestPipeline(pool, budget, committer, {
+    const pipeline = new IngestPipeline(pool, budget, batchers, {
       ...config.limits,
       chunkRows: 16 * 1024,
       retryAfterSeconds: config.queue.retryAfterSeconds,
     });
+    const admission = new Admission({
+      budget,
+      maxRequests: config.connections.maxRequests,
+      maxRequestsPerHolder: config.connections.maxRequestsPerKey,
+      retryAfterSeconds: config.queue.retryAfterSeconds,
+      draining: () => app.draining,
+      onRefused: (reason) => app.metrics.rejectedRequests.inc({ reason }),
+    });
     app.decorate('pipeline', pipeline);
+    app.decorate('admission', admission);
     app.decorate('budget', budget);
     app.decorate('draining', false);
 
     // Before the server stops accepting: refuse new requests, flush what is held so in-flight ones finish.
     app.addHook('preClose', async () => {
       app.draining = true;
-      pipeline.drain();
+      batchers.drain();
     });
     app.addHook('onClose', async () => {
       await pool.close();

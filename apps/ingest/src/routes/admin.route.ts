@@ -13,14 +13,14 @@ import {
   revokeApiKey,
 } from '@sluice/db';
 import { apiKeyCreateSchema, SluiceError, streamDefinitionSchema, streamSchemaSchema } from '@sluice/shared';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { StreamCache } from '../plugins/stream-cache';
 
 const streamParams = z.object({ name: z.string() });
 const security = [{ adminToken: [] }];
 
-export function adminRoutes(streams: StreamCache): FastifyPluginAsync {
+export function adminRoutes(streams: StreamCache): FastifyPluginAsyncZod {
   return async (app) => {
     app.addHook('onRequest', async (request) => app.auth.requireAdmin(request));
 
@@ -28,8 +28,7 @@ export function adminRoutes(streams: StreamCache): FastifyPluginAsync {
       '/v1/admin/streams',
       { schema: { summary: 'Create a stream', tags: ['admin'], body: streamDefinitionSchema, security } },
       async (request, reply) => {
-        const body = request.body as { sinks?: { clickhouse?: unknown } };
-        if (body.sinks?.clickhouse && !app.clickhouse) {
+        if (request.body.sinks?.clickhouse && !app.clickhouse) {
           throw new SluiceError('request.invalid', 'This stream sends to ClickHouse, but ClickHouse is not configured (CLICKHOUSE_URL).');
         }
         const stream = await createStream(app.db, request.body);
@@ -52,7 +51,7 @@ export function adminRoutes(streams: StreamCache): FastifyPluginAsync {
       '/v1/admin/streams/:name',
       { schema: { summary: 'Get a stream with its schema versions', tags: ['admin'], params: streamParams, security } },
       async (request) => {
-        const { name } = request.params as z.infer<typeof streamParams>;
+        const { name } = request.params;
         const stream = await getStream(app.db, name);
         return { ...stream, versions: await listSchemaVersions(app.db, name) };
       },
@@ -70,7 +69,7 @@ export function adminRoutes(streams: StreamCache): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const { name } = request.params as z.infer<typeof streamParams>;
+        const { name } = request.params;
         const { stream } = await addSchemaVersion(app.db, name, request.body);
         streams.forget(name);
         return reply.status(201).send(stream);
@@ -97,7 +96,7 @@ export function adminRoutes(streams: StreamCache): FastifyPluginAsync {
     app.delete(
       '/v1/admin/keys/:id',
       { schema: { summary: 'Revoke an API key', tags: ['admin'], params: z.object({ id: z.string() }), security } },
-      async (request) => revokeApiKey(app.db, (request.params as { id: string }).id),
+      async (request) => revokeApiKey(app.db, request.params.id),
     );
   };
 }

@@ -5,14 +5,14 @@
  */
 import { findDataFile, listDataFiles } from '@sluice/db';
 import { SluiceError } from '@sluice/shared';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { previewParquet } from '../sinks/parquet-preview';
 
 const params = z.object({ stream: z.string() });
 const security: Record<string, string[]>[] = [{ apiKey: [] }, { adminToken: [] }];
 
-export const filesRoutes: FastifyPluginAsync = async (app) => {
+export const filesRoutes: FastifyPluginAsyncZod = async (app) => {
   let previewsRunning = 0;
 
   app.get(
@@ -30,9 +30,9 @@ export const filesRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { stream } = request.params as z.infer<typeof params>;
+      const { stream } = request.params;
       await app.auth.requireStreamAccess(request, stream, 'read');
-      const { limit, cursor } = request.query as { limit: number; cursor?: string };
+      const { limit, cursor } = request.query;
       return listDataFiles(app.db, stream, { limit, cursor });
     },
   );
@@ -52,9 +52,9 @@ export const filesRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { stream } = request.params as z.infer<typeof params>;
+      const { stream } = request.params;
       await app.auth.requireStreamAccess(request, stream, 'read');
-      const { key, limit } = request.query as { key: string; limit: number };
+      const { key, limit } = request.query;
       const { maxConcurrent, maxBytesWithoutIndex } = app.config.preview;
       if (previewsRunning >= maxConcurrent) {
         throw new SluiceError('preview.busy', `${maxConcurrent} previews are running (PREVIEW_MAX_CONCURRENT).`, {

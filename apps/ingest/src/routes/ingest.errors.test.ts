@@ -246,7 +246,7 @@ describe('413 too large', () => {
 
 describe('refusals before the body is read', () => {
   /** Sends headers and a first piece of a body that claims `declared` bytes; resolves with the answer. */
-  function refusedUpload(declared: number): Promise<{ status: number; connection: string | undefined }> {
+  function refusedUpload(declared: number, sent = 'id,name\n1,a\n'): Promise<{ status: number; connection: string | undefined }> {
     return new Promise((resolve, reject) => {
       const request = http.request(`${service.url}/v1/streams/${stream.name}/rows`, {
         method: 'POST',
@@ -258,17 +258,21 @@ describe('refusals before the body is read', () => {
         request.destroy();
       });
       request.on('error', reject);
-      request.write('id,name\n1,a\n');
+      request.write(sent);
     });
   }
 
-  it('keep the connection for a body small enough to drain (up to 16 MiB), close it for a larger one', async () => {
-    const drained = await refusedUpload(8192);
+  it('keep the connection for a body small enough to drain (up to 16 MiB) that arrives whole, close it for a larger one or one that stops', async () => {
+    const whole = `id,name\n${'1,a\n'.repeat(2046)}`;
+    const drained = await refusedUpload(whole.length, whole);
     assert.equal(drained.status, 413);
-    assert.notEqual(drained.connection, 'close');
+    assert.notEqual(drained.connection, 'close', 'answered once the rest was read: the connection stays');
     const closed = await refusedUpload(16 * 1024 * 1024 + 1);
     assert.equal(closed.status, 413);
     assert.equal(closed.connection, 'close');
+    const stopped = await refusedUpload(8192);
+    assert.equal(stopped.status, 413);
+    assert.equal(stopped.connection, 'close', 'the rest never came: the connection goes');
     await stillServes();
   });
 });

@@ -1,15 +1,14 @@
 /**
  * POST /v1/streams/:stream/rows: a CSV or NDJSON body, streamed (never held whole), answered once every
  * accepted row is durable. Everything that can refuse a request happens before its body is read:
- * auth (401/403), stream (404), content type and encoding (415), declared size (413), shutdown (503) and
- * admission against the byte budget (429 + Retry-After).
+ * auth (401/403), stream (404), content type and encoding (415), declared size (413), and admission
+ * (pipeline/admission.ts: shutdown 503, busy or too many requests 429 + Retry-After).
  */
 import { SluiceError, type IngestResultDto } from '@sluice/shared';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { BodyFormat } from '../pipeline/protocol';
 import type { StreamCache } from '../plugins/stream-cache';
-import { InFlight } from './in-flight';
 import { requestBody } from './request-body';
 
 const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/plain']);
@@ -32,32 +31,6 @@ function gzipped(encoding: string | undefined): boolean {
   throw new SluiceError('ingest.unsupported_encoding', `Content-Encoding "${value}" is not accepted: send gzip or nothing.`);
 }
 
-/**
- * After a refusal the rest of the body is still on its way. Reading and discarding it (up to a point)
- * lets the producer finish sending and read the answer, instead of failing with a broken pipe; past
- * LINGER_BYTES, or when the body goes quiet for the idle timeout, the connection is closed rather than
- * drain gigabytes (or wait) for nothing. The answer itself says `Connection: close` (see app.ts), so no
- * client reuses a socket that is about to go.
- */
-const LINGER_BYTES = 16 * 1024 * 1024;
-
-function drainRefusedBody(request: FastifyRequest, idleTimeoutMs: number) {
-  const body = request.raw;
-  if (body.complete) return;
-  const declared = Number(request.headers['content-length'] ?? Number.NaN);
-  const close = () => body.socket?.destroy();
-  if (declared > LINGER_BYTES) return; // Node closes the connection once the answer is sent
-  const idle = setTimeout(close, idleTimeoutMs);
-  let discarded = 0;
-  body.on('data', (piece: Buffer) => {
-    discarded += piece.length;
-    if (discarded > LINGER_BYTES) close();
-    else idle.refresh();
-  });
-  body.once('close', () => clearTimeout(idle));
-  body.resume();
-}
-
 /** How often a request in flight checks that its key was not revoked meanwhile. */
 const KEY_CHECK_INTERVAL_MS = 1000;
 
@@ -77,15 +50,13 @@ async function* whileKeyValid(body: AsyncIterable<Uint8Array>, stillValid: () =>
   if (!(await stillValid())) throw new SluiceError('auth.revoked_key');
 }
 
-export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
+export function ingestRoutes(streams: StreamCache): FastifyPluginAsyncZod {
   return async (app) => {
-    const { connections, limits, queue } = app.config;
-    const inFlight = new InFlight(connections.maxRequests, connections.maxRequestsPerKey);
+    const { connections, limits } = app.config;
     // The body is read by the handler as a stream: no buffering parser for any content type.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
-    app.addHook('onError', async (request) => drainRefusedBody(request, connections.idleTimeoutMs));
 
     app.post(
       '/v1/streams/:stream/rows',
@@ -101,7 +72,7 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const { stream: name } = request.params as { stream: string };
+        const { stream: name } = request.params;
         // The admin token may write to any stream (the console's uploads use it); keys only to theirs.
         const caller = await app.auth.requireStreamAccess(request, name, 'ingest');
         const stream = await streams.get(name);
@@ -111,26 +82,7 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
         if (declared > limits.maxBodyBytes) {
           throw new SluiceError('ingest.payload_too_large', `The body is larger than ${limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`);
         }
-        if (app.draining) {
-          app.metrics.rejectedRequests.inc({ reason: 'shutting_down' });
-          throw new SluiceError('service.shutting_down', undefined, {
-            headers: { 'retry-after': String(queue.retryAfterSeconds) },
-          });
-        }
-        if (!app.budget.admits()) {
-          app.metrics.rejectedRequests.inc({ reason: 'busy' });
-          throw new SluiceError('ingest.busy', undefined, {
-            headers: { 'retry-after': String(queue.retryAfterSeconds) },
-          });
-        }
-
-        const holder = caller.kind === 'key' ? caller.key.id : 'admin';
-        if (!inFlight.enter(holder)) {
-          app.metrics.rejectedRequests.inc({ reason: 'too_many_requests' });
-          throw new SluiceError('ingest.too_many_requests', undefined, {
-            headers: { 'retry-after': String(queue.retryAfterSeconds) },
-          });
-        }
+        const admitted = app.admission.admit(caller.kind === 'key' ? caller.key.id : 'admin');
 
         app.metrics.queueLength.inc();
         try {
@@ -156,7 +108,7 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsync {
           }
           throw error;
         } finally {
-          inFlight.leave(holder);
+          admitted.leave();
           app.metrics.queueLength.dec();
         }
       },

@@ -1,0 +1,45 @@
+/**
+ * A request's stake in the batches that hold its rows: it waits on them (settled) to answer only once
+ * every row it sent is durable, and learns the files they became.
+ */
+export interface CommittedFile {
+  key: string;
+  rows: number;
+  bytes: number;
+}
+
+/** A request waiting for the batches that hold its rows. */
+export class BatchOwner {
+  /** When the request began: once its body has ended, a batch holding its rows is flushed within maxAgeMs of this. */
+  readonly startedAt = Date.now();
+  private open = 0;
+  private readonly commits: Promise<CommittedFile>[] = [];
+  private idle: (() => void) | null = null;
+
+  /** @internal The owner's rows joined a batch that has not been flushed yet. */
+  joined(): void {
+    this.open++;
+  }
+
+  /** @internal That batch was flushed; its commit is under way. */
+  flushed(commit: Promise<CommittedFile>): void {
+    commit.catch(() => {}); // observed in settled()
+    this.commits.push(commit);
+    this.left();
+  }
+
+  /** @internal The owner's rows left a batch: flushed (see flushed) or withdrawn before the flush. */
+  left(): void {
+    this.open--;
+    if (this.open === 0) {
+      this.idle?.();
+      this.idle = null;
+    }
+  }
+
+  /** Resolves with the files holding this owner's rows once all are committed; rejects if one failed. */
+  async settled(): Promise<CommittedFile[]> {
+    while (this.open > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    return Promise.all(this.commits);
+  }
+}
