@@ -25,6 +25,10 @@ const schema = z
     /** Believe X-Forwarded-Proto / X-Forwarded-For / X-Forwarded-Host: set only behind a proxy that sets them. */
     SLUICE_TRUST_PROXY: flag,
     PROMETHEUS_URL: z.string().url().optional(),
+    /** The ingest service's /metrics, when it is served elsewhere than INGEST_URL (METRICS_PORT). */
+    INGEST_METRICS_URL: z.string().url().optional(),
+    /** The ingest service's METRICS_TOKEN, when /metrics needs one. */
+    METRICS_TOKEN: z.string().min(16).optional(),
     SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
     SESSION_IDLE_HOURS: z.coerce.number().positive().default(12),
   })

@@ -39,13 +39,19 @@ export const metricsPlugin = fp(
     const unauthorized = JSON.stringify(toErrorBody(new SluiceError('metrics.unauthorized'), ''));
     const notFound = JSON.stringify(toErrorBody(new SluiceError('route.not_found'), ''));
 
+    // The Prometheus text, or prom-client's JSON of the same for a client that asks for it (the console).
+    const render = async (accept: string | undefined): Promise<{ type: string; body: string }> =>
+      accept?.includes('application/json')
+        ? { type: 'application/json', body: JSON.stringify(await metrics.registry.getMetricsAsJSON()) }
+        : { type: metrics.registry.contentType, body: await metrics.registry.metrics() };
+
     if (port === null) {
       app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (request, reply) => {
         if (!authorized(request.headers.authorization)) {
           return reply.status(401).header('content-type', 'application/json').send(unauthorized);
         }
-        reply.header('content-type', metrics.registry.contentType);
-        return metrics.registry.metrics();
+        const { type, body } = await render(request.headers.accept);
+        return reply.header('content-type', type).send(body);
       });
       app.decorate('metricsPort', () => null);
       return;
@@ -61,8 +67,8 @@ export const metricsPlugin = fp(
         response.writeHead(401, { 'content-type': 'application/json' }).end(unauthorized);
         return;
       }
-      metrics.registry.metrics().then(
-        (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      render(request.headers.accept).then(
+        ({ type, body }) => response.writeHead(200, { 'content-type': type }).end(body),
         (error) => {
           app.log.error({ err: error }, 'metrics could not be collected');
           response.writeHead(500).end();

@@ -58,18 +58,21 @@ interface Sample {
   value: number;
 }
 
-/** A small reader of the Prometheus text format (enough for counters, gauges and histograms). */
-export function parsePrometheusText(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const pair of (match[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]!] = pair[2]!.replace(/\\(.)/g, '$1');
-    samples.push({ name: match[1]!, labels, value: Number(match[4]) });
-  }
-  return samples;
+/** prom-client's JSON form of a registry (the ingest service's /metrics with Accept: application/json). */
+interface MetricJson {
+  name: string;
+  values: { value: number; labels: Record<string, string | number>; metricName?: string }[];
+}
+
+/** One sample per value; a histogram's values are named as in the text format (`_bucket`, `_sum`, `_count`). */
+function samplesOf(metrics: MetricJson[]): Sample[] {
+  return metrics.flatMap((metric) =>
+    metric.values.map((value) => ({
+      name: value.metricName ?? metric.name,
+      labels: Object.fromEntries(Object.entries(value.labels).map(([label, text]) => [label, String(text)])),
+      value: value.value,
+    })),
+  );
 }
 
 const holder = globalThis as unknown as { sluicePreviousScrape?: { at: number; samples: Sample[] } };
@@ -94,8 +97,14 @@ function quantileFromBuckets(buckets: { le: number; count: number }[], q: number
 }
 
 async function fromIngest(): Promise<MetricsSnapshot> {
-  const response = await fetch(`${env().INGEST_URL}/metrics`, { cache: 'no-store', signal: AbortSignal.timeout(5000) });
-  const samples = parsePrometheusText(await response.text());
+  const { INGEST_METRICS_URL, INGEST_URL, METRICS_TOKEN } = env();
+  const response = await fetch(INGEST_METRICS_URL ?? `${INGEST_URL}/metrics`, {
+    headers: { accept: 'application/json', ...(METRICS_TOKEN ? { authorization: `Bearer ${METRICS_TOKEN}` } : {}) },
+    cache: 'no-store',
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!response.ok) throw new Error(`the ingest service answered ${response.status} for its metrics`);
+  const samples = samplesOf((await response.json()) as MetricJson[]);
   const at = Date.now();
   const previous = holder.sluicePreviousScrape;
   holder.sluicePreviousScrape = { at, samples };
