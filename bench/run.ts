@@ -19,7 +19,7 @@ import { columnsFor, csvHeader, csvLine, rows as datasetRows, type Shape } from 
 import { duckdbConvert } from './src/duckdb';
 import { smallRequests } from './src/loadgen';
 import { parquetjsWrite } from './src/parquetjs-baseline';
-import { benchmarksMarkdown, lineChartSvg, writeFile } from './src/report';
+import { benchmarksMarkdown, handWrittenPart, lineChartSvg, writeFile } from './src/report';
 import { admin, cpuSeconds, measuredPost, sampleRss, startService, type RunningService } from './src/service';
 
 const { values } = parseArgs({
@@ -192,5 +192,7 @@ writeFile(
   path.join(resultsDir, 'memory-vs-size.svg'),
   lineChartSvg({ title: 'Sluice ingest process: peak RSS by body size', xLabel: 'rows in one request (log scale)', yLabel: 'peak RSS (MB)', points: growth.map((g) => ({ x: g.rows, y: g.peakRssMb })), logX: true }),
 );
-writeFile(path.resolve(here, '..', 'BENCHMARKS.md'), benchmarksMarkdown(results, date));
+const benchmarksFile = path.resolve(here, '..', 'BENCHMARKS.md');
+const kept = fs.existsSync(benchmarksFile) ? handWrittenPart(fs.readFileSync(benchmarksFile, 'utf8')) : '';
+writeFile(benchmarksFile, `${benchmarksMarkdown(results, date)}${kept ? `\n${kept}` : ''}`);
 console.log(`written bench/results/bench-${date}.json, the charts and BENCHMARKS.md`);

@@ -39,6 +39,18 @@ export function writeFile(file: string, text: string) {
   fs.writeFileSync(file, text);
 }
 
+/**
+ * Where BENCHMARKS.md's hand-written part starts (figures from other commands: bench:ingest, bench:encode,
+ * the cost model): everything from this line on is kept when `npm run bench` rewrites the file.
+ */
+export const HAND_WRITTEN_MARKER = '<!-- Below: figures from other commands, written by hand; npm run bench keeps them. -->';
+
+/** The hand-written part of an existing BENCHMARKS.md (from the marker on), or ''. */
+export function handWrittenPart(existing: string): string {
+  const at = existing.indexOf(HAND_WRITTEN_MARKER);
+  return at < 0 ? '' : existing.slice(at);
+}
+
 /** BENCHMARKS.md from a results object written by run.ts. */
 // biome-ignore lint/suspicious/noExplicitAny: the results JSON is read back untyped
 export function benchmarksMarkdown(r: Record<string, any>, day: string): string {

@@ -74,8 +74,8 @@ export function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
-export function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+export function cpuSeconds(pid: number, tid?: number): number {
+  const fields = fs.readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100 Hz)
 }
 
@@ -97,11 +97,16 @@ export function sampleRss(pid: number, intervalMs = 25) {
   };
 }
 
-/** One request's figures: wall seconds, the service's peak RSS (bytes) and CPU seconds while it ran. */
+/**
+ * One request's figures: wall seconds, the service's peak RSS (bytes) and CPU seconds while it ran, in all
+ * and on its main thread (HTTP, the batcher, uploads and the manifest; the rest is the pipeline workers
+ * parsing and encoding, and V8's and libuv's helper threads).
+ */
 export interface RequestSample {
   seconds: number;
   peakRss: number;
   cpu: number;
+  mainThreadCpu: number;
 }
 
 /**
@@ -117,6 +122,7 @@ export async function measuredPost(
   rows: number,
 ): Promise<RequestSample> {
   const cpuBefore = cpuSeconds(service.pid);
+  const mainBefore = cpuSeconds(service.pid, service.pid);
   const sampler = sampleRss(service.pid);
   const started = performance.now();
   const response = await postFile(`${service.url}/v1/streams/${stream}/rows`, key, file, format === 'csv' ? 'text/csv' : 'application/x-ndjson');
@@ -125,7 +131,7 @@ export async function measuredPost(
   if (response.status !== 200 || response.body.rowsAccepted !== rows) {
     throw new Error(`ingest failed: ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`);
   }
-  return { seconds, peakRss, cpu: cpuSeconds(service.pid) - cpuBefore };
+  return { seconds, peakRss, cpu: cpuSeconds(service.pid) - cpuBefore, mainThreadCpu: cpuSeconds(service.pid, service.pid) - mainBefore };
 }
 
 /**

@@ -96,27 +96,40 @@ describe('408: a body that goes quiet', () => {
     assert.ok(!stored.some((row) => row.id === 9001), 'the rows of the cut-off body are not stored');
   });
 
-  it('200 idle connections do not stop the service, and each is closed after the idle timeout', async () => {
+  it('200 idle connections do not stop the service, and the service closes each after the idle timeout', async () => {
     const { port } = new URL(service.url);
-    const closed: number[] = [];
+    // Watched from the server's side: which of the test's connections it accepted, and when it closed them.
+    const ours = new Set<number>();
+    const closedAfter: number[] = [];
     const started = Date.now();
+    const onConnection = (socket: net.Socket) => {
+      const remotePort = socket.remotePort!;
+      socket.once('close', () => {
+        if (ours.has(remotePort)) closedAfter.push(Date.now() - started);
+      });
+    };
+    service.app.server.on('connection', onConnection);
     const sockets = await Promise.all(
       Array.from(
         { length: 200 },
         () =>
           new Promise<net.Socket>((resolve, reject) => {
-            const socket = net.connect(Number(port), '127.0.0.1', () => resolve(socket));
+            const socket = net.connect(Number(port), '127.0.0.1', () => {
+              ours.add(socket.localPort!);
+              resolve(socket);
+            });
             socket.on('error', reject);
-            socket.on('close', () => closed.push(Date.now() - started));
           }),
       ),
     );
     try {
       await stillServes(2);
-      for (let waited = 0; closed.length < sockets.length && waited < 15_000; waited += 250) await sleep(250);
-      assert.equal(closed.length, sockets.length, `${closed.length} of ${sockets.length} idle connections closed`);
-      assert.ok(Math.max(...closed) < IDLE_MS * 2 + 3000, `the last closed after ${Math.max(...closed)} ms`);
+      for (let waited = 0; closedAfter.length < sockets.length && waited < 30_000; waited += 250) await sleep(250);
+      assert.equal(closedAfter.length, sockets.length, `the service closed ${closedAfter.length} of ${sockets.length} idle connections`);
+      // A loaded machine fires timers late: the bound only tells the idle timeout from its absence.
+      assert.ok(Math.max(...closedAfter) < IDLE_MS * 10, `the last closed after ${Math.max(...closedAfter)} ms`);
     } finally {
+      service.app.server.off('connection', onConnection);
       for (const socket of sockets) socket.destroy();
     }
     await stillServes(3);
