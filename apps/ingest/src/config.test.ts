@@ -11,7 +11,8 @@ describe('loadConfig', () => {
     assert.deepEqual(config.limits, { maxBodyBytes: 16 * 1024 ** 3, maxLineBytes: 1024 ** 2, maxFields: 2000, maxInflationRatio: 100 });
     assert.deepEqual(config.connections, { idleTimeoutMs: 60_000, maxConnections: 1024, maxRequests: 256, maxRequestsPerKey: 64 });
     assert.deepEqual(config.metrics, { port: null, token: null });
-    assert.equal(config.encodeWorkers, config.pipelineWorkers);
+    assert.equal(config.encodeWorkers, Math.max(1, Math.floor(config.pipelineWorkers / 2)));
+    assert.equal(loadConfig({ ...base, PIPELINE_WORKERS: '8', ENCODE_WORKERS: '16' }).encodeWorkers, 8, 'at most every worker');
     assert.deepEqual(config.queue, { maxBytes: 64 * 1024 ** 2, highWater: Math.floor(64 * 1024 ** 2 * 0.8), retryAfterSeconds: 1 });
     assert.equal(config.adminToken, null);
     assert.equal(config.clickhouse, null);

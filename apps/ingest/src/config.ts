@@ -169,7 +169,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryAfterSeconds: e.INGEST_RETRY_AFTER_SECONDS,
     },
     pipelineWorkers: e.PIPELINE_WORKERS,
-    encodeWorkers: Math.min(e.ENCODE_WORKERS ?? e.PIPELINE_WORKERS, e.PIPELINE_WORKERS),
+    // Half the workers encode unless told otherwise: measured on 2 cores (npm run bench:ingest), a second
+    // encoder cost ~60 MB of peak RSS (its own parquet-wasm memory, more batches in flight), past the 300 MB
+    // target, for a gain within the machine's noise, since parsing needs the same cores.
+    encodeWorkers: Math.min(e.ENCODE_WORKERS ?? Math.max(1, Math.floor(e.PIPELINE_WORKERS / 2)), e.PIPELINE_WORKERS),
     rowGroupRows: e.PARQUET_ROW_GROUP_ROWS,
     parquetZstd: e.PARQUET_ZSTD,
     keyCacheTtlMs: e.KEY_CACHE_TTL_MS,

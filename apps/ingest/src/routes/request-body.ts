@@ -68,28 +68,27 @@ function idleLimited(source: AsyncIterable<Uint8Array>, ms: number): AsyncIterab
   return (async function* () {
     const iterator = source[Symbol.asyncIterator]();
     // One timer for the whole body, refreshed before each wait; when it fires while the reader is busy
-    // with a piece (or waiting for room in the budget), it only starts over.
-    let waiting = false;
+    // with a piece (or waiting for room in the budget), it only starts over. Each wait is a promise of its
+    // own: racing every read against one long-lived promise would pile a reaction (holding its piece) on
+    // that promise per read, for the whole body.
+    let rejectWait: ((error: Error) => void) | null = null;
     let timedOut = false;
-    let timer: NodeJS.Timeout | undefined;
-    const idle = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        if (!waiting) timer!.refresh();
-        else {
-          timedOut = true;
-          reject(new SluiceError('ingest.body_timeout', `The body sent nothing for ${ms} ms (INGEST_IDLE_TIMEOUT_MS).`));
-        }
-      }, ms);
-    });
-    idle.catch(() => {}); // observed by the race below; never left unhandled
-    const wait = async () => {
-      timer!.refresh();
-      waiting = true;
-      try {
-        return await Promise.race([iterator.next(), idle]);
-      } finally {
-        waiting = false;
+    const timer = setTimeout(() => {
+      if (!rejectWait) {
+        timer.refresh();
+        return;
       }
+      timedOut = true;
+      rejectWait(new SluiceError('ingest.body_timeout', `The body sent nothing for ${ms} ms (INGEST_IDLE_TIMEOUT_MS).`));
+    }, ms);
+    const wait = () => {
+      timer.refresh();
+      return new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+        rejectWait = reject;
+        iterator.next().then(resolve, reject);
+      }).finally(() => {
+        rejectWait = null;
+      });
     };
     try {
       for (let next = await wait(); !next.done; next = await wait()) yield next.value;
