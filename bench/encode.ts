@@ -87,14 +87,25 @@ async function encodeInPools(sizes: number[]) {
       // The pool takes the chunk buffers it encodes: each run encodes copies.
       const copies = batches.map((batch) => structuredClone(batch));
       const started = performance.now();
-      await Promise.all(copies.map((batch) => pool.encode({ columns }, batch, { stream: 'bench', schemaVersion: 1, rowGroupRows: 1 << 20, zstd: 'native' })));
+      await Promise.all(
+        copies.map((batch) =>
+          pool.encode({ columns }, batch, { stream: 'bench', schemaVersion: 1, rowGroupRows: 1 << 20, zstd: 'native' }),
+        ),
+      );
       if (run > 0) times[p]!.push(performance.now() - started);
     }
   }
   for (const [p, size] of sizes.entries()) {
-    console.log(JSON.stringify({ encoders: size, rows, batches: batches.length, msPerMillionRows: Math.round((median(times[p]!) / rows) * 1e6) }));
+    console.log(
+      JSON.stringify({ encoders: size, rows, batches: batches.length, msPerMillionRows: Math.round((median(times[p]!) / rows) * 1e6) }),
+    );
   }
-  console.log(JSON.stringify({ speedup: Number((median(times[0]!) / median(times.at(-1)!)).toFixed(2)), of: `${sizes[0]} -> ${sizes.at(-1)} encoders` }));
+  console.log(
+    JSON.stringify({
+      speedup: Number((median(times[0]!) / median(times.at(-1)!)).toFixed(2)),
+      of: `${sizes[0]} -> ${sizes.at(-1)} encoders`,
+    }),
+  );
   await Promise.all(pools.map((pool) => pool.close()));
   clearInterval(alive);
 }
@@ -115,6 +126,14 @@ for (let run = 0; run <= runs; run++) {
   }
 }
 for (const zstd of routes) {
-  console.log(JSON.stringify({ zstd, rows, batches: batches.length, msPerMillionRows: Math.round((median(times[zstd]) / rows) * 1e6), parquetMb: Number((bytes[zstd] / 1e6).toFixed(1)) }));
+  console.log(
+    JSON.stringify({
+      zstd,
+      rows,
+      batches: batches.length,
+      msPerMillionRows: Math.round((median(times[zstd]) / rows) * 1e6),
+      parquetMb: Number((bytes[zstd] / 1e6).toFixed(1)),
+    }),
+  );
 }
 console.log(JSON.stringify({ nativeToWasm: Number((median(times.native) / median(times.wasm)).toFixed(2)) }));

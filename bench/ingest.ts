@@ -49,8 +49,7 @@ try {
   }
   const { key } = await admin(service.url, 'POST', '/v1/admin/keys', { name: 'bench', streams: '*' });
 
-  const post = (format: 'csv' | 'ndjson', file: string, count: number) =>
-    measuredPost(service, streams[format]!, key, file, format, count);
+  const post = (format: 'csv' | 'ndjson', file: string, count: number) => measuredPost(service, streams[format]!, key, file, format, count);
   const summary = (samples: RequestSample[], file: string, count: number) => {
     const seconds = median(samples.map((s) => s.seconds));
     return {

@@ -49,7 +49,9 @@ if (!process.env[BUNDLED]) {
         {
           name: 'external-npm-packages',
           setup(b) {
-            b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@sluice/') ? undefined : { path: args.path, external: true }));
+            b.onResolve({ filter: /^[^./]/ }, (args) =>
+              args.path.startsWith('@sluice/') ? undefined : { path: args.path, external: true },
+            );
           },
         },
       ],
@@ -99,6 +101,14 @@ function main(): void {
     }
     fs.closeSync(fd);
     const ms = median(times);
-    console.log(JSON.stringify({ format, rows, medianMs: Math.round(ms), rowsPerSecond: Math.round((rows / ms) * 1000), mbPerSecond: Number((fs.statSync(file).size / 1e3 / ms).toFixed(1)) }));
+    console.log(
+      JSON.stringify({
+        format,
+        rows,
+        medianMs: Math.round(ms),
+        rowsPerSecond: Math.round((rows / ms) * 1000),
+        mbPerSecond: Number((fs.statSync(file).size / 1e3 / ms).toFixed(1)),
+      }),
+    );
   }
 }

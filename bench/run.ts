@@ -114,7 +114,11 @@ try {
   // parquetjs-lite on a sample (it is ~20x slower; the whole file would take minutes).
   const sample = 200_000;
   const pj = await parquetjsWrite(sample, 42);
-  results.parquetjsLite = { rows: sample, rowsPerSecond: Math.round(sample / pj), note: 'row by row, rows generated in process (no CSV parsing counted)' };
+  results.parquetjsLite = {
+    rows: sample,
+    rowsPerSecond: Math.round(sample / pj),
+    note: 'row by row, rows generated in process (no CSV parsing counted)',
+  };
   console.log(JSON.stringify(results.parquetjsLite));
 
   // 2. Many small concurrent requests.
@@ -135,12 +139,15 @@ try {
         return text;
       },
     });
-    const row = { ...result, peakRssMb: Math.round(sampler.stop() / 2 ** 20), cpuSeconds: Number((cpuSeconds(local.pid) - cpuBefore).toFixed(2)) };
+    const row = {
+      ...result,
+      peakRssMb: Math.round(sampler.stop() / 2 ** 20),
+      cpuSeconds: Number((cpuSeconds(local.pid) - cpuBefore).toFixed(2)),
+    };
     small.push(row);
     console.log(JSON.stringify(row));
   }
   results.smallRequests = { rowsPerRequest: 1000, batchMaxAgeMs: 1000, levels: small };
-
 } finally {
   await local.stop();
 }
@@ -170,7 +177,12 @@ try {
   try {
     const key = await streamsFor(service);
     const file = await dataset('mixed', 'csv', ROWS);
-    const row = { dataset: 'mixed csv', rows: ROWS, sink: 's3 (s3rver)', ...(await oneRequest(service, 'mixed_csv', key, file, 'csv', ROWS)) };
+    const row = {
+      dataset: 'mixed csv',
+      rows: ROWS,
+      sink: 's3 (s3rver)',
+      ...(await oneRequest(service, 'mixed_csv', key, file, 'csv', ROWS)),
+    };
     results.s3 = row;
     console.log(JSON.stringify(row));
   } finally {
@@ -186,11 +198,23 @@ writeFile(path.join(resultsDir, `bench-${date}.json`), `${JSON.stringify(results
 const growth = results.growth as { rows: number; rowsPerSecond: number; peakRssMb: number }[];
 writeFile(
   path.join(resultsDir, 'throughput-vs-size.svg'),
-  lineChartSvg({ title: 'Sluice CSV ingest: rows/s by body size', xLabel: 'rows in one request (log scale)', yLabel: 'rows/s', points: growth.map((g) => ({ x: g.rows, y: g.rowsPerSecond })), logX: true }),
+  lineChartSvg({
+    title: 'Sluice CSV ingest: rows/s by body size',
+    xLabel: 'rows in one request (log scale)',
+    yLabel: 'rows/s',
+    points: growth.map((g) => ({ x: g.rows, y: g.rowsPerSecond })),
+    logX: true,
+  }),
 );
 writeFile(
   path.join(resultsDir, 'memory-vs-size.svg'),
-  lineChartSvg({ title: 'Sluice ingest process: peak RSS by body size', xLabel: 'rows in one request (log scale)', yLabel: 'peak RSS (MB)', points: growth.map((g) => ({ x: g.rows, y: g.peakRssMb })), logX: true }),
+  lineChartSvg({
+    title: 'Sluice ingest process: peak RSS by body size',
+    xLabel: 'rows in one request (log scale)',
+    yLabel: 'peak RSS (MB)',
+    points: growth.map((g) => ({ x: g.rows, y: g.peakRssMb })),
+    logX: true,
+  }),
 );
 const benchmarksFile = path.resolve(here, '..', 'BENCHMARKS.md');
 const kept = fs.existsSync(benchmarksFile) ? handWrittenPart(fs.readFileSync(benchmarksFile, 'utf8')) : '';

@@ -70,7 +70,9 @@ test('create a stream by inferring its columns from a sample file', async ({ pag
   await page.locator('input[type=file]').setInputFiles({
     name: 'orders.csv',
     mimeType: 'text/csv',
-    buffer: Buffer.from('order_id,customer,amount,paid,placed_at\n1,Ann,12.5,true,2024-05-01T10:00:00Z\n2,Bob,7,false,2024-05-01T11:30:00Z\n'),
+    buffer: Buffer.from(
+      'order_id,customer,amount,paid,placed_at\n1,Ann,12.5,true,2024-05-01T10:00:00Z\n2,Bob,7,false,2024-05-01T11:30:00Z\n',
+    ),
   });
   await expect(page.getByText(/Inferred 5 columns from 2 sample rows/)).toBeVisible();
   await expect(page.getByLabel('Column 3 type')).toHaveValue('float64');
@@ -167,7 +169,9 @@ test('cancel stops an upload: the answer says so and the file is not stored whol
   await shot(page, '12-upload-cancelled');
   await new Promise((resolve) => setTimeout(resolve, 2500));
   const files = (await (
-    await fetch(`${ingestUrl}/v1/streams/${streamName}/files?limit=500`, { headers: { authorization: `Bearer ${process.env.E2E_ADMIN_TOKEN}` } })
+    await fetch(`${ingestUrl}/v1/streams/${streamName}/files?limit=500`, {
+      headers: { authorization: `Bearer ${process.env.E2E_ADMIN_TOKEN}` },
+    })
   ).json()) as { files: { rows: number }[] };
   const stored = files.files.reduce((total, f) => total + f.rows, 0);
   expect(stored).toBeLessThan(300_000 + 1 + rows);

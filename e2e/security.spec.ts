@@ -42,7 +42,9 @@ async function pageFrom(browser: Browser, headers: Record<string, string> = {}):
 async function submitLogin(page: Page, email: string, secret: string) {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(secret);
-  const answered = page.waitForResponse((response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/login');
+  const answered = page.waitForResponse(
+    (response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/login',
+  );
   await page.getByRole('button', { name: 'Sign in' }).click();
   return answered;
 }
@@ -111,7 +113,9 @@ test('RSC payloads recorded from a signed-in browser give no data when replayed 
   await page.getByRole('link', { name: fileKey }).click();
   await expect(page.getByTestId('preview-rows')).toContainText(marker);
   const secrets = [keyName, key.start, column, marker, fileKey];
-  const navigations = recorded.filter((r) => /\/(keys|streams\/[^/?]+(\/preview)?)(\?|$)/.test(new URL(r.url).pathname + new URL(r.url).search));
+  const navigations = recorded.filter((r) =>
+    /\/(keys|streams\/[^/?]+(\/preview)?)(\?|$)/.test(new URL(r.url).pathname + new URL(r.url).search),
+  );
   expect(navigations.length).toBeGreaterThanOrEqual(3);
 
   const replay = async (cookie: string | undefined) => {

@@ -54,7 +54,10 @@ describe('docker-compose.yml', () => {
     const emptyEnvFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-compose-')), '.env');
     fs.writeFileSync(emptyEnvFile, '');
     const config = (extra: NodeJS.ProcessEnv) =>
-      spawnSync(command[0]!, [...command.slice(1), '--env-file', emptyEnvFile, '-f', composeFile, 'config', '-q'], { encoding: 'utf8', env: extra });
+      spawnSync(command[0]!, [...command.slice(1), '--env-file', emptyEnvFile, '-f', composeFile, 'config', '-q'], {
+        encoding: 'utf8',
+        env: extra,
+      });
     const result = config(env);
     assert.equal(result.status, 0, result.stderr);
     for (const secret of SECRETS) {
@@ -67,7 +70,11 @@ describe('docker-compose.yml', () => {
 
   it('requires every secret (VAR with :?) and has no default for any of them', () => {
     // `$${VAR}` is compose's escape for a variable of the container's own shell: not an interpolation.
-    const references = [...composeText.matchAll(/(?<!\$)\$\{([A-Z0-9_]+)(:?[-?])?([^}]*)\}/g)].map(([, name, operator, rest]) => ({ name: name!, operator, rest }));
+    const references = [...composeText.matchAll(/(?<!\$)\$\{([A-Z0-9_]+)(:?[-?])?([^}]*)\}/g)].map(([, name, operator, rest]) => ({
+      name: name!,
+      operator,
+      rest,
+    }));
     for (const secret of SECRETS) {
       const uses = references.filter((reference) => reference.name === secret);
       assert.ok(uses.length > 0, `${secret} is used`);

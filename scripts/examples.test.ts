@@ -22,7 +22,14 @@ before(async () => {
   lake = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-examples-lake-'));
   ingest = spawnService('ingest', process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: path.join(root, 'apps/ingest'),
-    env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL, INGEST_PORT: String(port), SLUICE_ADMIN_TOKEN: ADMIN, LAKE_DIR: lake, LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      DATABASE_URL: process.env.TEST_DATABASE_URL,
+      INGEST_PORT: String(port),
+      SLUICE_ADMIN_TOKEN: ADMIN,
+      LAKE_DIR: lake,
+      LOG_LEVEL: 'warn',
+    },
     stdio: 'ignore',
   });
   url = `http://127.0.0.1:${port}`;
@@ -35,10 +42,20 @@ async function streamWithKey(format: 'csv' | 'ndjson') {
   const created = await fetch(`${url}/v1/admin/streams`, {
     method: 'POST',
     headers: admin,
-    body: JSON.stringify({ name, schema: { columns: [{ name: 'id', type: 'int64', nullable: false }, { name: 'city', type: 'string' }] } }),
+    body: JSON.stringify({
+      name,
+      schema: {
+        columns: [
+          { name: 'id', type: 'int64', nullable: false },
+          { name: 'city', type: 'string' },
+        ],
+      },
+    }),
   });
   assert.equal(created.status, 201);
-  const { key } = (await (await fetch(`${url}/v1/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'example', streams: [name] }) })).json()) as { key: string };
+  const { key } = (await (
+    await fetch(`${url}/v1/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'example', streams: [name] }) })
+  ).json()) as { key: string };
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-example-')), `rows.${format}`);
   const rows = Array.from({ length: 3000 }, (_, i) => ({ id: i + 1, city: i % 2 ? 'Zürich, CH' : 'Lyon "FR"' }));
   fs.writeFileSync(
@@ -51,7 +68,9 @@ async function streamWithKey(format: 'csv' | 'ndjson') {
 }
 
 async function storedRows(stream: string): Promise<number> {
-  const { files } = (await (await fetch(`${url}/v1/streams/${stream}/files?limit=500`, { headers: admin })).json()) as { files: { rows: number }[] };
+  const { files } = (await (await fetch(`${url}/v1/streams/${stream}/files?limit=500`, { headers: admin })).json()) as {
+    files: { rows: number }[];
+  };
   return files.reduce((total, f) => total + f.rows, 0);
 }
 
@@ -90,7 +109,10 @@ describe('notebook', () => {
     const executed = JSON.parse(fs.readFileSync(path.join(out, 'notebook.ipynb'), 'utf8')) as {
       cells: { outputs?: { text?: string[]; name?: string }[] }[];
     };
-    const text = executed.cells.flatMap((c) => c.outputs ?? []).flatMap((o) => o.text ?? []).join('');
+    const text = executed.cells
+      .flatMap((c) => c.outputs ?? [])
+      .flatMap((o) => o.text ?? [])
+      .join('');
     assert.match(text, /rows accepted: 5000 rejected: 0/);
     assert.match(text, /\d+ rows read back through/);
     assert.match(text, /plotted \d+ points/);

@@ -31,7 +31,14 @@ describe('Prometheus', () => {
     const port = await freePort();
     const ingest = spawnService('ingest', process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: path.join(root, 'apps/ingest'),
-      env: { ...process.env, DATABASE_URL: databaseUrl, INGEST_PORT: String(port), SLUICE_ADMIN_TOKEN: ADMIN, LAKE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-prom-lake-')), LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        INGEST_PORT: String(port),
+        SLUICE_ADMIN_TOKEN: ADMIN,
+        LAKE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-prom-lake-')),
+        LOG_LEVEL: 'warn',
+      },
       stdio: 'ignore',
     });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-prometheus-'));
@@ -52,9 +59,15 @@ describe('Prometheus', () => {
       await fetch(`${url}/v1/admin/streams`, {
         method: 'POST',
         headers: admin,
-        body: JSON.stringify({ name: stream, schema: { columns: [{ name: 'id', type: 'int64', nullable: false }] }, batch: { maxAgeMs: 100 } }),
+        body: JSON.stringify({
+          name: stream,
+          schema: { columns: [{ name: 'id', type: 'int64', nullable: false }] },
+          batch: { maxAgeMs: 100 },
+        }),
       });
-      const { key } = (await (await fetch(`${url}/v1/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'p', streams: '*' }) })).json()) as { key: string };
+      const { key } = (await (
+        await fetch(`${url}/v1/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'p', streams: '*' }) })
+      ).json()) as { key: string };
       producer = (async () => {
         let id = 0;
         while (sending) {

@@ -112,11 +112,16 @@ async function main() {
   services.push(ingest);
 
   // The next binary itself, not an npx wrapper: stopping a wrapper would leave next-server running.
-  const web = spawnService('web', path.join(root, 'node_modules/.bin/next'), ['start', '-p', String(webPort), '-H', env.WEB_HOST ?? '127.0.0.1'], {
-    cwd: path.join(root, 'apps/web'),
-    env: { ...common, ...consoleEnv, INGEST_URL: env.INGEST_URL ?? `http://127.0.0.1:${ingestPort}` },
-    onExit: onExit('web'),
-  });
+  const web = spawnService(
+    'web',
+    path.join(root, 'node_modules/.bin/next'),
+    ['start', '-p', String(webPort), '-H', env.WEB_HOST ?? '127.0.0.1'],
+    {
+      cwd: path.join(root, 'apps/web'),
+      env: { ...common, ...consoleEnv, INGEST_URL: env.INGEST_URL ?? `http://127.0.0.1:${ingestPort}` },
+      onExit: onExit('web'),
+    },
+  );
   services.push(web);
 
   await waitForHttp(`http://127.0.0.1:${ingestPort}/healthz`, { timeoutMs: 60_000, exited: () => ingest.exited });

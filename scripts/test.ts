@@ -79,7 +79,7 @@ async function main() {
   await run('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: root, env });
 
   await check('typecheck', () => run('npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-only'], { cwd: root, env }));
-  await check('lint', () => run('npx', ['biome', 'lint', '.'], { cwd: root, env }));
+  await check('lint and format', () => run('npx', ['biome', 'check', '.'], { cwd: root, env }));
 
   section('unit and integration tests (node:test)');
   const files = findTestFiles(root, ['packages', 'apps', 'scripts']);

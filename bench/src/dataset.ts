@@ -37,8 +37,7 @@ export function* rows(shape: Shape, count: number, seed: number): Generator<Row>
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
   for (let i = 0; i < count; i++) {
     if (shape === 'mixed') {
-      const comment =
-        random() < 0.3 ? `${pick(WORDS)}, ${pick(WORDS)} said "${pick(WORDS)}"` : `${pick(WORDS)} ${pick(WORDS)}`;
+      const comment = random() < 0.3 ? `${pick(WORDS)}, ${pick(WORDS)} said "${pick(WORDS)}"` : `${pick(WORDS)} ${pick(WORDS)}`;
       yield [
         i + 1,
         Math.floor(random() * 1_000_000),

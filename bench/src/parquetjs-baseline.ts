@@ -11,10 +11,15 @@ export async function parquetjsWrite(count: number, seed: number): Promise<numbe
   // @ts-expect-error parquetjs-lite ships no types
   const parquet = (await import('parquetjs-lite')).default;
   const columns = columnsFor('mixed');
-  const types: Record<string, string> = { int64: 'INT64', int32: 'INT32', string: 'UTF8', float64: 'DOUBLE', boolean: 'BOOLEAN', timestamp: 'TIMESTAMP_MILLIS' };
-  const schema = new parquet.ParquetSchema(
-    Object.fromEntries(columns.map((c) => [c.name, { type: types[c.type], optional: c.nullable }])),
-  );
+  const types: Record<string, string> = {
+    int64: 'INT64',
+    int32: 'INT32',
+    string: 'UTF8',
+    float64: 'DOUBLE',
+    boolean: 'BOOLEAN',
+    timestamp: 'TIMESTAMP_MILLIS',
+  };
+  const schema = new parquet.ParquetSchema(Object.fromEntries(columns.map((c) => [c.name, { type: types[c.type], optional: c.nullable }])));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-parquetjs-'));
   const started = performance.now();
   const writer = await parquet.ParquetWriter.openFile(schema, path.join(dir, 'out.parquet'));

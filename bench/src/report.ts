@@ -71,7 +71,9 @@ export function benchmarksMarkdown(r: Record<string, any>, day: string): string 
       (s) =>
         `| ${s.dataset} | ${n(s.rows)} | ${s.fileMb} | ${n(s.rowsPerSecond)} | ${s.mbPerSecond} | ${s.peakRssMb} | ${s.cpuSeconds} | ${n(s.duckdb1RowsPerSecond)} | ${n(s.duckdb2RowsPerSecond)} | ${(s.rowsPerSecond / s.duckdb1RowsPerSecond).toFixed(2)} | ${s.ratioToDuckdb2} |`,
     ),
-    r.s3 ? `| ${r.s3.dataset}, into S3 (s3rver) | ${n(r.s3.rows)} | | ${n(r.s3.rowsPerSecond)} | ${r.s3.mbPerSecond} | ${r.s3.peakRssMb} | ${r.s3.cpuSeconds} | | | | |` : '',
+    r.s3
+      ? `| ${r.s3.dataset}, into S3 (s3rver) | ${n(r.s3.rows)} | | ${n(r.s3.rowsPerSecond)} | ${r.s3.mbPerSecond} | ${r.s3.peakRssMb} | ${r.s3.cpuSeconds} | | | | |`
+      : '',
     '',
     '## pandas and parquetjs-lite, same files',
     '',
@@ -79,14 +81,20 @@ export function benchmarksMarkdown(r: Record<string, any>, day: string): string 
     '|---|---|---:|---:|---:|---|',
     ...single
       .filter((s) => s.pandas?.seconds)
-      .map((s) => `| pandas ${s.pandas.pandas} | ${s.dataset} | ${n(Math.round(s.rows / s.pandas.seconds))} | ${Math.round(s.pandas.peakRssMb)} | ${(s.rowsPerSecond / (s.rows / s.pandas.seconds)).toFixed(2)} | ${s.pandas.wroteParquet ? 'read + to_parquet' : 'read only: Debian has no Parquet engine for pandas, so this is a lower bound of its cost'} |`),
+      .map(
+        (s) =>
+          `| pandas ${s.pandas.pandas} | ${s.dataset} | ${n(Math.round(s.rows / s.pandas.seconds))} | ${Math.round(s.pandas.peakRssMb)} | ${(s.rowsPerSecond / (s.rows / s.pandas.seconds)).toFixed(2)} | ${s.pandas.wroteParquet ? 'read + to_parquet' : 'read only: Debian has no Parquet engine for pandas, so this is a lower bound of its cost'} |`,
+      ),
     `| parquetjs-lite | mixed, ${n(r.parquetjsLite.rows)} rows | ${n(r.parquetjsLite.rowsPerSecond)} | | ${(single[0].rowsPerSecond / r.parquetjsLite.rowsPerSecond).toFixed(1)} | ${r.parquetjsLite.note} |`,
     '',
     `## Many small requests (${r.smallRequests.rowsPerRequest} rows each, answered when durable; batch age ${r.smallRequests.batchMaxAgeMs} ms)`,
     '',
     '| producers | requests | rows/s | MB/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | CPU s |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...r.smallRequests.levels.map((l: any) => `| ${l.producers} | ${n(l.requests)} | ${n(l.rowsPerSecond)} | ${l.mbPerSecond} | ${l.p50Ms} | ${l.p95Ms} | ${l.p99Ms} | ${l.errors} | ${l.peakRssMb} | ${l.cpuSeconds} |`),
+    ...r.smallRequests.levels.map(
+      (l: any) =>
+        `| ${l.producers} | ${n(l.requests)} | ${n(l.rowsPerSecond)} | ${l.mbPerSecond} | ${l.p50Ms} | ${l.p95Ms} | ${l.p99Ms} | ${l.errors} | ${l.peakRssMb} | ${l.cpuSeconds} |`,
+    ),
     '',
     '## Growth: memory stays flat as the body grows',
     '',
@@ -108,7 +116,7 @@ export function benchmarksMarkdown(r: Record<string, any>, day: string): string 
     '  about that long per request; many producers share batches. The 10,000-row growth point is such a request.',
     '- Peak RSS is the whole service process: the main thread and its two worker threads (parsing and Parquet',
     "  encoding), with the byte budget's default of 64 MiB of rows in flight.",
-    "- Each large request here is one run, the first of its dataset, on a machine whose speed drifts: its code is",
+    '- Each large request here is one run, the first of its dataset, on a machine whose speed drifts: its code is',
     '  still being compiled as it runs, and DuckDB runs minutes apart. `npm run bench:ingest` gives the figures to',
     '  hold against the targets: warmed up, Sluice and DuckDB taking turns, medians and the ratio of each pair.',
     '',

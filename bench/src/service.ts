@@ -75,7 +75,10 @@ export function rssBytes(pid: number): number {
 }
 
 export function cpuSeconds(pid: number, tid?: number): number {
-  const fields = fs.readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = fs
+    .readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')
+    .split(') ')[1]!
+    .split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100 Hz)
 }
 
@@ -125,7 +128,12 @@ export async function measuredPost(
   const mainBefore = cpuSeconds(service.pid, service.pid);
   const sampler = sampleRss(service.pid);
   const started = performance.now();
-  const response = await postFile(`${service.url}/v1/streams/${stream}/rows`, key, file, format === 'csv' ? 'text/csv' : 'application/x-ndjson');
+  const response = await postFile(
+    `${service.url}/v1/streams/${stream}/rows`,
+    key,
+    file,
+    format === 'csv' ? 'text/csv' : 'application/x-ndjson',
+  );
   const seconds = (performance.now() - started) / 1000;
   const peakRss = sampler.stop();
   if (response.status !== 200 || response.body.rowsAccepted !== rows) {

@@ -19,7 +19,13 @@ describe('loadConfig', () => {
   });
 
   it('writes to S3 when S3_BUCKET is set, and treats empty variables as unset', () => {
-    const config = loadConfig({ ...base, S3_BUCKET: 'lake', S3_ENDPOINT: 'http://minio:9000', S3_FORCE_PATH_STYLE: 'true', CLICKHOUSE_URL: '' });
+    const config = loadConfig({
+      ...base,
+      S3_BUCKET: 'lake',
+      S3_ENDPOINT: 'http://minio:9000',
+      S3_FORCE_PATH_STYLE: 'true',
+      CLICKHOUSE_URL: '',
+    });
     assert.equal(config.store.kind, 's3');
     assert.equal(config.clickhouse, null);
   });

@@ -7,9 +7,7 @@ import { z } from 'zod';
 import type { ZstdRoute } from './pipeline/parquet-encode';
 import type { S3StoreOptions } from './sinks/s3-store';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => value === 'true' || value === '1' || value === 'yes');
 const int = (min: number) => z.coerce.number().int().min(min);
 const MiB = 1024 * 1024;
 

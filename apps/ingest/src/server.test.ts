@@ -40,7 +40,9 @@ describe('server process', () => {
         body: JSON.stringify({ name, schema: { columns: [{ name: 'id', type: 'int64', nullable: false }] }, batch: { maxAgeMs: 5000 } }),
       });
       assert.equal(created.status, 201);
-      const { key } = (await (await fetch(`${url}/v1/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'k', streams: [name] }) })).json()) as { key: string };
+      const { key } = (await (
+        await fetch(`${url}/v1/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'k', streams: [name] }) })
+      ).json()) as { key: string };
 
       const rowsEach = 2000;
       const acknowledged: number[] = [];
@@ -76,7 +78,10 @@ describe('server process', () => {
       });
       assert.equal(exitCode, 0, 'the server exits cleanly');
       assert.ok(acknowledged.length > 0, `some requests were acknowledged before the shutdown (${outcomes.join(',')})`);
-      assert.ok(outcomes.some((o) => o !== '200'), `later requests were refused (${outcomes.join(',')})`);
+      assert.ok(
+        outcomes.some((o) => o !== '200'),
+        `later requests were refused (${outcomes.join(',')})`,
+      );
 
       const store = new LocalStore(lake);
       const objects = await listStreamObjects(store, name);

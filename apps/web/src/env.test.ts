@@ -8,7 +8,10 @@ function readEnv(extra: Record<string, string>): { ok: boolean; output: string }
   const base = { PATH: process.env.PATH ?? '', DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/test' };
   // Next's types make NODE_ENV a required union in ProcessEnv; these are plain strings on purpose.
   const childEnv = { ...base, ...extra } as unknown as NodeJS.ProcessEnv;
-  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: import.meta.dirname, env: childEnv });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: import.meta.dirname,
+    env: childEnv,
+  });
   return { ok: child.status === 0, output: child.stdout.toString() };
 }
 

@@ -29,7 +29,10 @@ const schema = z
     INGEST_METRICS_URL: z.string().url().optional(),
     /** The ingest service's METRICS_TOKEN, when /metrics needs one. */
     METRICS_TOKEN: z.string().min(16).optional(),
-    SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+    SESSION_TTL_HOURS: z.coerce
+      .number()
+      .positive()
+      .default(24 * 7),
     SESSION_IDLE_HOURS: z.coerce.number().positive().default(12),
   })
   .refine((config) => config.NODE_ENV !== 'production' || config.SLUICE_SESSION_SECRET, {

@@ -58,11 +58,17 @@ describe('applyMigrations', () => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
     for (const table of ['ApiKey', 'DataFile', 'Operator', 'SchemaVersion', 'Session', 'Stream', '_prisma_migrations']) {
-      assert.ok(tables.some((t) => t.table_name === table), `table ${table} exists`);
+      assert.ok(
+        tables.some((t) => t.table_name === table),
+        `table ${table} exists`,
+      );
     }
 
     const rows = await migrationRows(url);
-    assert.deepEqual(rows.map((r) => r.migration_name), committedMigrations);
+    assert.deepEqual(
+      rows.map((r) => r.migration_name),
+      committedMigrations,
+    );
     for (const row of rows) {
       const sql = fs.readFileSync(path.join(DEFAULT_MIGRATIONS_DIR, row.migration_name, 'migration.sql'));
       assert.equal(row.checksum, createHash('sha256').update(sql).digest('hex'));
@@ -112,7 +118,10 @@ describe('applyMigrations', () => {
     try {
       const results = await Promise.all([1, 2, 3].map(() => applyMigrations({ databaseUrl: fresh })));
       assert.deepEqual(results.flatMap((r) => r.applied).sort(), committedMigrations);
-      assert.deepEqual((await migrationRows(fresh)).map((r) => r.migration_name), committedMigrations);
+      assert.deepEqual(
+        (await migrationRows(fresh)).map((r) => r.migration_name),
+        committedMigrations,
+      );
     } finally {
       await dropDatabase(adminUrl, fresh);
     }
@@ -161,10 +170,7 @@ describe('applyMigrations refuses', () => {
     const dir = path.join(migrationsDir, name);
     fs.mkdirSync(dir);
     // The first statement is fine: it must not survive the failure of the second.
-    fs.writeFileSync(
-      path.join(dir, 'migration.sql'),
-      'CREATE TABLE "HalfDone" (id int);\nALTER TABLE "NoSuchTable" ADD COLUMN x int;\n',
-    );
+    fs.writeFileSync(path.join(dir, 'migration.sql'), 'CREATE TABLE "HalfDone" (id int);\nALTER TABLE "NoSuchTable" ADD COLUMN x int;\n');
     try {
       await assert.rejects(
         applyMigrations({ databaseUrl: url, migrationsDir }),
@@ -172,7 +178,11 @@ describe('applyMigrations refuses', () => {
           err instanceof MigrationError && err.migrationName === name && err.message.includes(name) && /NoSuchTable/.test(err.message),
       );
       assert.equal((await query(url, `SELECT to_regclass('"HalfDone"') AS t`))[0]?.t, null, 'nothing of it is applied');
-      assert.deepEqual((await migrationRows(url)).map((r) => r.migration_name), committedMigrations, 'and it is not recorded');
+      assert.deepEqual(
+        (await migrationRows(url)).map((r) => r.migration_name),
+        committedMigrations,
+        'and it is not recorded',
+      );
 
       fs.writeFileSync(path.join(dir, 'migration.sql'), 'CREATE TABLE "HalfDone" (id int);\n');
       assert.deepEqual(await applyMigrations({ databaseUrl: url, migrationsDir }), { applied: [name] });
@@ -184,10 +194,11 @@ describe('applyMigrations refuses', () => {
 
   it('while a failed migration is recorded (by the Prisma CLI, which records failures), as migrate deploy does', async () => {
     const name = '99999999999999_failed_elsewhere';
-    await query(url, `INSERT INTO _prisma_migrations (id, checksum, migration_name, logs) VALUES (gen_random_uuid(), $1, $2, 'syntax error')`, [
-      '0'.repeat(64),
-      name,
-    ]);
+    await query(
+      url,
+      `INSERT INTO _prisma_migrations (id, checksum, migration_name, logs) VALUES (gen_random_uuid(), $1, $2, 'syntax error')`,
+      ['0'.repeat(64), name],
+    );
     try {
       await assert.rejects(
         applyMigrations({ databaseUrl: url, migrationsDir }),

@@ -61,11 +61,7 @@ export class SluiceError extends Error {
   readonly details: unknown;
   readonly headers: Record<string, string>;
 
-  constructor(
-    code: ErrorCode,
-    message?: string,
-    options: { cause?: unknown; details?: unknown; headers?: Record<string, string> } = {},
-  ) {
+  constructor(code: ErrorCode, message?: string, options: { cause?: unknown; details?: unknown; headers?: Record<string, string> } = {}) {
     super(message ?? ERRORS[code].message, { cause: options.cause });
     this.name = 'SluiceError';
     this.code = code;

@@ -4,7 +4,8 @@ import { inferSchema } from './infer';
 
 describe('inferSchema', () => {
   it('infers the narrowest type per CSV column and nullability from empty fields', () => {
-    const sample = 'id,Big Number,price,ok,day,at,name\n1,3000000000,1.5,true,2024-01-01,2024-01-01T00:00:00Z,"a, b"\n2,4,2,no,2024-01-02,2024-01-02 10:00,\n3,5';
+    const sample =
+      'id,Big Number,price,ok,day,at,name\n1,3000000000,1.5,true,2024-01-01,2024-01-01T00:00:00Z,"a, b"\n2,4,2,no,2024-01-02,2024-01-02 10:00,\n3,5';
     const result = inferSchema(sample, 'csv');
     assert.deepEqual(result.columns, [
       { name: 'id', type: 'int32', nullable: false },
@@ -31,6 +32,9 @@ describe('inferSchema', () => {
 
   it('makes unusable header names into identifiers', () => {
     const result = inferSchema('1st,,a b,a_b\nx,y,z,w\n', 'csv');
-    assert.deepEqual(result.columns.map((c) => c.name), ['c_1st', 'column_2', 'a_b', 'a_b_4']);
+    assert.deepEqual(
+      result.columns.map((c) => c.name),
+      ['c_1st', 'column_2', 'a_b', 'a_b_4'],
+    );
   });
 });

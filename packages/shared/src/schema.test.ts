@@ -65,10 +65,7 @@ describe('checkAdditiveChange', () => {
   const v1: StreamSchema = { columns: [{ name: 'id', type: 'int64', nullable: false }] };
 
   it('allows appending nullable columns', () => {
-    assert.deepEqual(
-      checkAdditiveChange(v1, { columns: [...v1.columns, { name: 'note', type: 'string', nullable: true }] }),
-      [],
-    );
+    assert.deepEqual(checkAdditiveChange(v1, { columns: [...v1.columns, { name: 'note', type: 'string', nullable: true }] }), []);
   });
 
   it('refuses removals, renames, type and nullability changes, required additions and no-ops', () => {
@@ -81,14 +78,12 @@ describe('checkAdditiveChange', () => {
     assert.deepEqual(checkAdditiveChange(v1, { columns: [{ name: 'id', type: 'int64', nullable: true }] }), [
       'column "id" cannot change nullability',
     ]);
-    assert.deepEqual(
-      checkAdditiveChange(v1, { columns: [...v1.columns, { name: 'n', type: 'int32', nullable: false }] }),
-      ['new column "n" must be nullable'],
-    );
+    assert.deepEqual(checkAdditiveChange(v1, { columns: [...v1.columns, { name: 'n', type: 'int32', nullable: false }] }), [
+      'new column "n" must be nullable',
+    ]);
     assert.deepEqual(checkAdditiveChange(v1, v1), ['the new version adds no column']);
-    assert.deepEqual(
-      checkAdditiveChange({ columns: [...v1.columns, { name: 'a', type: 'string', nullable: true }] }, v1),
-      ['columns cannot be removed'],
-    );
+    assert.deepEqual(checkAdditiveChange({ columns: [...v1.columns, { name: 'a', type: 'string', nullable: true }] }, v1), [
+      'columns cannot be removed',
+    ]);
   });
 });

@@ -23,7 +23,12 @@ export const DEFAULT_BATCH = { maxRows: 100_000, maxBytes: 16 * 1024 * 1024, max
 
 export const batchSettingsSchema = z.object({
   maxRows: z.number().int().min(1).max(10_000_000).default(DEFAULT_BATCH.maxRows),
-  maxBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(DEFAULT_BATCH.maxBytes),
+  maxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(DEFAULT_BATCH.maxBytes),
   maxAgeMs: z.number().int().min(10).max(3_600_000).default(DEFAULT_BATCH.maxAgeMs),
 });
 export type BatchSettings = z.output<typeof batchSettingsSchema>;
@@ -38,17 +43,15 @@ export type Sinks = z.output<typeof sinksSchema>;
 
 export const streamDefinitionSchema = z
   .object({
-  name: z
-    .string()
-    .regex(STREAM_NAME_PATTERN, 'stream name must start with a-z and contain only a-z, 0-9, _ and - (max 63)'),
-  description: z.string().max(1000).default(''),
-  schema: streamSchemaSchema,
-  batch: batchSettingsSchema.default(DEFAULT_BATCH),
-  rejectMode: z.enum(REJECT_MODES).default('skip'),
-  unknownColumns: z.enum(UNKNOWN_COLUMN_POLICIES).default('ignore'),
-  delimiter: z.enum(DELIMITERS).default(','),
-  allowNonFinite: z.boolean().default(false),
-  sinks: sinksSchema,
+    name: z.string().regex(STREAM_NAME_PATTERN, 'stream name must start with a-z and contain only a-z, 0-9, _ and - (max 63)'),
+    description: z.string().max(1000).default(''),
+    schema: streamSchemaSchema,
+    batch: batchSettingsSchema.default(DEFAULT_BATCH),
+    rejectMode: z.enum(REJECT_MODES).default('skip'),
+    unknownColumns: z.enum(UNKNOWN_COLUMN_POLICIES).default('ignore'),
+    delimiter: z.enum(DELIMITERS).default(','),
+    allowNonFinite: z.boolean().default(false),
+    sinks: sinksSchema,
   })
   .superRefine((stream, ctx) => {
     // ClickHouse needs ORDER BY columns that exist and are not Nullable.
@@ -56,7 +59,11 @@ export const streamDefinitionSchema = z
       const column = stream.schema.columns.find((c) => c.name === name);
       if (!column) ctx.addIssue({ code: 'custom', path: ['sinks', 'clickhouse', 'orderBy'], message: `"${name}" is not a column` });
       else if (column.nullable) {
-        ctx.addIssue({ code: 'custom', path: ['sinks', 'clickhouse', 'orderBy'], message: `"${name}" is nullable and cannot order a ClickHouse table` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sinks', 'clickhouse', 'orderBy'],
+          message: `"${name}" is nullable and cannot order a ClickHouse table`,
+        });
       }
     }
   });

@@ -42,7 +42,19 @@ export async function startS3rver(options: { dir: string; bucket: string; port?:
       service = spawnService(
         's3rver',
         process.execPath,
-        [bin, '-d', options.dir, '-a', '127.0.0.1', '-p', String(port), '--no-vhost-buckets', '--silent', '--configure-bucket', options.bucket],
+        [
+          bin,
+          '-d',
+          options.dir,
+          '-a',
+          '127.0.0.1',
+          '-p',
+          String(port),
+          '--no-vhost-buckets',
+          '--silent',
+          '--configure-bucket',
+          options.bucket,
+        ],
         { env: { ...process.env, NODE_OPTIONS: '--openssl-legacy-provider' }, stdio: 'ignore' },
       );
       const deadline = Date.now() + 15_000;

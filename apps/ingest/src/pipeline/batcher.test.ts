@@ -30,11 +30,20 @@ describe('Batcher', () => {
     }
     assert.equal(flushes.length, 0, 'no flush while the batch is younger than maxAgeMs');
     for (let i = 0; i < 2; i++) batcher.append(chunk(100), owner);
-    assert.deepEqual(flushes.map((f) => [f.rows, f.reason]), [[1000, 'rows']]);
+    assert.deepEqual(
+      flushes.map((f) => [f.rows, f.reason]),
+      [[1000, 'rows']],
+    );
     const joined = Date.now();
     batcher.append(chunk(100), owner);
     await sleep(600);
-    assert.deepEqual(flushes.map((f) => [f.rows, f.reason]), [[1000, 'rows'], [100, 'age']]);
+    assert.deepEqual(
+      flushes.map((f) => [f.rows, f.reason]),
+      [
+        [1000, 'rows'],
+        [100, 'age'],
+      ],
+    );
     assert.ok(flushes[1]!.at - joined >= 395, 'the age counts from when the rows joined the batch');
   });
 
@@ -46,7 +55,10 @@ describe('Batcher', () => {
     const ended = Date.now();
     batcher.ended(owner);
     assert.equal((await owner.settled()).length, 1);
-    assert.deepEqual(flushes.map((f) => [f.rows, f.reason]), [[10, 'age']]);
+    assert.deepEqual(
+      flushes.map((f) => [f.rows, f.reason]),
+      [[10, 'age']],
+    );
     assert.ok(flushes[0]!.at - ended < 150, `flushed ${flushes[0]!.at - ended} ms after the request ended`);
   });
 

@@ -49,10 +49,7 @@ export class Batchers {
     const batcher = this.of(stream);
     let reason: FlushReason | null = null;
     if (this.draining) reason = 'shutdown';
-    else if (
-      !batcher.writing &&
-      (batcher.pendingRows >= stream.batch.maxRows / 8 || batcher.pendingBytes >= stream.batch.maxBytes / 8)
-    ) {
+    else if (!batcher.writing && (batcher.pendingRows >= stream.batch.maxRows / 8 || batcher.pendingBytes >= stream.batch.maxBytes / 8)) {
       reason = 'request_end';
     }
     if (reason) batcher.flush(reason);

@@ -19,7 +19,8 @@ export class BodyBlocks {
    * (in 64 KiB steps) instead: many small requests at once would otherwise hold 1 MiB each.
    */
   take(expectedBytes = BLOCK_BYTES): Uint8Array {
-    if (expectedBytes < BLOCK_BYTES) return new Uint8Array(Math.max(SMALL_BLOCK_STEP, Math.ceil(expectedBytes / SMALL_BLOCK_STEP) * SMALL_BLOCK_STEP));
+    if (expectedBytes < BLOCK_BYTES)
+      return new Uint8Array(Math.max(SMALL_BLOCK_STEP, Math.ceil(expectedBytes / SMALL_BLOCK_STEP) * SMALL_BLOCK_STEP));
     return new Uint8Array(this.spare.pop() ?? new ArrayBuffer(BLOCK_BYTES));
   }
 

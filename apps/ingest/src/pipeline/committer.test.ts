@@ -16,7 +16,12 @@ after(() => service.close());
 describe('Committer', () => {
   it('records the files of one stream in flush order while two encoders work on them', async () => {
     const stream = await service.createStream({
-      schema: { columns: [{ name: 'id', type: 'int64', nullable: false }, { name: 'text', type: 'string', nullable: true }] },
+      schema: {
+        columns: [
+          { name: 'id', type: 'int64', nullable: false },
+          { name: 'text', type: 'string', nullable: true },
+        ],
+      },
       batch: { maxRows: 1000 },
     });
     const { key } = await service.createKey([stream.name]);

@@ -51,7 +51,12 @@ export class Committer {
     return commit;
   }
 
-  private async store(stream: StreamDto, batch: Batch, reason: FlushReason, previous: Promise<unknown> | undefined): Promise<CommittedFile> {
+  private async store(
+    stream: StreamDto,
+    batch: Batch,
+    reason: FlushReason,
+    previous: Promise<unknown> | undefined,
+  ): Promise<CommittedFile> {
     const { store, pool, budget, metrics, log } = this.deps;
     metrics.batchesFlushed.inc({ stream: stream.name, reason });
     const key = objectKeyFor(stream.name, sortableToken(), new Date());

@@ -59,7 +59,12 @@ export class IngestPipeline {
     }
   }
 
-  private async run(stream: StreamDto, format: BodyFormat, body: AsyncIterable<Uint8Array>, firstBlock: Uint8Array): Promise<IngestOutcome> {
+  private async run(
+    stream: StreamDto,
+    format: BodyFormat,
+    body: AsyncIterable<Uint8Array>,
+    firstBlock: Uint8Array,
+  ): Promise<IngestOutcome> {
     const { budget, pool } = this;
     const batcher = this.batchers.of(stream);
     const owner = new BatchOwner();

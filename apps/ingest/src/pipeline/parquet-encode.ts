@@ -154,8 +154,15 @@ export async function parquetWasmWrite(
   { zstd, statistics }: { zstd: boolean; statistics: boolean },
   ipc = new IpcBuffer(),
 ): Promise<Uint8Array> {
-  const { Compression, EnabledStatistics, Encoding, Table: WasmTable, writeParquet, WriterPropertiesBuilder, WriterVersion } =
-    await loadParquetWasm();
+  const {
+    Compression,
+    EnabledStatistics,
+    Encoding,
+    Table: WasmTable,
+    writeParquet,
+    WriterPropertiesBuilder,
+    WriterVersion,
+  } = await loadParquetWasm();
   const rows = chunks.reduce((total, chunk) => total + chunk.rows, 0);
   const metadata = {
     [PARQUET_METADATA_KEYS.stream]: options.stream,

@@ -22,13 +22,7 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []) {
   port!.postMessage(message, transfer);
 }
 
-function report(
-  kind: 'progress' | 'done',
-  session: number,
-  parser: CsvParser | NdjsonParser,
-  consumed: number,
-  spent?: ArrayBuffer,
-) {
+function report(kind: 'progress' | 'done', session: number, parser: CsvParser | NdjsonParser, consumed: number, spent?: ArrayBuffer) {
   const chunks = parser.sink.takeChunks();
   const transfer = chunkTransferList(chunks);
   if (spent) transfer.push(spent);
@@ -68,7 +62,10 @@ async function encode(message: Extract<ToWorker, { kind: 'encode' }>): Promise<v
     const refusal = encoder.refusal;
     if (refusal !== null && !refusalReported) {
       refusalReported = true;
-      send({ kind: 'warning', message: `the native Parquet route was given up (${refusal}): parquet-wasm compresses the pages and computes the statistics from now on (slower)` });
+      send({
+        kind: 'warning',
+        message: `the native Parquet route was given up (${refusal}): parquet-wasm compresses the pages and computes the statistics from now on (slower)`,
+      });
     }
   } catch (error) {
     send({ kind: 'encode-failed', job: message.job, message: (error as Error).message });
@@ -89,10 +86,7 @@ port.on('message', (message: ToWorker) => {
     case 'open':
       // A throw here would end the worker, and with it every other session it parses.
       try {
-        sessions.set(
-          message.session,
-          message.format === 'csv' ? new CsvParser(message.options) : new NdjsonParser(message.options),
-        );
+        sessions.set(message.session, message.format === 'csv' ? new CsvParser(message.options) : new NdjsonParser(message.options));
       } catch (error) {
         fail(message.session, error);
       }

@@ -65,7 +65,11 @@ describe('WorkerPool parse sessions', () => {
     for (const { session } of healthy) await session.write(owned('id,text\n1,a\n'));
     // The CSV parser's constructor throws on columns that are not an array: the worker's 'open' handler
     // must report that on its session, not die with every other session it parses.
-    const broken = pool.openSession('csv', { ...parseOptions(columns), columns: null as unknown as Column[] }, { onRows: () => {}, onBodyParsed: () => {} });
+    const broken = pool.openSession(
+      'csv',
+      { ...parseOptions(columns), columns: null as unknown as Column[] },
+      { onRows: () => {}, onBodyParsed: () => {} },
+    );
     const failure = await broken.end().then(
       () => null,
       (error: Error) => error,
@@ -85,7 +89,12 @@ describe('WorkerPool parse sessions', () => {
     let encoded = 0;
     const jobs = Array.from({ length: 6 }, () =>
       pool
-        .encode({ columns }, parse('csv', body, columns, { chunkRows: 10_000 }).chunks, { stream: 's', schemaVersion: 1, rowGroupRows: 100_000, zstd: 'native' })
+        .encode({ columns }, parse('csv', body, columns, { chunkRows: 10_000 }).chunks, {
+          stream: 's',
+          schemaVersion: 1,
+          rowGroupRows: 100_000,
+          zstd: 'native',
+        })
         .then((parquet) => {
           encoded++;
           return parquet;

@@ -6,7 +6,7 @@
  * fewest in hand, so batches of every stream are encoded on every core that has an encoder. Readers wait
  * while the encoders are more than a couple of batches each behind (encoderCaughtUp). A crashed worker
  * fails what it had in hand and is replaced.
- */import os from 'node:os';
+ */ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { StreamSchema } from '@sluice/shared';
 import type { EncodeOptions } from './parquet-encode';
@@ -33,7 +33,6 @@ export interface Slot {
  * waits (see encoderCaughtUp): while the encoders are behind, reading ahead only holds more rows in memory.
  */
 const ENCODE_BACKLOG = 2;
-
 
 export class WorkerPool {
   private readonly slots: Slot[] = [];

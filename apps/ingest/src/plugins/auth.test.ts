@@ -61,7 +61,9 @@ describe('key cache', () => {
 
     for (let sent = 0; sent < 12_000; sent += 50) {
       await Promise.all(
-        Array.from({ length: 50 }, async () => assert.equal((await refusal(auth.requireKey(request(randomKey())))).code, 'auth.invalid_key')),
+        Array.from({ length: 50 }, async () =>
+          assert.equal((await refusal(auth.requireKey(request(randomKey())))).code, 'auth.invalid_key'),
+        ),
       );
     }
     assert.equal(lookups.length, 12_001, 'each random key was looked up once');

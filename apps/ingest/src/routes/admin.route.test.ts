@@ -17,7 +17,12 @@ describe('streams', () => {
     const created = await service.admin('POST', '/v1/admin/streams', {
       name,
       description: 'Orders from the shop',
-      schema: { columns: [{ name: 'id', type: 'int64', nullable: false }, { name: 'total', type: 'float64' }] },
+      schema: {
+        columns: [
+          { name: 'id', type: 'int64', nullable: false },
+          { name: 'total', type: 'float64' },
+        ],
+      },
       batch: { maxRows: 5000 },
       delimiter: ';',
     });
@@ -59,9 +64,16 @@ describe('streams', () => {
     assert.equal(((await added.json()) as StreamDto).schemaVersion, 2);
 
     for (const columns of [
-      [{ name: 'id', type: 'string', nullable: false }, { name: 'note', type: 'string' }],
+      [
+        { name: 'id', type: 'string', nullable: false },
+        { name: 'note', type: 'string' },
+      ],
       [{ name: 'id', type: 'int64', nullable: false }],
-      [{ name: 'id', type: 'int64', nullable: false }, { name: 'note', type: 'string' }, { name: 'req', type: 'int32', nullable: false }],
+      [
+        { name: 'id', type: 'int64', nullable: false },
+        { name: 'note', type: 'string' },
+        { name: 'req', type: 'int32', nullable: false },
+      ],
     ]) {
       const refused = await service.admin('POST', `/v1/admin/streams/${stream.name}/schema`, { columns });
       assert.equal(refused.status, 409, JSON.stringify(columns));
@@ -102,7 +114,8 @@ describe('keys', () => {
 
   it('gives a key the ingest scope by default, stores the scopes asked for, and refuses unknown or no scopes', async () => {
     const stream = await service.createStream({ schema: { columns: [{ name: 'a', type: 'string' }] } });
-    const create = (body: Record<string, unknown>) => service.admin('POST', '/v1/admin/keys', { name: 'scoped', streams: [stream.name], ...body });
+    const create = (body: Record<string, unknown>) =>
+      service.admin('POST', '/v1/admin/keys', { name: 'scoped', streams: [stream.name], ...body });
     const producer = (await (await create({})).json()) as CreatedApiKeyDto;
     assert.deepEqual(producer.scopes, ['ingest']);
     const reader = (await (await create({ scopes: ['read'] })).json()) as CreatedApiKeyDto;

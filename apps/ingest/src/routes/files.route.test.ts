@@ -63,7 +63,10 @@ describe('files', () => {
     assert.deepEqual(seen.map((f) => f.key).sort(), [...answer.files].sort());
     const times = seen.map((f) => f.createdAt);
     assert.deepEqual(times, [...times].sort().reverse(), 'newest first');
-    assert.equal(seen.reduce((total, f) => total + f.rows, 0), 7);
+    assert.equal(
+      seen.reduce((total, f) => total + f.rows, 0),
+      7,
+    );
 
     const asAdmin = await fetch(`${service.url}/v1/streams/${stream.name}/files`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     assert.equal(asAdmin.status, 200);
@@ -165,7 +168,10 @@ describe('preview limits', () => {
       assert.equal(response.status, 200);
       const preview = (await response.json()) as FilePreviewDto;
       assert.equal(preview.rows, 200_000);
-      assert.deepEqual(preview.rowsPreview.slice(0, 2).map((row) => row.id), ['0', '1']);
+      assert.deepEqual(
+        preview.rowsPreview.slice(0, 2).map((row) => row.id),
+        ['0', '1'],
+      );
       assert.equal(preview.rowsPreview.length, 100);
     } finally {
       Reflect.deleteProperty(store, 'get');
@@ -225,7 +231,14 @@ describe('preview limits', () => {
     fs.rmSync(path.dirname(local), { recursive: true, force: true });
     const objectKey = `${stream.name}/dt=2026-01-01/hour=00/noindex.parquet`;
     await service.app.store.put(objectKey, bytes);
-    await recordDataFile(service.app.db, { streamId: stream.id, schemaVersion: 1, key: objectKey, rows: 5_000, bytes: bytes.length, clickhouse: 'skipped' });
+    await recordDataFile(service.app.db, {
+      streamId: stream.id,
+      schemaVersion: 1,
+      key: objectKey,
+      rows: 5_000,
+      bytes: bytes.length,
+      clickhouse: 'skipped',
+    });
 
     const limits = service.config.preview;
     const configured = limits.maxBytesWithoutIndex;

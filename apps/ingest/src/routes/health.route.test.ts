@@ -39,7 +39,13 @@ describe('health', () => {
 
   it('GET /readyz answers 503 when the object store is not reachable', () =>
     readyzOf(
-      testConfig({ S3_BUCKET: 'nope', S3_ENDPOINT: 'http://127.0.0.1:1', S3_ACCESS_KEY_ID: 'x', S3_SECRET_ACCESS_KEY: 'y', S3_FORCE_PATH_STYLE: 'true' }),
+      testConfig({
+        S3_BUCKET: 'nope',
+        S3_ENDPOINT: 'http://127.0.0.1:1',
+        S3_ACCESS_KEY_ID: 'x',
+        S3_SECRET_ACCESS_KEY: 'y',
+        S3_FORCE_PATH_STYLE: 'true',
+      }),
       'store',
     ));
 

@@ -86,7 +86,10 @@ describe('200 with rejected rows: bad rows are reported by line, good neighbours
     const body = Buffer.concat([Buffer.from('id,name\n10,a\n11,'), Buffer.from([0xff, 0xfe]), Buffer.from('\n12,c\n')]);
     const result = (await (await service.post(stream.name, key, body)).json()) as IngestResultDto;
     assert.equal(result.rowsAccepted, 2);
-    assert.deepEqual(result.errors.map((e) => [e.line, e.code]), [[3, 'row.invalid_utf8']]);
+    assert.deepEqual(
+      result.errors.map((e) => [e.line, e.code]),
+      [[3, 'row.invalid_utf8']],
+    );
     await stillServes();
   });
 
@@ -136,7 +139,11 @@ describe('400 malformed body', () => {
 
 describe('401 unauthenticated', () => {
   it('no key, a malformed key, an unknown key', async () => {
-    await expectError(await fetch(`${service.url}/v1/streams/${stream.name}/rows`, { method: 'POST', body: 'id\n1\n' }), 401, 'auth.missing_key');
+    await expectError(
+      await fetch(`${service.url}/v1/streams/${stream.name}/rows`, { method: 'POST', body: 'id\n1\n' }),
+      401,
+      'auth.missing_key',
+    );
     await expectError(await service.post(stream.name, 'not-a-key', 'id\n1\n'), 401, 'auth.invalid_key');
     await expectError(await service.post(stream.name, `slk_${'1'.repeat(32)}`, 'id\n1\n'), 401, 'auth.invalid_key');
     await stillServes();
@@ -166,7 +173,11 @@ describe('401 unauthenticated', () => {
 
   it('the admin API without the token, or with a wrong one', async () => {
     await expectError(await fetch(`${service.url}/v1/admin/streams`), 401, 'admin.unauthorized');
-    await expectError(await fetch(`${service.url}/v1/admin/keys`, { headers: { authorization: `Bearer ${key}` } }), 401, 'admin.unauthorized');
+    await expectError(
+      await fetch(`${service.url}/v1/admin/keys`, { headers: { authorization: `Bearer ${key}` } }),
+      401,
+      'admin.unauthorized',
+    );
   });
 });
 
@@ -174,7 +185,11 @@ describe('403 forbidden', () => {
   it('a key for another stream', async () => {
     const other = await service.createStream({ schema: { columns } });
     await expectError(await service.post(other.name, key, 'id\n1\n'), 403, 'auth.stream_forbidden');
-    await expectError(await fetch(`${service.url}/v1/streams/${other.name}/files`, { headers: { authorization: `Bearer ${key}` } }), 403, 'auth.stream_forbidden');
+    await expectError(
+      await fetch(`${service.url}/v1/streams/${other.name}/files`, { headers: { authorization: `Bearer ${key}` } }),
+      403,
+      'auth.stream_forbidden',
+    );
     await stillServes();
   });
 });
@@ -279,7 +294,11 @@ describe('refusals before the body is read', () => {
 
 describe('415 unsupported media', () => {
   it('an unknown content type', async () => {
-    await expectError(await service.post(stream.name, key, '{"id":1}', { 'content-type': 'application/xml' }), 415, 'ingest.unsupported_media_type');
+    await expectError(
+      await service.post(stream.name, key, '{"id":1}', { 'content-type': 'application/xml' }),
+      415,
+      'ingest.unsupported_media_type',
+    );
     await stillServes();
   });
 
@@ -298,12 +317,18 @@ describe('422 all-or-nothing', () => {
       error: { details: { rowsRejected: number; errors: { line: number; column: string }[] } };
     };
     assert.equal(body.error.details.rowsRejected, 1);
-    assert.deepEqual(body.error.details.errors.map((e) => [e.line, e.column]), [[4, 'id']]);
+    assert.deepEqual(
+      body.error.details.errors.map((e) => [e.line, e.column]),
+      [[4, 'id']],
+    );
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.deepEqual(await listStreamObjects(service.app.store, strict.name), []);
 
     const clean = await service.post(strict.name, strictKey, 'id,name\n1,a\n2,b\n');
     assert.equal(clean.status, 200);
-    assert.deepEqual((await readStream(service.app.store, strict.name)).map((r) => r.id), [1, 2]);
+    assert.deepEqual(
+      (await readStream(service.app.store, strict.name)).map((r) => r.id),
+      [1, 2],
+    );
   });
 });

@@ -193,7 +193,18 @@ describe('413: refusals part-way', () => {
     try {
       const { request, answer } = openRequest(keys[0]!, agent);
       request.write('id,name\n');
-      for (let i = 0; i < 10 && !(await Promise.race([answer.then(() => true, () => true), sleep(50).then(() => false)])); i++) {
+      for (
+        let i = 0;
+        i < 10 &&
+        !(await Promise.race([
+          answer.then(
+            () => true,
+            () => true,
+          ),
+          sleep(50).then(() => false),
+        ]));
+        i++
+      ) {
         request.write(`${Array.from({ length: 100 }, (_, r) => `${r},${'y'.repeat(20)}`).join('\n')}\n`);
       }
       const refused = await answer;
@@ -213,31 +224,41 @@ describe('413: refusals part-way', () => {
   it('a 10 MB gzip bomb is refused with ingest.inflation_too_large, the service process staying under 300 MB', async () => {
     // Blank lines inflate 1,000-fold and cost the parser nothing: only the inflation limit can stop them.
     const member = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x0a), { level: 9 });
-    const body = Buffer.concat([gzipSync('id,name\n'), ...Array.from({ length: Math.ceil((10 * 1024 * 1024) / member.length) }, () => member)]);
+    const body = Buffer.concat([
+      gzipSync('id,name\n'),
+      ...Array.from({ length: Math.ceil((10 * 1024 * 1024) / member.length) }, () => member),
+    ]);
     // A process of its own (the built service when there is one, started as it runs in production), so
     // that its peak memory is its own.
     const port = await freePort();
     const dist = path.resolve(import.meta.dirname, '../../dist/server.mjs');
-    const server = spawnService('ingest', process.execPath, fs.existsSync(dist) ? [...NODE_FLAGS, dist] : ['--import', 'tsx', 'src/server.ts'], {
-      cwd: path.resolve(import.meta.dirname, '../..'),
-      env: serviceEnv({
-        ...process.env,
-        DATABASE_URL: testDatabaseUrl(),
-        INGEST_PORT: String(port),
-        LAKE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bomb-')),
-        SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
-        MAX_BODY_BYTES: String(64 * 1024 * 1024 * 1024),
-        LOG_LEVEL: 'warn',
-      }),
-      stdio: 'ignore',
-    });
+    const server = spawnService(
+      'ingest',
+      process.execPath,
+      fs.existsSync(dist) ? [...NODE_FLAGS, dist] : ['--import', 'tsx', 'src/server.ts'],
+      {
+        cwd: path.resolve(import.meta.dirname, '../..'),
+        env: serviceEnv({
+          ...process.env,
+          DATABASE_URL: testDatabaseUrl(),
+          INGEST_PORT: String(port),
+          LAKE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bomb-')),
+          SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
+          MAX_BODY_BYTES: String(64 * 1024 * 1024 * 1024),
+          LOG_LEVEL: 'warn',
+        }),
+        stdio: 'ignore',
+      },
+    );
     const url = `http://127.0.0.1:${port}`;
     try {
       await waitForHttp(`${url}/healthz`, { timeoutMs: 30_000, exited: () => server.exited });
       const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
       const name = `bomb_${Date.now().toString(36)}`;
       await fetch(`${url}/v1/admin/streams`, { method: 'POST', headers: admin, body: JSON.stringify({ name, schema: { columns } }) });
-      const { key } = (await (await fetch(`${url}/v1/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'k', streams: [name] }) })).json()) as { key: string };
+      const { key } = (await (
+        await fetch(`${url}/v1/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'k', streams: [name] }) })
+      ).json()) as { key: string };
       const post = (payload: Buffer) =>
         fetch(`${url}/v1/streams/${name}/rows`, {
           method: 'POST',

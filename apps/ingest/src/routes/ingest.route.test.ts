@@ -102,7 +102,11 @@ for (const sink of ['local', 's3'] as const) {
           ['day', 'DATE'],
         ],
       );
-      const schema = await queryParquetMeta(service, file, "SELECT name, logical_type::VARCHAR AS logical FROM parquet_schema(FILE) WHERE name = 'at'");
+      const schema = await queryParquetMeta(
+        service,
+        file,
+        "SELECT name, logical_type::VARCHAR AS logical FROM parquet_schema(FILE) WHERE name = 'at'",
+      );
       assert.match(String(schema[0]?.logical), /TimestampType\(isAdjustedToUTC=1, unit=TimeUnit\(MILLIS=<null>, MICROS=MicroSeconds\(\)/);
       const meta = await queryParquetMeta(
         service,

@@ -12,7 +12,13 @@ import type { StreamCache } from '../plugins/stream-cache';
 import { requestBody } from './request-body';
 
 const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/plain']);
-const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/json-lines']);
+const NDJSON_TYPES = new Set([
+  'application/x-ndjson',
+  'application/ndjson',
+  'application/jsonl',
+  'application/x-jsonlines',
+  'application/json-lines',
+]);
 
 function formatOf(contentType: string | undefined): BodyFormat {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -57,7 +63,6 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsyncZod {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
-
     app.post(
       '/v1/streams/:stream/rows',
       {
@@ -86,7 +91,10 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsyncZod {
 
         app.metrics.queueLength.inc();
         try {
-          let rows = requestBody(request.raw, gzip, { idleTimeoutMs: connections.idleTimeoutMs, maxInflationRatio: limits.maxInflationRatio });
+          let rows = requestBody(request.raw, gzip, {
+            idleTimeoutMs: connections.idleTimeoutMs,
+            maxInflationRatio: limits.maxInflationRatio,
+          });
           if (caller.kind === 'key') rows = whileKeyValid(rows, () => app.auth.stillValid(caller.key.id));
           const outcome = await app.pipeline.ingest(stream, format, rows, Number.isFinite(declared) ? declared : undefined);
           app.metrics.bytesReceived.inc({ stream: name, format }, outcome.bytesReceived);

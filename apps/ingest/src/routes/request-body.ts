@@ -52,7 +52,10 @@ function inflated(raw: IncomingMessage, maxRatio: number): AsyncIterable<Uint8Ar
       }
     } catch (error) {
       if (error instanceof SluiceError) throw error;
-      if ((error as NodeJS.ErrnoException).code?.startsWith('Z_') || /unexpected end of file|incorrect header/i.test((error as Error).message)) {
+      if (
+        (error as NodeJS.ErrnoException).code?.startsWith('Z_') ||
+        /unexpected end of file|incorrect header/i.test((error as Error).message)
+      ) {
         throw new SluiceError('ingest.malformed_body', `The gzip body is truncated or corrupt (${(error as Error).message}).`);
       }
       throw error;

@@ -143,7 +143,10 @@ export class ClickHouseSink {
       const end = start + Number(group.num_rows);
       const rows = await parquetReadObjects({ file, metadata, compressors, parsers: parsers as never, rowStart: start, rowEnd: end });
       start = end;
-      const lines = rows.map((row) => `{${columns.map((c) => `${JSON.stringify(c.name)}:${jsonValue(row[c.name], c, caps)}`).join(',')},"${CLICKHOUSE_FILE_COLUMN}":${tag}}\n`);
+      const lines = rows.map(
+        (row) =>
+          `{${columns.map((c) => `${JSON.stringify(c.name)}:${jsonValue(row[c.name], c, caps)}`).join(',')},"${CLICKHOUSE_FILE_COLUMN}":${tag}}\n`,
+      );
       await this.client.exec({
         query: `INSERT INTO ${this.qualified(table)} FORMAT JSONEachRow`,
         values: Readable.from(lines),

@@ -106,7 +106,10 @@ describe('ClickHouse sink', () => {
         `row ${i + 1}`,
       );
     });
-    const perFile = await chQuery<{ f: string; n: string }>(service, `SELECT _sluice_file AS f, count() AS n FROM default.${table} GROUP BY f`);
+    const perFile = await chQuery<{ f: string; n: string }>(
+      service,
+      `SELECT _sluice_file AS f, count() AS n FROM default.${table} GROUP BY f`,
+    );
     assert.deepEqual(
       perFile.map((p) => [p.f, Number(p.n)]).sort(),
       files.map((f) => [f.id, f.rows]).sort(),
@@ -160,7 +163,9 @@ describe('ClickHouse outage', () => {
   let service: TestService;
   before(async () => {
     clickhouse = await startClickHouse(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-ch-outage-')));
-    service = await startTestService({ env: { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_POLL_MS: '200', CLICKHOUSE_REQUEST_TIMEOUT_MS: '3000' } });
+    service = await startTestService({
+      env: { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_POLL_MS: '200', CLICKHOUSE_REQUEST_TIMEOUT_MS: '3000' },
+    });
   });
   after(async () => {
     await service.close();

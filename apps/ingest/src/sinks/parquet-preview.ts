@@ -29,7 +29,9 @@ export async function previewParquet(
   ]);
   const file: AsyncBuffer = rangeReader(store, key, size);
   const metadata = await parquetMetadataAsync(file, { initialFetchSize: FOOTER_FETCH_BYTES });
-  const indexed = (metadata.row_groups[0]?.columns ?? []).every((chunk) => chunk.offset_index_offset !== undefined && chunk.offset_index_length);
+  const indexed = (metadata.row_groups[0]?.columns ?? []).every(
+    (chunk) => chunk.offset_index_offset !== undefined && chunk.offset_index_length,
+  );
   if (!indexed && size > options.maxBytesWithoutIndex) {
     throw new SluiceError(
       'preview.too_large',

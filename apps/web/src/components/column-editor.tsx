@@ -63,7 +63,12 @@ export function ColumnEditor({
               </td>
               <td>
                 {index >= locked && (
-                  <button type="button" className="link danger" aria-label={`Remove column ${index + 1}`} onClick={() => onChange(columns.filter((_, i) => i !== index))}>
+                  <button
+                    type="button"
+                    className="link danger"
+                    aria-label={`Remove column ${index + 1}`}
+                    onClick={() => onChange(columns.filter((_, i) => i !== index))}
+                  >
                     Remove
                   </button>
                 )}

@@ -79,16 +79,16 @@ export function MetricsCharts() {
         </div>
         <div className="card">
           <div className="muted small">Queue</div>
-          <div>
-            {latest ? `${formatBytes(latest.queueBytes)} · ${latest.queueLength} requests` : '—'}
-          </div>
+          <div>{latest ? `${formatBytes(latest.queueBytes)} · ${latest.queueLength} requests` : '—'}</div>
         </div>
         <div className="card">
           <div className="muted small">Ingest memory</div>
           <div>{latest ? formatBytes(latest.memoryBytes) : '—'}</div>
         </div>
       </section>
-      <p className="muted small">Source: {latest?.source === 'prometheus' ? 'Prometheus' : 'the ingest service’s /metrics'}; refreshed every 2 s.</p>
+      <p className="muted small">
+        Source: {latest?.source === 'prometheus' ? 'Prometheus' : 'the ingest service’s /metrics'}; refreshed every 2 s.
+      </p>
       {streams.length === 0 && history.length > 0 && <p className="empty">No rows received yet.</p>}
       <div className="charts">
         <Chart title="Rows per second, by stream" points={points} keys={streams.length ? streams : ['none']} />

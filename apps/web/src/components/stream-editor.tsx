@@ -33,8 +33,18 @@ export function StreamEditor() {
       return;
     }
     setColumns(inferred.columns);
-    if (!name) setName(file.name.replace(/\.[^.]+$/, '').toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[^a-z]+/, '').slice(0, 63));
-    setSampleNote(`Inferred ${inferred.columns.length} columns from ${inferred.sampledRows} sample rows of ${file.name} (${format.toUpperCase()}). Check them before saving.`);
+    if (!name)
+      setName(
+        file.name
+          .replace(/\.[^.]+$/, '')
+          .toLowerCase()
+          .replace(/[^a-z0-9_-]+/g, '_')
+          .replace(/^[^a-z]+/, '')
+          .slice(0, 63),
+      );
+    setSampleNote(
+      `Inferred ${inferred.columns.length} columns from ${inferred.sampledRows} sample rows of ${file.name} (${format.toUpperCase()}). Check them before saving.`,
+    );
   }
 
   function submit() {
@@ -42,9 +52,7 @@ export function StreamEditor() {
       .split(',')
       .map((column) => column.trim())
       .filter(Boolean);
-    const sinks = clickhouseTable.trim()
-      ? { clickhouse: { table: clickhouseTable.trim(), ...(orderBy.length ? { orderBy } : {}) } }
-      : {};
+    const sinks = clickhouseTable.trim() ? { clickhouse: { table: clickhouseTable.trim(), ...(orderBy.length ? { orderBy } : {}) } } : {};
     const definition = { name, description, schema: { columns }, rejectMode, delimiter, sinks };
     const parsed = streamDefinitionSchema.safeParse(definition);
     if (!parsed.success) {
@@ -105,11 +113,20 @@ export function StreamEditor() {
         </label>
         <label>
           ClickHouse table (optional)
-          <input value={clickhouseTable} onChange={(event) => setClickhouseTable(event.target.value)} placeholder="also insert rows into this table" />
+          <input
+            value={clickhouseTable}
+            onChange={(event) => setClickhouseTable(event.target.value)}
+            placeholder="also insert rows into this table"
+          />
         </label>
         <label>
           ClickHouse ORDER BY (optional)
-          <input value={clickhouseOrderBy} onChange={(event) => setClickhouseOrderBy(event.target.value)} placeholder="id, created_at" disabled={!clickhouseTable.trim()} />
+          <input
+            value={clickhouseOrderBy}
+            onChange={(event) => setClickhouseOrderBy(event.target.value)}
+            placeholder="id, created_at"
+            disabled={!clickhouseTable.trim()}
+          />
         </label>
       </div>
 

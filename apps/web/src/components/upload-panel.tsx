@@ -54,8 +54,7 @@ export function UploadPanel({ stream }: { stream: string }) {
         if (xhr.status === 200) {
           setState({ phase: 'done', result: body });
           router.refresh(); // the files table below now lists what was written
-        }
-        else setState({ phase: 'failed', message: `${xhr.status}: ${body.error?.message ?? xhr.statusText}` });
+        } else setState({ phase: 'failed', message: `${xhr.status}: ${body.error?.message ?? xhr.statusText}` });
       } catch {
         setState({ phase: 'failed', message: `The service answered ${xhr.status}.` });
       }
@@ -92,13 +91,22 @@ export function UploadPanel({ stream }: { stream: string }) {
           <div className="row">
             <strong>{state.file}</strong>
             <span className="muted">
-              {state.phase === 'sending' ? `${formatBytes(state.sent)} of ${formatBytes(state.total)} sent` : 'Sent; waiting for the rows to be stored…'}
+              {state.phase === 'sending'
+                ? `${formatBytes(state.sent)} of ${formatBytes(state.total)} sent`
+                : 'Sent; waiting for the rows to be stored…'}
             </span>
             <button type="button" className="danger" onClick={() => request.current?.abort()}>
               Cancel
             </button>
           </div>
-          <div className="progress" role="progressbar" aria-label="Upload progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
+          <div
+            className="progress"
+            role="progressbar"
+            aria-label="Upload progress"
+            aria-valuemin={0}
+            aria-valuemax={100}
+            aria-valuenow={percent}
+          >
             <div style={{ width: `${percent}%` }} />
           </div>
         </div>

@@ -21,7 +21,10 @@ after(() => service.close());
 describe('metrics from the ingest service', () => {
   it('reads rows/s per stream, p95 latency, queue and memory from /metrics as JSON, with the token', async () => {
     const { readMetrics } = await import('./metrics-source');
-    const stream = await service.createStream({ schema: { columns: [{ name: 'id', type: 'int64', nullable: false }] }, batch: { maxAgeMs: 100 } });
+    const stream = await service.createStream({
+      schema: { columns: [{ name: 'id', type: 'int64', nullable: false }] },
+      batch: { maxAgeMs: 100 },
+    });
     const { key } = await service.createKey([stream.name]);
     const first = await readMetrics();
     assert.equal(first.source, 'ingest');
@@ -31,7 +34,10 @@ describe('metrics from the ingest service', () => {
     }
     const second = await readMetrics();
     assert.ok((second.rowsPerSecond[stream.name] ?? 0) > 0, `rows/s ${JSON.stringify(second.rowsPerSecond)}`);
-    assert.ok(second.p95LatencySeconds !== null && second.p95LatencySeconds > 0 && second.p95LatencySeconds < 5, `p95 ${second.p95LatencySeconds}`);
+    assert.ok(
+      second.p95LatencySeconds !== null && second.p95LatencySeconds > 0 && second.p95LatencySeconds < 5,
+      `p95 ${second.p95LatencySeconds}`,
+    );
     assert.ok(second.memoryBytes > 20 * 1024 * 1024, 'the ingest process memory');
     assert.equal(second.failedUploads, 0);
   });

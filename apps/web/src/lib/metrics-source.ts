@@ -21,7 +21,10 @@ const INGEST_ROUTE = '/v1/streams/:stream/rows';
 async function promQuery(query: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
   const url = `${env().PROMETHEUS_URL}/api/v1/query?query=${encodeURIComponent(query)}`;
   const response = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(5000) });
-  const body = (await response.json()) as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  const body = (await response.json()) as {
+    status: string;
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
   if (body.status !== 'success') throw new Error(`Prometheus query failed: ${query}`);
   return body.data.result;
 }
@@ -120,9 +123,16 @@ async function fromIngest(): Promise<MetricsSnapshot> {
   let p95: number | null = null;
   if (previous) {
     const buckets = new Map<string, number>();
-    for (const s of samples) if (s.name === 'sluice_request_duration_seconds_bucket' && s.labels.route === INGEST_ROUTE) buckets.set(s.labels.le!, (buckets.get(s.labels.le!) ?? 0) + s.value);
-    for (const s of previous.samples) if (s.name === 'sluice_request_duration_seconds_bucket' && s.labels.route === INGEST_ROUTE) buckets.set(s.labels.le!, (buckets.get(s.labels.le!) ?? 0) - s.value);
-    p95 = quantileFromBuckets([...buckets].map(([le, count]) => ({ le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), count })), 0.95);
+    for (const s of samples)
+      if (s.name === 'sluice_request_duration_seconds_bucket' && s.labels.route === INGEST_ROUTE)
+        buckets.set(s.labels.le!, (buckets.get(s.labels.le!) ?? 0) + s.value);
+    for (const s of previous.samples)
+      if (s.name === 'sluice_request_duration_seconds_bucket' && s.labels.route === INGEST_ROUTE)
+        buckets.set(s.labels.le!, (buckets.get(s.labels.le!) ?? 0) - s.value);
+    p95 = quantileFromBuckets(
+      [...buckets].map(([le, count]) => ({ le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), count })),
+      0.95,
+    );
   }
   return {
     source: 'ingest',

@@ -21,7 +21,9 @@ describe('createFirstOperator', () => {
   });
 
   it('lets exactly one of several concurrent setups win', async () => {
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => createFirstOperator(db, `first${i}@example.com`, 'correct horse battery')));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => createFirstOperator(db, `first${i}@example.com`, 'correct horse battery')),
+    );
     assert.equal(results.filter((id) => id !== null).length, 1);
     assert.equal(await db.operator.count(), 1);
   });

@@ -43,12 +43,15 @@ describe('console sessions', () => {
     assert.equal((await db.session.findUniqueOrThrow({ where: { id } })).lastSeenAt.getTime(), first.getTime() + 61_000);
   });
 
-  it('ends the operator\'s other sessions, and purges expired and idle ones', async () => {
+  it("ends the operator's other sessions, and purges expired and idle ones", async () => {
     const now = Date.now();
     const keep = await createSession(db, { operatorId, tokenHash: 'keep', expiresAt: new Date(now + hour) });
     await createSession(db, { operatorId, tokenHash: 'other', expiresAt: new Date(now + hour) });
     await endOtherSessions(db, operatorId, keep);
-    assert.deepEqual((await db.session.findMany({ where: { operatorId } })).map((s) => s.tokenHash), ['keep']);
+    assert.deepEqual(
+      (await db.session.findMany({ where: { operatorId } })).map((s) => s.tokenHash),
+      ['keep'],
+    );
     await createSession(db, { operatorId, tokenHash: 'expired', expiresAt: new Date(now - 1000) });
     assert.equal(await purgeExpiredSessions(db, 12 * hour), 1);
     assert.equal(await purgeExpiredSessions(db, 12 * hour, new Date(now + 13 * hour)), 1);

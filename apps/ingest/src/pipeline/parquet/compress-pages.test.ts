@@ -37,7 +37,7 @@ function body(): string {
     lines.push(
       [
         i,
-        blank ? '' : (i * 7919) % 100_000 - 50_000,
+        blank ? '' : ((i * 7919) % 100_000) - 50_000,
         blank ? '' : `label-${i % 13}`,
         blank ? '' : `"text ${i * 31}, ""quoted"" ${'é'.repeat(i % 5)}"`,
         blank ? '' : ((i * 37) % 10_000) / 100 - 20,
@@ -115,7 +115,10 @@ describe('compressPages: Parquet pages compressed natively', () => {
           assertOffsetIndexPointsAtPages(native, chunk);
         }
         assert.equal(group.total_compressed_size, compressed);
-        assert.equal(group.total_byte_size, group.columns.reduce((sum, chunk) => sum + chunk.meta_data!.total_uncompressed_size, 0n));
+        assert.equal(
+          group.total_byte_size,
+          group.columns.reduce((sum, chunk) => sum + chunk.meta_data!.total_uncompressed_size, 0n),
+        );
       }
       // Same zstd level: the files come out within a few per cent of each other.
       assert.ok(Math.abs(native.byteLength / reference.byteLength - 1) < 0.05, `${native.byteLength} vs ${reference.byteLength}`);
@@ -123,7 +126,10 @@ describe('compressPages: Parquet pages compressed natively', () => {
   }
 
   it('keeps page statistics (column indexes) and the pages they describe in step', async () => {
-    const table = tableFromArrays({ n: Int32Array.from({ length: 50_000 }, (_, i) => i), s: Array.from({ length: 50_000 }, (_, i) => `s${i % 97}`) });
+    const table = tableFromArrays({
+      n: Int32Array.from({ length: 50_000 }, (_, i) => i),
+      s: Array.from({ length: 50_000 }, (_, i) => `s${i % 97}`),
+    });
     const properties = new wasm.WriterPropertiesBuilder()
       .setCompression(wasm.Compression.UNCOMPRESSED)
       .setStatisticsEnabled(wasm.EnabledStatistics.Page)
@@ -156,7 +162,10 @@ describe('compressPages: Parquet pages compressed natively', () => {
     const compressed = await encode('wasm', 1_048_576);
     assert.throws(() => compressPages(compressed, compress), /already compressed/);
     const table = tableFromArrays({ n: Int32Array.from({ length: 1000 }, (_, i) => i) });
-    const v2 = new wasm.WriterPropertiesBuilder().setCompression(wasm.Compression.UNCOMPRESSED).setWriterVersion(wasm.WriterVersion.V2).build();
+    const v2 = new wasm.WriterPropertiesBuilder()
+      .setCompression(wasm.Compression.UNCOMPRESSED)
+      .setWriterVersion(wasm.WriterVersion.V2)
+      .build();
     const v2Pages = wasm.writeParquet(wasm.Table.fromIPCStream(tableToIPC(table, 'stream')), v2);
     assert.throws(() => compressPages(v2Pages, compress), /page type 3/);
     assert.throws(() => compressPages(new TextEncoder().encode('PAR1 not a parquet file PAR1'), compress), UnsupportedParquetError);
@@ -168,7 +177,10 @@ describe('compressPages: Parquet pages compressed natively', () => {
     const garbled = v2Pages.slice();
     const footerStart = garbled.byteLength - 8 - new DataView(garbled.buffer).getUint32(garbled.byteLength - 8, true);
     garbled[footerStart] = 0x1f;
-    assert.throws(() => compressPages(garbled, compress), (error) => error instanceof UnsupportedParquetError && /unknown type 15/.test(error.message));
+    assert.throws(
+      () => compressPages(garbled, compress),
+      (error) => error instanceof UnsupportedParquetError && /unknown type 15/.test(error.message),
+    );
   });
 });
 
@@ -193,7 +205,11 @@ function readOffsetIndexOf(file: Uint8Array, chunk: FileMetaData['row_groups'][n
   return readOffsetIndex({ view: new DataView(file.buffer, start, chunk.offset_index_length!), offset: 0 });
 }
 
-function readColumnIndexOf(file: Uint8Array, chunk: FileMetaData['row_groups'][number]['columns'][number], element: FileMetaData['schema'][number]) {
+function readColumnIndexOf(
+  file: Uint8Array,
+  chunk: FileMetaData['row_groups'][number]['columns'][number],
+  element: FileMetaData['schema'][number],
+) {
   const start = file.byteOffset + Number(chunk.column_index_offset);
   return readColumnIndex({ view: new DataView(file.buffer, start, chunk.column_index_length!), offset: 0 }, element);
 }

@@ -14,7 +14,17 @@
  * an UnsupportedParquetError (the encoder then keeps the file uncompressed and lets parquet-wasm compress
  * from then on): never a file that a reader would misread.
  */
-import { concat, encodeInteger, encodeList, encodeStruct, integerOf, ThriftError, ThriftReader, ThriftType, type ThriftField } from './thrift-compact';
+import {
+  concat,
+  encodeInteger,
+  encodeList,
+  encodeStruct,
+  integerOf,
+  ThriftError,
+  ThriftReader,
+  ThriftType,
+  type ThriftField,
+} from './thrift-compact';
 
 const MAGIC = Uint8Array.of(0x50, 0x41, 0x52, 0x31); // "PAR1"
 
@@ -111,11 +121,24 @@ function rewrite(file: Uint8Array, compress: (page: Uint8Array) => Uint8Array, a
     firstRow += rows;
     return { fields, chunks };
   });
-  read = copyIndexes(file, rowGroups.flatMap((group) => group.chunks), read, footerStart, output);
+  read = copyIndexes(
+    file,
+    rowGroups.flatMap((group) => group.chunks),
+    read,
+    footerStart,
+    output,
+  );
   output.push(file.subarray(read, footerStart));
 
   const footer = encodeStruct(
-    replaceValue(metadata, FileMetaData.rowGroups, encodeList(ThriftType.Struct, rowGroups.map(({ fields, chunks }) => encodeRowGroup(fields, chunks)))),
+    replaceValue(
+      metadata,
+      FileMetaData.rowGroups,
+      encodeList(
+        ThriftType.Struct,
+        rowGroups.map(({ fields, chunks }) => encodeRowGroup(fields, chunks)),
+      ),
+    ),
   );
   const trailer = new Uint8Array(8);
   new DataView(trailer.buffer).setUint32(0, footer.byteLength, true);
@@ -139,7 +162,13 @@ function readFooter(file: Uint8Array): { metadata: ThriftField[]; footerStart: n
 }
 
 /** Compresses the pages of the column chunk that starts at `read` in the old file into `output`. */
-function compressChunk(file: Uint8Array, fields: ThriftField[], read: number, output: Output, compress: (page: Uint8Array) => Uint8Array): Chunk {
+function compressChunk(
+  file: Uint8Array,
+  fields: ThriftField[],
+  read: number,
+  output: Output,
+  compress: (page: Uint8Array) => Uint8Array,
+): Chunk {
   if ([ColumnChunk.filePath, ColumnChunk.cryptoMetadata, ColumnChunk.encryptedColumnMetadata].some((id) => find(fields, id))) {
     throw new UnsupportedParquetError('column chunks in other files or encrypted are not supported');
   }
@@ -153,7 +182,8 @@ function compressChunk(file: Uint8Array, fields: ThriftField[], read: number, ou
   if (start !== read) throw new UnsupportedParquetError('column chunks are not back to back');
   // file_offset is deprecated: writers put 0, the chunk's start or its end there. Keep which.
   const fileOffset = required(fields, ColumnChunk.fileOffset);
-  if (fileOffset !== 0 && fileOffset !== start && fileOffset !== end) throw new UnsupportedParquetError('unexpected column chunk file_offset');
+  if (fileOffset !== 0 && fileOffset !== start && fileOffset !== end)
+    throw new UnsupportedParquetError('unexpected column chunk file_offset');
 
   const chunk: Chunk = { fields, meta, start: output.length, oldEnd: end, dataPages: [] };
   let uncompressedSize = 0;
@@ -197,9 +227,11 @@ function copyIndexes(file: Uint8Array, chunks: Chunk[], read: number, footerStar
     .flatMap((chunk) => {
       const regions: { offset: number; length: number; chunk: Chunk; kind: 'column' | 'offset' }[] = [];
       const columnIndex = integer(chunk.fields, ColumnChunk.columnIndexOffset);
-      if (columnIndex !== undefined) regions.push({ offset: columnIndex, length: required(chunk.fields, ColumnChunk.columnIndexLength), chunk, kind: 'column' });
+      if (columnIndex !== undefined)
+        regions.push({ offset: columnIndex, length: required(chunk.fields, ColumnChunk.columnIndexLength), chunk, kind: 'column' });
       const offsetIndex = integer(chunk.fields, ColumnChunk.offsetIndexOffset);
-      if (offsetIndex !== undefined) regions.push({ offset: offsetIndex, length: required(chunk.fields, ColumnChunk.offsetIndexLength), chunk, kind: 'offset' });
+      if (offsetIndex !== undefined)
+        regions.push({ offset: offsetIndex, length: required(chunk.fields, ColumnChunk.offsetIndexLength), chunk, kind: 'offset' });
       return regions;
     })
     .sort((a, b) => a.offset - b.offset);

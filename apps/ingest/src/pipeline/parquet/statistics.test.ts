@@ -119,7 +119,10 @@ describe('column chunk statistics computed from the parsed columns', () => {
       const encoder = new ParquetEncoder();
       const ours = await encoder.encode({ columns }, parsed.chunks, { ...options, zstd: 'native' });
       assert.equal(encoder.refusal, null, 'the native route was taken');
-      const theirs = compressPages(await parquetWasmWrite({ columns }, parsed.chunks, options, { zstd: false, statistics: true }), compress);
+      const theirs = compressPages(
+        await parquetWasmWrite({ columns }, parsed.chunks, options, { zstd: false, statistics: true }),
+        compress,
+      );
       assertSameFile(ours, theirs);
     });
   }
@@ -136,7 +139,9 @@ describe('column chunk statistics computed from the parsed columns', () => {
     const file = await encoder.encode({ columns }, parsed.chunks, { stream: 's', schemaVersion: 1, rowGroupRows: 100, zstd: 'native' });
     assert.equal(encoder.refusal, null, 'the native route was taken');
     const metadata = parquetMetadata(file.slice().buffer);
-    const stats = Object.fromEntries(metadata.row_groups[0]!.columns.map((chunk) => [chunk.meta_data!.path_in_schema[0], chunk.meta_data!.statistics]));
+    const stats = Object.fromEntries(
+      metadata.row_groups[0]!.columns.map((chunk) => [chunk.meta_data!.path_in_schema[0], chunk.meta_data!.statistics]),
+    );
     assert.deepEqual([stats.id!.min_value, stats.id!.max_value, stats.id!.null_count], [-2n, 9n, 0n]);
     assert.deepEqual([stats.i32!.min_value, stats.i32!.max_value, stats.i32!.null_count], [-7, 7, 1n]);
     assert.deepEqual([stats.flag!.min_value, stats.flag!.max_value], [false, true]);

@@ -161,7 +161,9 @@ export function encodeStruct(fields: readonly ThriftField[]): Uint8Array {
   let last = 0;
   for (const field of fields) {
     const delta = field.id - last;
-    parts.push(delta > 0 && delta <= 15 ? Uint8Array.of((delta << 4) | field.type) : concat([Uint8Array.of(field.type), encodeInteger(field.id)]));
+    parts.push(
+      delta > 0 && delta <= 15 ? Uint8Array.of((delta << 4) | field.type) : concat([Uint8Array.of(field.type), encodeInteger(field.id)]),
+    );
     parts.push(field.value);
     last = field.id;
   }

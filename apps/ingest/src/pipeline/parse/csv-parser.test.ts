@@ -131,11 +131,7 @@ describe('CsvParser', () => {
   });
 
   it('rejects lines that are not UTF-8 and keeps the others', () => {
-    const body = Buffer.concat([
-      Buffer.from('id,name\n1,a\n2,'),
-      Buffer.from([0xc3, 0x28]),
-      Buffer.from('\n3,c\n'),
-    ]);
+    const body = Buffer.concat([Buffer.from('id,name\n1,a\n2,'), Buffer.from([0xc3, 0x28]), Buffer.from('\n3,c\n')]);
     const result = parse('csv', body, people);
     assert.deepEqual(result.rows, [
       { id: 1, name: 'a' },
@@ -179,7 +175,10 @@ describe('CsvParser', () => {
     const ok = parse('csv', 'a,b,c\n1,2,3\n', columns, { maxFields: 3 });
     assert.equal(ok.accepted, 1);
     const rows = parse('csv', 'a,b\n1,2,3,4\n', columns.slice(0, 2), { maxFields: 3 });
-    assert.deepEqual(rows.errors.map((e) => e.code), ['row.field_count']);
+    assert.deepEqual(
+      rows.errors.map((e) => e.code),
+      ['row.field_count'],
+    );
     assert.throws(() => parse('csv', 'a,b,c,d\n', columns, { maxFields: 3 }), /more than 3 fields/);
   });
 
@@ -286,12 +285,65 @@ describe('CsvParser', () => {
     ];
     // The first three of each list are valid and common; the rest are picked now and then.
     const values: Record<string, string[]> = {
-      id: ['1', '-5', '123456789012345', '9007199254740993', '9223372036854775807', '99999999999999999999', ' 7', '+3', '1.5', '', 'x', '"12"', '-', '0012'],
+      id: [
+        '1',
+        '-5',
+        '123456789012345',
+        '9007199254740993',
+        '9223372036854775807',
+        '99999999999999999999',
+        ' 7',
+        '+3',
+        '1.5',
+        '',
+        'x',
+        '"12"',
+        '-',
+        '0012',
+      ],
       n: ['1', '-0', '2147483647', '2147483648', '-2147483649', '', '"42"', ' 7 ', '1e3', 'abc', '""', '-'],
       s: ['plain', '"a, b"', '"say ""hi"""', 'Zoë ☃', '""', '', '"multi\nline"', 'a"b', ' spaced ', '"x"y', '""""'],
-      f: ['1.5', '-0', '0.1', '1e999', '-1e-320', '123456789012345678', '.5', '5.', 'NaN', 'inf', '', ' 2.5', '"3.5"', '1e5', '-', '12345678.9012345', '1234567890123456', '-.5', '00.5', '-12.50', '+1.5', '.', '1.5.5', '9.007199254740993', '90071992547409.93', '0.3000000000000001'],
+      f: [
+        '1.5',
+        '-0',
+        '0.1',
+        '1e999',
+        '-1e-320',
+        '123456789012345678',
+        '.5',
+        '5.',
+        'NaN',
+        'inf',
+        '',
+        ' 2.5',
+        '"3.5"',
+        '1e5',
+        '-',
+        '12345678.9012345',
+        '1234567890123456',
+        '-.5',
+        '00.5',
+        '-12.50',
+        '+1.5',
+        '.',
+        '1.5.5',
+        '9.007199254740993',
+        '90071992547409.93',
+        '0.3000000000000001',
+      ],
       b: ['true', 'FALSE', '1', '0', 'yes', 'N', 'maybe', '', ' t', '"true"', 'tru'],
-      t: ['2024-01-02T03:04:05Z', '2024-01-02T03:04:05.123+01:00', '1700000000', '1700000000123', '2024-01-02', 'soon', '', '2024-13-01T00:00:00Z', '"2024-01-02 03:04:05"', ' 1700000000'],
+      t: [
+        '2024-01-02T03:04:05Z',
+        '2024-01-02T03:04:05.123+01:00',
+        '1700000000',
+        '1700000000123',
+        '2024-01-02',
+        'soon',
+        '',
+        '2024-13-01T00:00:00Z',
+        '"2024-01-02 03:04:05"',
+        ' 1700000000',
+      ],
       d: ['2024-02-29', '2024-01-01', '1999-12-31', '2023-02-29', '', '20240101', '"2024-01-01"', ' 2024-01-01'],
       code: ['a', 'b', '"c"', '', '""'],
       extra: ['ignored', '"quoted, ignored"', '', '"x""y"'],

@@ -544,12 +544,7 @@ function bomLength(buf: Uint8Array): number {
 }
 
 /** Maps header names to schema columns; duplicate names and (by policy) unknown names are body errors. */
-export function mapHeader(
-  names: string[],
-  columns: { name: string }[],
-  unknownColumns: 'ignore' | 'reject',
-  line: number,
-): Int32Array {
+export function mapHeader(names: string[], columns: { name: string }[], unknownColumns: 'ignore' | 'reject', line: number): Int32Array {
   const byName = new Map(columns.map((column, index) => [column.name, index]));
   const seen = new Set<string>();
   const mapping = new Int32Array(names.length);

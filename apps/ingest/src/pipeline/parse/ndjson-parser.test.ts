@@ -102,7 +102,11 @@ describe('NdjsonParser', () => {
     const huge = `{"id":3,"name":"${'c'.repeat(500)}"}`;
     for (const piece of [1, 8, 1 << 16]) {
       const result = parse('ndjson', `${exact}\n${over}\n${huge}\n{"id":4}\n`, columns, { maxLineBytes: 30 }, piece);
-      assert.deepEqual(result.rows.map((r) => r.id), [1n, 4n], `piece size ${piece}`);
+      assert.deepEqual(
+        result.rows.map((r) => r.id),
+        [1n, 4n],
+        `piece size ${piece}`,
+      );
       assert.deepEqual(
         result.errors.map((e) => [e.line, e.code]),
         [
@@ -120,7 +124,16 @@ describe('NdjsonParser', () => {
     const body = `{"id":1}\n${names.map((name, i) => `{"id":${i + 2},"name":"${name}"}`).join('\n')}\n{"id":4}`;
     for (const piece of [1 << 16, 100_003]) {
       const result = parse('ndjson', body, columns, {}, piece);
-      assert.deepEqual(result.rows.map((r) => [r.id, r.name]), [[1n, null], [2n, names[0]], [3n, names[1]], [4n, null]], `piece size ${piece}`);
+      assert.deepEqual(
+        result.rows.map((r) => [r.id, r.name]),
+        [
+          [1n, null],
+          [2n, names[0]],
+          [3n, names[1]],
+          [4n, null],
+        ],
+        `piece size ${piece}`,
+      );
       assert.deepEqual(result.errors, []);
     }
   });
@@ -128,15 +141,29 @@ describe('NdjsonParser', () => {
   it('rejects invalid UTF-8 lines', () => {
     const body = Buffer.concat([Buffer.from('{"id":1}\n{"id":2,"name":"'), Buffer.from([0xff]), Buffer.from('"}\n{"id":3}\n')]);
     const result = parse('ndjson', body, columns);
-    assert.deepEqual(result.rows.map((r) => r.id), [1n, 3n]);
-    assert.deepEqual(result.errors.map((e) => [e.line, e.code]), [[2, 'row.invalid_utf8']]);
+    assert.deepEqual(
+      result.rows.map((r) => r.id),
+      [1n, 3n],
+    );
+    assert.deepEqual(
+      result.errors.map((e) => [e.line, e.code]),
+      [[2, 'row.invalid_utf8']],
+    );
   });
 
   it('skips a UTF-8 BOM at the start of the body only', () => {
     for (const piece of [1, 2, 1 << 16]) {
       const result = parse('ndjson', '\uFEFF{"id":1}\n\uFEFF{"id":2}\n{"id":3}', columns, {}, piece);
-      assert.deepEqual(result.rows.map((r) => r.id), [1n, 3n], `piece size ${piece}`);
-      assert.deepEqual(result.errors.map((e) => [e.line, e.code]), [[2, 'row.invalid_json']], `piece size ${piece}`);
+      assert.deepEqual(
+        result.rows.map((r) => r.id),
+        [1n, 3n],
+        `piece size ${piece}`,
+      );
+      assert.deepEqual(
+        result.errors.map((e) => [e.line, e.code]),
+        [[2, 'row.invalid_json']],
+        `piece size ${piece}`,
+      );
     }
   });
 
@@ -156,7 +183,22 @@ describe('NdjsonParser', () => {
     ];
     const values: Record<string, string[]> = {
       n: ['1', '-0', '2147483647', '2147483648', '-2147483649', '1.0', '1e3', '"42"', '" 7 "', '""', 'null', 'true', '[1]', '01'],
-      s: ['"plain"', '"Zoë ☃"', '"a\\"b"', '"tab\\there"', '"\\u00e9"', '"\\ud800"', '""', '1.50', '-0', 'true', 'false', 'null', '{"x":[1, 2]}', '"bad\\q"'],
+      s: [
+        '"plain"',
+        '"Zoë ☃"',
+        '"a\\"b"',
+        '"tab\\there"',
+        '"\\u00e9"',
+        '"\\ud800"',
+        '""',
+        '1.50',
+        '-0',
+        'true',
+        'false',
+        'null',
+        '{"x":[1, 2]}',
+        '"bad\\q"',
+      ],
       f: ['1.5', '-0', '0.1', '1e999', '-1e-320', '123456789012345678', '"2.5"', '"NaN"', '"1e5"', '1.', '.5', '-', 'nul', '""'],
       b: ['true', 'false', '1', '0', '2', '"YES"', '"n"', '"maybe"', 'null', 'tru'],
       t: ['1700000000', '1700000000123', '1.5', '"2024-01-02T03:04:05+01:00"', '"2024-01-02"', '"soon"', '-1', '1e20', '"1700000000"'],
@@ -190,7 +232,20 @@ describe('NdjsonParser', () => {
       if (next(10) === 0) lines[lines.length - 1] += '\r';
     }
     // Numbers at the edges of the one-pass reading, each on an otherwise valid line.
-    for (const pair of ['"n":01', '"id":01', '"n":1.5', '"n":2.0', '"n":1E2', '"n":-2147483649', '"f":1e5', '"f":1.', '"f":-0.5', '"f":0.1234567890123456', '"t":1700000000.5', '"t":-0']) {
+    for (const pair of [
+      '"n":01',
+      '"id":01',
+      '"n":1.5',
+      '"n":2.0',
+      '"n":1E2',
+      '"n":-2147483649',
+      '"f":1e5',
+      '"f":1.',
+      '"f":-0.5',
+      '"f":0.1234567890123456',
+      '"t":1700000000.5',
+      '"t":-0',
+    ]) {
       lines.push(pair.startsWith('"id"') ? `{${pair}}` : `{"id":1,${pair}}`);
     }
     lines.push('{}', '{"id":1,}', '{"id":1 "n":2}', '{"id":1}}', '{"id" : 2 }', '{"i\\u0064":3}', '[{"id":1}]', 'true', '{"id":1} x');

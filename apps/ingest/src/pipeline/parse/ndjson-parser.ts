@@ -268,4 +268,3 @@ function shortJson(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 42 ? `${text.slice(0, 40)}…` : text;
 }
-

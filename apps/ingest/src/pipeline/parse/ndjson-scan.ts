@@ -247,7 +247,8 @@ export class FlatObjectScanner {
     const literal = literalAt(buf, i);
     if (literal === 0) return -1;
     if (type === 'boolean') builder.appendBoolean(literal === 4);
-    else if (type === 'string') builder.appendBytes(buf, i, i + literal); // stored as its JSON text
+    else if (type === 'string')
+      builder.appendBytes(buf, i, i + literal); // stored as its JSON text
     else return -1;
     return i + literal;
   }

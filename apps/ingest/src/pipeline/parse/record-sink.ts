@@ -79,12 +79,7 @@ export class RecordSink {
 
   rejectValue(line: number, index: number, shown: string): void {
     const column = this.columns[index]!;
-    this.reject(
-      line,
-      column.name,
-      ROW_ERRORS.invalidValue,
-      `${shown} is not ${expectationFor(column.type, this.options.allowNonFinite)}`,
-    );
+    this.reject(line, column.name, ROW_ERRORS.invalidValue, `${shown} is not ${expectationFor(column.type, this.options.allowNonFinite)}`);
   }
 
   rejectNull(line: number, index: number): void {
@@ -96,7 +91,7 @@ export class RecordSink {
   accept(): void {
     this.rows++;
     this.rowsAccepted++;
-    if (this.rows >= this.options.chunkRows || (this.rows & 1023) === 0 && this.byteSize() >= this.options.chunkBytes) {
+    if (this.rows >= this.options.chunkRows || ((this.rows & 1023) === 0 && this.byteSize() >= this.options.chunkBytes)) {
       this.flushChunk();
     }
   }

@@ -43,7 +43,16 @@ describe('value rules', () => {
 
   it('reads float64 and refuses NaN and infinities unless the stream allows them', () => {
     assert.deepEqual(read('float64', ['1.5', '-0.25', '1e-3', '.5', '3', '1e999', 'NaN', 'inf', 'abc', '1,5']), [
-      1.5, -0.25, 0.001, 0.5, 3, 'rejected', 'rejected', 'rejected', 'rejected', 'rejected',
+      1.5,
+      -0.25,
+      0.001,
+      0.5,
+      3,
+      'rejected',
+      'rejected',
+      'rejected',
+      'rejected',
+      'rejected',
     ]);
     const allowed = read('float64', ['NaN', '-Infinity', '1e999'], true);
     assert.ok(Number.isNaN(allowed[0]));
@@ -54,10 +63,31 @@ describe('value rules', () => {
 
   it('reads booleans in any case', () => {
     assert.deepEqual(read('boolean', ['true', 'FALSE', '1', '0', 't', 'F', 'Yes', 'no', 'maybe', '2']), [
-      true, false, true, false, true, false, true, false, 'rejected', 'rejected',
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+      'rejected',
+      'rejected',
     ]);
     assert.deepEqual(read('boolean', ['Y', 'n', 'NO', 'yES', 'TrUe', 'fAlSe', 'tru', 'yess', 'on', '\x10', '\x11', 'T\x00', '']), [
-      true, false, false, true, true, false, 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', null,
+      true,
+      false,
+      false,
+      true,
+      true,
+      false,
+      'rejected',
+      'rejected',
+      'rejected',
+      'rejected',
+      'rejected',
+      'rejected',
+      null,
     ]);
   });
 
@@ -91,7 +121,13 @@ describe('value rules', () => {
       ['2024-04-30', daysFromCivil(2024, 4, 30)],
     ];
     const expected = dates.map(([, days]) => (days === 'rejected' ? days : days * day));
-    assert.deepEqual(read('date', dates.map(([text]) => text)), expected);
+    assert.deepEqual(
+      read(
+        'date',
+        dates.map(([text]) => text),
+      ),
+      expected,
+    );
     // Timestamps share the date rules.
     assert.equal(ts('1899-12-31T23:59:59Z'), Date.UTC(1899, 11, 31, 23, 59, 59) * 1000);
     assert.equal(ts('2200-01-01T00:00:00Z'), Date.UTC(2200, 0, 1) * 1000);
@@ -142,7 +178,9 @@ describe('value rules', () => {
       }
       const inMonth = month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
       const ok = !stray && inMonth && hour <= 23 && minute <= 59 && second <= 60;
-      const expected = ok ? Date.UTC(year, month - 1, day, hour, minute) * 1000 + second * 1_000_000 + fraction * 10 ** (6 - digits) : Number.NaN;
+      const expected = ok
+        ? Date.UTC(year, month - 1, day, hour, minute) * 1000 + second * 1_000_000 + fraction * 10 ** (6 - digits)
+        : Number.NaN;
       assert.ok(Object.is(ts(text), expected), `${text}: ${ts(text)}, expected ${expected}`);
       if (ok) valid++;
     }

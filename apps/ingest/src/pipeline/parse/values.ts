@@ -80,7 +80,9 @@ export const readInt64: ValueReader = (out, buf, start, end) => {
   return true;
 };
 
-export const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+export const POW10 = [
+  1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 /** A strict decimal / exponent number; NaN when the text is anything else (no hex, no empty, no spaces). */
 export function parseDecimal(buf: Uint8Array, start: number, end: number): number {
@@ -181,7 +183,14 @@ export function booleanFromBytes(buf: Uint8Array, start: number, end: number): b
   const first = buf[start]!;
   const length = end - start;
   if (length === 4 && first === 0x74 && buf[start + 1] === 0x72 && buf[start + 2] === 0x75 && buf[start + 3] === 0x65) return true;
-  if (length === 5 && first === 0x66 && buf[start + 1] === 0x61 && buf[start + 2] === 0x6c && buf[start + 3] === 0x73 && buf[start + 4] === 0x65) {
+  if (
+    length === 5 &&
+    first === 0x66 &&
+    buf[start + 1] === 0x61 &&
+    buf[start + 2] === 0x6c &&
+    buf[start + 3] === 0x73 &&
+    buf[start + 4] === 0x65
+  ) {
     return false;
   }
   // Letters are compared lower-cased (bit 5 set); digits as they are.
@@ -392,13 +401,13 @@ function parseCommonTimestamp(buf: Uint8Array, start: number, end: number): numb
   const s0 = buf[start + 17]! - ZERO;
   const s1 = buf[start + 18]! - ZERO;
   // Each a digit: 0-9 as unsigned (a byte below '0' wraps to a large number).
-  if ((y0 >>> 0) > 9 || (y1 >>> 0) > 9 || (y2 >>> 0) > 9 || (y3 >>> 0) > 9 || (m0 >>> 0) > 9 || (m1 >>> 0) > 9) return Number.NaN;
-  if ((d0 >>> 0) > 9 || (d1 >>> 0) > 9 || (h0 >>> 0) > 9 || (h1 >>> 0) > 9 || (n0 >>> 0) > 9 || (n1 >>> 0) > 9) return Number.NaN;
-  if ((s0 >>> 0) > 9 || (s1 >>> 0) > 9) return Number.NaN;
+  if (y0 >>> 0 > 9 || y1 >>> 0 > 9 || y2 >>> 0 > 9 || y3 >>> 0 > 9 || m0 >>> 0 > 9 || m1 >>> 0 > 9) return Number.NaN;
+  if (d0 >>> 0 > 9 || d1 >>> 0 > 9 || h0 >>> 0 > 9 || h1 >>> 0 > 9 || n0 >>> 0 > 9 || n1 >>> 0 > 9) return Number.NaN;
+  if (s0 >>> 0 > 9 || s1 >>> 0 > 9) return Number.NaN;
   let fraction = 0;
   for (let i = start + 20; i < end - 1; i++) {
     const digit = buf[i]! - ZERO;
-    if ((digit >>> 0) > 9) return Number.NaN;
+    if (digit >>> 0 > 9) return Number.NaN;
     fraction = fraction * 10 + digit;
   }
   if (length === 24) fraction *= 1000;

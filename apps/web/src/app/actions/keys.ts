@@ -6,7 +6,11 @@ import { revalidatePath } from 'next/cache';
 import { db } from '../../lib/db';
 import { verifySession } from '../../lib/dal';
 
-export async function createKeyAction(input: { name: string; streams: string[] | '*'; scopes: ApiKeyScope[] }): Promise<{ ok: true; key: CreatedApiKeyDto } | { ok: false; error: string }> {
+export async function createKeyAction(input: {
+  name: string;
+  streams: string[] | '*';
+  scopes: ApiKeyScope[];
+}): Promise<{ ok: true; key: CreatedApiKeyDto } | { ok: false; error: string }> {
   await verifySession();
   try {
     const key = await createApiKey(db(), input);

@@ -68,13 +68,17 @@ export default async function upload(req: NextApiRequest, res: NextApiResponse) 
   if (!upstreamHeaders['content-length']) upstreamHeaders['transfer-encoding'] = 'chunked';
 
   await new Promise<void>((resolve) => {
-    const upstream = (target.protocol === 'https:' ? https : http).request(target, { method: 'POST', headers: upstreamHeaders }, (answer) => {
-      res.status(answer.statusCode ?? 502);
-      res.setHeader('content-type', answer.headers['content-type'] ?? 'application/json');
-      if (answer.headers['retry-after']) res.setHeader('retry-after', answer.headers['retry-after']);
-      answer.pipe(res);
-      answer.on('end', resolve);
-    });
+    const upstream = (target.protocol === 'https:' ? https : http).request(
+      target,
+      { method: 'POST', headers: upstreamHeaders },
+      (answer) => {
+        res.status(answer.statusCode ?? 502);
+        res.setHeader('content-type', answer.headers['content-type'] ?? 'application/json');
+        if (answer.headers['retry-after']) res.setHeader('retry-after', answer.headers['retry-after']);
+        answer.pipe(res);
+        answer.on('end', resolve);
+      },
+    );
     upstream.on('error', () => {
       if (!res.headersSent) refuse(502, 'sink.unavailable', 'The ingest service could not be reached.');
       else res.end();

@@ -62,8 +62,8 @@ export default async function StreamPage({ params }: { params: Promise<{ name: s
         <CopyButton text={curl} label="Copy the curl command" />
       </div>
       <p className="muted small">
-        Create a key for this stream on the <Link href="/keys">API keys</Link> page. NDJSON: <code>Content-Type: application/x-ndjson</code>; gzip:{' '}
-        <code>Content-Encoding: gzip</code>.
+        Create a key for this stream on the <Link href="/keys">API keys</Link> page. NDJSON: <code>Content-Type: application/x-ndjson</code>
+        ; gzip: <code>Content-Encoding: gzip</code>.
       </p>
 
       <h2>Schema versions</h2>

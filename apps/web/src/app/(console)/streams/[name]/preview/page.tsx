@@ -19,7 +19,9 @@ export default async function PreviewPage({
   if (!key) return <p className="error">No file was chosen.</p>;
   let preview: FilePreviewDto;
   try {
-    preview = await ingestJson<FilePreviewDto>(`/v1/streams/${encodeURIComponent(name)}/files/preview?key=${encodeURIComponent(key)}&limit=100`);
+    preview = await ingestJson<FilePreviewDto>(
+      `/v1/streams/${encodeURIComponent(name)}/files/preview?key=${encodeURIComponent(key)}&limit=100`,
+    );
   } catch (error) {
     return (
       <p role="alert" className="error">
