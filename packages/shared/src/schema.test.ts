@@ -42,6 +42,17 @@ describe('validateStreamSchema', () => {
     }
   });
 
+  it('reserves the _sluice prefix (any case) for the columns Sluice adds, and takes names that only resemble it', () => {
+    for (const name of ['_sluice_file', '_sluice', '_SLUICE_x']) {
+      const result = validateStreamSchema({ columns: [{ name, type: 'string' }] });
+      assert.equal(result.ok, false, `"${name}" should be rejected`);
+      assert.match(JSON.stringify(result), /reserved/);
+    }
+    for (const name of ['sluice_file', '_sluic', 'x_sluice']) {
+      assert.equal(validateStreamSchema({ columns: [{ name, type: 'string' }] }).ok, true, `"${name}" should be taken`);
+    }
+  });
+
   it('rejects duplicate names, case-insensitively, and says which', () => {
     const result = validateStreamSchema({
       columns: [

@@ -11,13 +11,17 @@ export type ColumnType = (typeof COLUMN_TYPES)[number];
 export const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_IDENTIFIER_LENGTH = 63;
 export const MAX_COLUMNS = 1000;
+/** Columns Sluice adds to the data it writes (ClickHouse's `_sluice_file`) start with this. */
+export const RESERVED_COLUMN_PREFIX = '_sluice';
 
 export const columnSchema = z.object({
   name: z
     .string({ error: 'column name must be a string' })
     .min(1, 'column name must not be empty')
     .max(MAX_IDENTIFIER_LENGTH, `column name must be at most ${MAX_IDENTIFIER_LENGTH} characters`)
-    .regex(IDENTIFIER_PATTERN, 'column name must start with a letter or _ and contain only letters, digits and _'),
+    .regex(IDENTIFIER_PATTERN, 'column name must start with a letter or _ and contain only letters, digits and _')
+    // Sluice adds columns of its own under this prefix (ClickHouse's _sluice_file): a stream's column must not collide.
+    .refine((name) => !name.toLowerCase().startsWith(RESERVED_COLUMN_PREFIX), `column names starting with ${RESERVED_COLUMN_PREFIX} are reserved`),
   type: z.enum(COLUMN_TYPES, { error: `column type must be one of ${COLUMN_TYPES.join(', ')}` }),
   // Nullable by default: producers rarely send every field, and additive schema changes need nullable columns.
   nullable: z.boolean().default(true),

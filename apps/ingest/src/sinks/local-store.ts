@@ -1,6 +1,8 @@
 /**
  * The local-folder object store: write to a temporary file, fsync, rename into place, fsync the folder,
- * so a file is either absent or complete even across a crash.
+ * so a file is either absent or complete even across a crash. A folder made for it (a new partition) is
+ * an entry in its parent, fsynced too: otherwise a power cut could lose the folder, and the acknowledged
+ * file in it.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -28,7 +30,7 @@ export class LocalStore implements ObjectStore {
   async put(key: string, body: Uint8Array): Promise<void> {
     const target = this.pathOf(key);
     const dir = path.dirname(target);
-    await fs.mkdir(dir, { recursive: true });
+    const firstMade = await fs.mkdir(dir, { recursive: true });
     const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
     const handle = await fs.open(temp, 'wx');
     try {
@@ -43,11 +45,23 @@ export class LocalStore implements ObjectStore {
       await fs.rm(temp, { force: true });
       throw error;
     }
-    const dirHandle = await fs.open(dir, 'r');
+    await this.syncFolder(dir);
+    // The folders made above, from the deepest up: each one's entry lives in its parent.
+    if (firstMade) {
+      for (let made = dir; ; made = path.dirname(made)) {
+        await this.syncFolder(path.dirname(made));
+        if (made === path.resolve(firstMade)) break;
+      }
+    }
+  }
+
+  /** fsync of a folder: makes the entries in it (files renamed or folders made there) durable. */
+  protected async syncFolder(dir: string): Promise<void> {
+    const handle = await fs.open(dir, 'r');
     try {
-      await dirHandle.sync();
+      await handle.sync();
     } finally {
-      await dirHandle.close();
+      await handle.close();
     }
   }
 
