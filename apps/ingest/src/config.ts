@@ -40,6 +40,9 @@ const envSchema = z.object({
   CLICKHOUSE_DATABASE: z.string().default('default'),
   CLICKHOUSE_POLL_MS: int(50).default(2_000),
   CLICKHOUSE_REQUEST_TIMEOUT_MS: int(100).default(60_000),
+  CLICKHOUSE_MAX_ATTEMPTS: int(1).default(10),
+  CLICKHOUSE_RETRY_BASE_MS: int(1).default(1_000),
+  CLICKHOUSE_RETRY_MAX_MS: int(1).default(300_000),
 
   MAX_BODY_BYTES: int(1).default(16 * 1024 * MiB),
   MAX_LINE_BYTES: int(16).default(MiB),
@@ -86,6 +89,9 @@ export interface Config {
     database: string;
     pollMs: number;
     requestTimeoutMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
   } | null;
   limits: { maxBodyBytes: number; maxLineBytes: number; maxFields: number; maxInflationRatio: number };
   queue: { maxBytes: number; highWater: number; retryAfterSeconds: number };
@@ -145,6 +151,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           database: e.CLICKHOUSE_DATABASE,
           pollMs: e.CLICKHOUSE_POLL_MS,
           requestTimeoutMs: e.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+          maxAttempts: e.CLICKHOUSE_MAX_ATTEMPTS,
+          retryBaseMs: e.CLICKHOUSE_RETRY_BASE_MS,
+          retryMaxMs: e.CLICKHOUSE_RETRY_MAX_MS,
         }
       : null,
     sinkRetry: { attempts: e.SINK_RETRY_ATTEMPTS, baseMs: e.SINK_RETRY_BASE_MS, maxMs: e.SINK_RETRY_MAX_MS },

@@ -86,6 +86,11 @@ export function createMetrics() {
       help: 'Files stored as Parquet and not yet inserted into ClickHouse.',
       registers,
     }),
+    clickhouseFailedFiles: new Gauge({
+      name: 'sluice_clickhouse_failed_files',
+      help: 'Committed files that ClickHouse refused CLICKHOUSE_MAX_ATTEMPTS times: they wait for an operator to retry them.',
+      registers,
+    }),
     rejectedRequests: new Counter({
       name: 'sluice_requests_rejected_total',
       help: 'Ingest requests refused before reading the body, by reason (busy, too_many_requests, shutting_down).',

@@ -64,7 +64,7 @@ describe('ClickHouse mapping', () => {
     assert.match(ddl, /^CREATE TABLE IF NOT EXISTS `lake`\.`events`/);
     assert.match(ddl, /`id` Int64,/);
     assert.match(ddl, /`name` Nullable\(String\),/);
-    assert.match(ddl, /`day` Nullable\(Date\),\n  `_sluice_file` String\n/);
+    assert.match(ddl, /`day` Nullable\(Date\),\n {2}`_sluice_file` String\n/);
     assert.match(ddl, /ENGINE = MergeTree\nORDER BY \(`id`\)$/);
     assert.match(clickhouseCreateTable('events', schema), /ORDER BY tuple\(\)$/);
   });

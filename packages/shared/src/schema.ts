@@ -21,7 +21,10 @@ export const columnSchema = z.object({
     .max(MAX_IDENTIFIER_LENGTH, `column name must be at most ${MAX_IDENTIFIER_LENGTH} characters`)
     .regex(IDENTIFIER_PATTERN, 'column name must start with a letter or _ and contain only letters, digits and _')
     // Sluice adds columns of its own under this prefix (ClickHouse's _sluice_file): a stream's column must not collide.
-    .refine((name) => !name.toLowerCase().startsWith(RESERVED_COLUMN_PREFIX), `column names starting with ${RESERVED_COLUMN_PREFIX} are reserved`),
+    .refine(
+      (name) => !name.toLowerCase().startsWith(RESERVED_COLUMN_PREFIX),
+      `column names starting with ${RESERVED_COLUMN_PREFIX} are reserved`,
+    ),
   type: z.enum(COLUMN_TYPES, { error: `column type must be one of ${COLUMN_TYPES.join(', ')}` }),
   // Nullable by default: producers rarely send every field, and additive schema changes need nullable columns.
   nullable: z.boolean().default(true),

@@ -27,6 +27,11 @@ export const clickhousePlugin = fp<{ config: Config['clickhouse'] }>(
       metrics: app.metrics,
       log: app.log,
       pollMs: config.pollMs,
+      // A claim outlasts the requests of one file's insert (table check, count, insert).
+      leaseMs: Math.max(30_000, 3 * config.requestTimeoutMs),
+      maxAttempts: config.maxAttempts,
+      retryBaseMs: config.retryBaseMs,
+      retryMaxMs: config.retryMaxMs,
     });
     app.decorate('clickhouse', { sink, forwarder });
     app.addHook('onReady', async () => forwarder.start());

@@ -4,12 +4,14 @@
  */
 import {
   addSchemaVersion,
+  clickHouseDelivery,
   createApiKey,
   createStream,
   getStream,
   listApiKeys,
   listSchemaVersions,
   listStreams,
+  retryFailedClickHouseFiles,
   revokeApiKey,
 } from '@sluice/db';
 import { apiKeyCreateSchema, SluiceError, streamDefinitionSchema, streamSchemaSchema } from '@sluice/shared';
@@ -73,6 +75,29 @@ export function adminRoutes(streams: StreamCache): FastifyPluginAsyncZod {
         const { stream } = await addSchemaVersion(app.db, name, request.body);
         streams.forget(name);
         return reply.status(201).send(stream);
+      },
+    );
+
+    app.get(
+      '/v1/admin/streams/:name/clickhouse',
+      {
+        schema: {
+          summary: "Where a stream's files stand with ClickHouse (pending, failed and why)",
+          tags: ['admin'],
+          params: streamParams,
+          security,
+        },
+      },
+      async (request) => clickHouseDelivery(app.db, request.params.name),
+    );
+
+    app.post(
+      '/v1/admin/streams/:name/clickhouse/retry',
+      { schema: { summary: "Send a stream's failed files to ClickHouse again", tags: ['admin'], params: streamParams, security } },
+      async (request) => {
+        const retried = await retryFailedClickHouseFiles(app.db, request.params.name);
+        app.clickhouse?.forwarder.wake();
+        return { retried };
       },
     );
 

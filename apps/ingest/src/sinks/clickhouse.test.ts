@@ -164,7 +164,12 @@ describe('ClickHouse outage', () => {
   before(async () => {
     clickhouse = await startClickHouse(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-ch-outage-')));
     service = await startTestService({
-      env: { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_POLL_MS: '200', CLICKHOUSE_REQUEST_TIMEOUT_MS: '3000' },
+      env: {
+        CLICKHOUSE_URL: clickhouse.url,
+        CLICKHOUSE_POLL_MS: '200',
+        CLICKHOUSE_REQUEST_TIMEOUT_MS: '3000',
+        CLICKHOUSE_RETRY_BASE_MS: '200',
+      },
     });
   });
   after(async () => {
@@ -201,7 +206,88 @@ describe('ClickHouse outage', () => {
     assert.deepEqual(counts, { n: '7500', d: '7500', lo: '0', hi: '7499' });
     const failures = (await service.app.metrics.clickhouseFailures.get()).values[0]?.value ?? 0;
     assert.ok(failures > 0, 'the failed attempts were counted');
-    assert.equal((await service.app.metrics.clickhousePendingFiles.get()).values[0]?.value, 0);
+    // The gauge follows the manifest (every stream's pending files, this one's none).
+    const pendingNow = await service.app.db.dataFile.count({ where: { clickhouseStatus: 'pending' } });
+    for (let waited = 0; (await service.app.metrics.clickhousePendingFiles.get()).values[0]?.value !== pendingNow; waited += 100) {
+      assert.ok(waited < 10_000, 'the pending gauge follows the manifest');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+});
+
+describe('a file ClickHouse refuses', () => {
+  let service: TestService;
+  before(async () => {
+    service = await startTestService({
+      env: { CLICKHOUSE_URL: clickhouseUrl(), CLICKHOUSE_POLL_MS: '100', CLICKHOUSE_MAX_ATTEMPTS: '3', CLICKHOUSE_RETRY_BASE_MS: '100' },
+    });
+  });
+  after(() => service.close());
+
+  const clickhouseCommand = async (sql: string) => {
+    const response = await fetch(clickhouseUrl(), { method: 'POST', body: sql });
+    assert.equal(response.status, 200, await response.text());
+  };
+
+  it('ends failed after CLICKHOUSE_MAX_ATTEMPTS with its error, never delays another stream, and is sent again on retry', async () => {
+    // A table of that name already exists in an engine that cannot add the stream's columns: every
+    // attempt at this stream's files fails in ensureTable.
+    const badTable = uniqueName('refused');
+    await clickhouseCommand(`CREATE TABLE default.${badTable} (x UInt8) ENGINE = Log`);
+    const columns = [{ name: 'id', type: 'int64' as const, nullable: false }];
+    const bad = await service.createStream({
+      schema: { columns },
+      sinks: { clickhouse: { table: badTable } },
+      batch: { maxRows: 1000, maxAgeMs: 100 },
+    });
+    const goodTable = uniqueName('accepted');
+    const good = await service.createStream({
+      schema: { columns },
+      sinks: { clickhouse: { table: goodTable } },
+      batch: { maxRows: 1000, maxAgeMs: 100 },
+    });
+    const key = (await service.createKey('*')).key;
+    const body = (from: number) => `id\n${Array.from({ length: 2500 }, (_, i) => from + i).join('\n')}\n`;
+    assert.equal((await service.post(bad.name, key, body(0))).status, 200);
+    assert.equal((await service.post(good.name, key, body(0))).status, 200);
+
+    // The other stream's rows arrive while the refused files are still being tried.
+    await converged(service, good.name);
+    const [goodCount] = await chQuery<{ n: string }>(service, `SELECT count() AS n FROM default.${goodTable}`);
+    assert.equal(goodCount!.n, '2500');
+
+    const deadline = Date.now() + 60_000;
+    let files = await service.app.db.dataFile.findMany({ where: { streamId: bad.id } });
+    while (!files.every((file) => file.clickhouseStatus === 'failed')) {
+      assert.ok(Date.now() < deadline, `still ${files.map((f) => `${f.clickhouseStatus}/${f.clickhouseAttempts}`).join(' ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      files = await service.app.db.dataFile.findMany({ where: { streamId: bad.id } });
+    }
+    assert.equal(files.length, 3);
+    for (const file of files) {
+      assert.equal(file.clickhouseAttempts, 3);
+      assert.match(file.clickhouseError ?? '', /alter/i);
+      assert.equal(file.clickhouseClaimedBy, null, 'no lease left behind');
+    }
+    await service.app.clickhouse!.forwarder.stop(); // settle the gauges: no drain in flight
+    const delivery = (await (await service.admin('GET', `/v1/admin/streams/${bad.name}/clickhouse`)).json()) as {
+      pending: number;
+      failed: number;
+      failures: { error: string }[];
+    };
+    assert.deepEqual([delivery.pending, delivery.failed, delivery.failures.length], [0, 3, 3]);
+    const failedNow = await service.app.db.dataFile.count({ where: { clickhouseStatus: 'failed' } });
+    assert.ok(failedNow >= 3);
+    assert.match(await service.app.metrics.registry.metrics(), new RegExp(`^sluice_clickhouse_failed_files ${failedNow}$`, 'm'));
+    service.app.clickhouse!.forwarder.start();
+
+    // The operator mends the table and retries: the files go in, once.
+    await clickhouseCommand(`DROP TABLE default.${badTable}`);
+    const retried = (await (await service.admin('POST', `/v1/admin/streams/${bad.name}/clickhouse/retry`)).json()) as { retried: number };
+    assert.equal(retried.retried, 3);
+    await converged(service, bad.name);
+    const [badCount] = await chQuery<{ n: string; d: string }>(service, `SELECT count() AS n, uniqExact(id) AS d FROM default.${badTable}`);
+    assert.deepEqual(badCount, { n: '2500', d: '2500' });
   });
 });
 

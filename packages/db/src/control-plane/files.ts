@@ -65,3 +65,47 @@ export async function findDataFile(db: Db, streamName: string, key: string): Pro
   }
   return toDataFileDto(row, streamName);
 }
+
+export interface ClickHouseDelivery {
+  pending: number;
+  failed: number;
+  /** The latest failed files, with the error each ended on. */
+  failures: { key: string; error: string | null; attempts: number; at: string }[];
+}
+
+/** Where a stream's files stand with ClickHouse: how many wait, how many failed, and why the latest failed. */
+export async function clickHouseDelivery(db: Db, streamName: string, limit = 10): Promise<ClickHouseDelivery> {
+  const stream = await db.stream.findUnique({ where: { name: streamName }, select: { id: true } });
+  if (!stream) throw new SluiceError('stream.not_found', `No stream is named "${streamName}".`);
+  const [pending, failed, failures] = await Promise.all([
+    db.dataFile.count({ where: { streamId: stream.id, clickhouseStatus: 'pending' } }),
+    db.dataFile.count({ where: { streamId: stream.id, clickhouseStatus: 'failed' } }),
+    db.dataFile.findMany({
+      where: { streamId: stream.id, clickhouseStatus: 'failed' },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: limit,
+      select: { objectKey: true, clickhouseError: true, clickhouseAttempts: true, createdAt: true },
+    }),
+  ]);
+  return {
+    pending,
+    failed,
+    failures: failures.map((row) => ({
+      key: row.objectKey,
+      error: row.clickhouseError,
+      attempts: row.clickhouseAttempts,
+      at: row.createdAt.toISOString(),
+    })),
+  };
+}
+
+/** Gives a stream's failed files to the ClickHouse forwarder again, with their attempts counted anew; returns how many. */
+export async function retryFailedClickHouseFiles(db: Db, streamName: string): Promise<number> {
+  const stream = await db.stream.findUnique({ where: { name: streamName }, select: { id: true } });
+  if (!stream) throw new SluiceError('stream.not_found', `No stream is named "${streamName}".`);
+  const { count } = await db.dataFile.updateMany({
+    where: { streamId: stream.id, clickhouseStatus: 'failed' },
+    data: { clickhouseStatus: 'pending', clickhouseAttempts: 0, clickhouseNextAt: null, clickhouseError: null },
+  });
+  return count;
+}

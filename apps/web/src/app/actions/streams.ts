@@ -1,6 +1,6 @@
 'use server';
 /** Streams and schema versions from the console: the same control-plane operations as the admin API. */
-import { addSchemaVersion, createStream } from '@sluice/db';
+import { addSchemaVersion, createStream, retryFailedClickHouseFiles } from '@sluice/db';
 import { isSluiceError } from '@sluice/shared';
 import { revalidatePath } from 'next/cache';
 import { db } from '../../lib/db';
@@ -33,4 +33,11 @@ export async function addSchemaVersionAction(name: string, schema: unknown): Pro
   } catch (error) {
     return failure(error);
   }
+}
+
+/** A stream's files that ClickHouse refused too often go to the forwarder again (it picks them up at its next poll). */
+export async function retryClickHouseAction(name: string): Promise<void> {
+  await verifySession();
+  await retryFailedClickHouseFiles(db(), name);
+  revalidatePath(`/streams/${name}`);
 }

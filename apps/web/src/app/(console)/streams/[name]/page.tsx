@@ -1,4 +1,4 @@
-import { findStream, listDataFiles, listSchemaVersions } from '@sluice/db';
+import { clickHouseDelivery, findStream, listDataFiles, listSchemaVersions } from '@sluice/db';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { CopyButton } from '../../../../components/copy-button';
@@ -8,6 +8,7 @@ import { env } from '../../../../env';
 import { db } from '../../../../lib/db';
 import { formatBytes, formatNumber, formatTime } from '../../../../lib/format';
 import { verifySession } from '../../../../lib/dal';
+import { retryClickHouseAction } from '../../../actions/streams';
 
 export const dynamic = 'force-dynamic';
 
@@ -16,7 +17,11 @@ export default async function StreamPage({ params }: { params: Promise<{ name: s
   const { name } = await params;
   const stream = await findStream(db(), name);
   if (!stream) notFound();
-  const [versions, files] = await Promise.all([listSchemaVersions(db(), name), listDataFiles(db(), name, { limit: 50 })]);
+  const [versions, files, delivery] = await Promise.all([
+    listSchemaVersions(db(), name),
+    listDataFiles(db(), name, { limit: 50 }),
+    stream.sinks.clickhouse ? clickHouseDelivery(db(), name) : null,
+  ]);
   const ingestUrl = env().INGEST_PUBLIC_URL ?? env().INGEST_URL;
   const header = stream.schema.columns.map((c) => c.name).join(stream.delimiter === '\t' ? '\\t' : stream.delimiter);
   const curl = `curl -T data.csv \\
@@ -48,6 +53,43 @@ export default async function StreamPage({ params }: { params: Promise<{ name: s
           <div>{stream.rejectMode === 'skip' ? 'skipped and reported' : 'all or nothing (422)'}</div>
         </div>
       </section>
+
+      {delivery && (
+        <section aria-label="ClickHouse delivery">
+          <h2>ClickHouse</h2>
+          <p>
+            Table <code>{stream.sinks.clickhouse?.table}</code>: {formatNumber(delivery.pending)} file(s) waiting,{' '}
+            {formatNumber(delivery.failed)} failed.
+          </p>
+          {delivery.failed > 0 && (
+            <>
+              <table>
+                <thead>
+                  <tr>
+                    <th>Written</th>
+                    <th>Object key</th>
+                    <th className="num">Attempts</th>
+                    <th>Error</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {delivery.failures.map((failure) => (
+                    <tr key={failure.key}>
+                      <td>{formatTime(failure.at)}</td>
+                      <td className="break">{failure.key}</td>
+                      <td className="num">{failure.attempts}</td>
+                      <td className="break">{failure.error}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <form action={retryClickHouseAction.bind(null, stream.name)}>
+                <button type="submit">Retry the failed files</button>
+              </form>
+            </>
+          )}
+        </section>
+      )}
 
       <h2>Upload</h2>
       <UploadPanel stream={stream.name} />
