@@ -67,6 +67,7 @@ const envSchema = z.object({
   PREVIEW_MAX_CONCURRENT: int(1).default(4),
   PREVIEW_MAX_BYTES_WITHOUT_INDEX: int(0).default(64 * MiB),
   STREAM_CACHE_TTL_MS: int(0).default(2_000),
+  ORPHAN_GRACE_MINUTES: z.coerce.number().min(0).default(30),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -110,6 +111,8 @@ export interface Config {
   /** File previews: how many at once per process, and the largest file read without an offset index. */
   preview: { maxConcurrent: number; maxBytesWithoutIndex: number };
   streamCacheTtlMs: number;
+  /** How long a manifest row may stay `writing` before its object counts as an orphan. */
+  orphanGraceMs: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -186,5 +189,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keyFailures: { limit: e.KEY_FAILURE_LIMIT, windowMs: e.KEY_FAILURE_WINDOW_MS },
     preview: { maxConcurrent: e.PREVIEW_MAX_CONCURRENT, maxBytesWithoutIndex: e.PREVIEW_MAX_BYTES_WITHOUT_INDEX },
     streamCacheTtlMs: e.STREAM_CACHE_TTL_MS,
+    orphanGraceMs: e.ORPHAN_GRACE_MINUTES * 60_000,
   };
 }

@@ -86,6 +86,11 @@ export function createMetrics() {
       help: 'Files stored as Parquet and not yet inserted into ClickHouse.',
       registers,
     }),
+    orphansRemoved: new Counter({
+      name: 'sluice_orphans_removed_total',
+      help: 'Objects deleted by the janitor because their manifest row was never committed.',
+      registers,
+    }),
     clickhouseFailedFiles: new Gauge({
       name: 'sluice_clickhouse_failed_files',
       help: 'Committed files that ClickHouse refused CLICKHOUSE_MAX_ATTEMPTS times: they wait for an operator to retry them.',

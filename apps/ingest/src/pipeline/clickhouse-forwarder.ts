@@ -102,6 +102,7 @@ export class ClickHouseForwarder {
       WITH next AS (
         SELECT "id" FROM "DataFile"
         WHERE "clickhouseStatus" = 'pending'
+          AND "state" = 'committed'
           AND ("clickhouseNextAt" IS NULL OR "clickhouseNextAt" <= now())
           AND ("clickhouseLeaseUntil" IS NULL OR "clickhouseLeaseUntil" < now())
         ORDER BY "createdAt"
@@ -185,7 +186,7 @@ export class ClickHouseForwarder {
   private async updateGauges() {
     const rows = await this.deps.db.$queryRaw<{ status: string; n: bigint }[]>`
       SELECT "clickhouseStatus"::text AS status, count(*) AS n FROM "DataFile"
-      WHERE "clickhouseStatus" IN ('pending', 'failed') GROUP BY 1`;
+      WHERE "clickhouseStatus" IN ('pending', 'failed') AND "state" = 'committed' GROUP BY 1`;
     const count = (status: string) => Number(rows.find((row) => row.status === status)?.n ?? 0);
     this.deps.metrics.clickhousePendingFiles.set(count('pending'));
     this.deps.metrics.clickhouseFailedFiles.set(count('failed'));

@@ -1,10 +1,11 @@
 /**
- * Turns a flushed batch into a durable file: encode to Parquet (in a worker), commit the object to the
- * store with retries, then record it in the manifest. The object key is chosen once per batch, so every
- * retry writes the same object (idempotent). Durable first, derived second.
+ * Turns a flushed batch into a durable file: encode to Parquet (in a worker), write its manifest row as
+ * `writing`, put the object in the store with retries, then commit the row (in flush order, per stream):
+ * only then does the file exist for readers. The object key is chosen once per batch, so every retry
+ * writes the same object (idempotent). An object whose row never commits is the orphan janitor's.
  */
-import { recordDataFile, type Db } from '@sluice/db';
-import { SluiceError, sortableToken, type StreamDto } from '@sluice/shared';
+import { commitDataFile, reserveDataFile, type Db } from '@sluice/db';
+import { newId, SluiceError, sortableToken, type StreamDto } from '@sluice/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics';
 import { objectKeyFor, type ObjectStore } from '../sinks/object-store';
@@ -42,7 +43,8 @@ export class Committer {
 
   commit(stream: StreamDto, batch: Batch, reason: FlushReason): Promise<CommittedFile> {
     const previous = this.lastFlushed.get(stream.id);
-    const commit = this.store(stream, batch, reason, previous);
+    // The file's manifest row is named and dated now, at the flush: a stream's files sort in flush order.
+    const commit = this.store(stream, batch, reason, previous, { id: newId('file'), flushedAt: new Date() });
     const settled = commit.catch(() => {});
     this.lastFlushed.set(stream.id, settled);
     void settled.then(() => {
@@ -56,10 +58,11 @@ export class Committer {
     batch: Batch,
     reason: FlushReason,
     previous: Promise<unknown> | undefined,
+    row: { id: string; flushedAt: Date },
   ): Promise<CommittedFile> {
-    const { store, pool, budget, metrics, log } = this.deps;
+    const { db, store, pool, budget, metrics, log } = this.deps;
     metrics.batchesFlushed.inc({ stream: stream.name, reason });
-    const key = objectKeyFor(stream.name, sortableToken(), new Date());
+    const key = objectKeyFor(stream.name, sortableToken(), row.flushedAt);
     let held = batch.bytes;
     try {
       const parquet = await pool.encode(stream.schema, batch.chunks, {
@@ -72,6 +75,27 @@ export class Committer {
       const bytes = parquet.byteLength;
       budget.resize(held, bytes);
       held = bytes;
+
+      // The row first, `writing`: an object put with no committed row (the manifest failed, the process
+      // died) is one the janitor can find, and no reader sees meanwhile.
+      const manifestRetry = (what: string) => ({
+        ...this.deps.retry,
+        onRetry: (attempt: number, error: unknown) => log.warn({ key, attempt, err: error }, `manifest ${what} failed; retrying`),
+      });
+      await withRetries(
+        () =>
+          reserveDataFile(db, {
+            id: row.id,
+            createdAt: row.flushedAt,
+            streamId: stream.id,
+            schemaVersion: stream.schemaVersion,
+            key,
+            rows: batch.rows,
+            bytes,
+            clickhouse: stream.sinks.clickhouse ? 'pending' : 'skipped',
+          }),
+        manifestRetry('insert'),
+      );
 
       const started = process.hrtime.bigint();
       try {
@@ -92,21 +116,9 @@ export class Committer {
 
       await previous;
 
-      await withRetries(
-        () =>
-          recordDataFile(this.deps.db, {
-            streamId: stream.id,
-            schemaVersion: stream.schemaVersion,
-            key,
-            rows: batch.rows,
-            bytes,
-            clickhouse: stream.sinks.clickhouse ? 'pending' : 'skipped',
-          }),
-        {
-          ...this.deps.retry,
-          onRetry: (attempt, error) => log.warn({ key, attempt, err: error }, 'manifest insert failed; retrying'),
-        },
-      );
+      if (!(await withRetries(() => commitDataFile(db, key), manifestRetry('commit')))) {
+        throw new Error(`the manifest row of ${key} was given up before it could be committed`);
+      }
       metrics.filesWritten.inc({ stream: stream.name });
       this.deps.onFileCommitted?.(stream);
       log.debug({ key, rows: batch.rows, bytes, reason }, 'file committed');

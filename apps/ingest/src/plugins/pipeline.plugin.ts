@@ -9,12 +9,14 @@ import { Batchers } from '../pipeline/batchers';
 import { ByteBudget } from '../pipeline/byte-budget';
 import { Committer } from '../pipeline/committer';
 import { IngestPipeline } from '../pipeline/ingest-pipeline';
+import { OrphanJanitor } from '../pipeline/orphan-janitor';
 import { loadNativeZstd } from '../pipeline/parquet-encode';
 import { WorkerPool } from '../pipeline/worker-pool';
 
 declare module 'fastify' {
   interface FastifyInstance {
     pipeline: IngestPipeline;
+    janitor: OrphanJanitor;
     admission: Admission;
     budget: ByteBudget;
     draining: boolean;
@@ -66,6 +68,17 @@ export const pipelinePlugin = fp<{ config: Config }>(
       draining: () => app.draining,
       onRefused: (reason) => app.metrics.rejectedRequests.inc({ reason }),
     });
+    // Sweeps for orphans a few times per grace period (at most every 5 minutes).
+    const janitor = new OrphanJanitor({
+      db: app.db,
+      store: app.store,
+      metrics: app.metrics,
+      log: app.log,
+      graceMs: config.orphanGraceMs,
+      intervalMs: Math.min(5 * 60_000, Math.max(1_000, Math.floor(config.orphanGraceMs / 4))),
+    });
+    app.addHook('onReady', async () => janitor.start());
+    app.decorate('janitor', janitor);
     app.decorate('pipeline', pipeline);
     app.decorate('admission', admission);
     app.decorate('budget', budget);
@@ -77,6 +90,7 @@ export const pipelinePlugin = fp<{ config: Config }>(
       batchers.drain();
     });
     app.addHook('onClose', async () => {
+      await janitor.stop();
       await pool.close();
     });
   },

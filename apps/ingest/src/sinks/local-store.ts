@@ -78,6 +78,10 @@ export class LocalStore implements ObjectStore {
     }
   }
 
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.pathOf(key), { force: true });
+  }
+
   async size(key: string): Promise<number | null> {
     try {
       return (await fs.stat(this.pathOf(key))).size;

@@ -16,6 +16,8 @@ export interface ObjectStore {
   /** The object's size, or null when it does not exist. */
   size(key: string): Promise<number | null>;
   list(prefix: string): Promise<StoredObject[]>;
+  /** Removes an object; removing one that is not there is no error. */
+  delete(key: string): Promise<void>;
   /** Throws when the store cannot be reached. */
   check(): Promise<void>;
   /** Releases connections, if the store holds any. */

@@ -4,6 +4,7 @@
  * SDK's own are off and every attempt is counted.
  */
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -98,6 +99,11 @@ export class S3Store implements ObjectStore {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return found;
+  }
+
+  async delete(key: string): Promise<void> {
+    // S3 answers a delete of a missing key with success, too.
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
   }
 
   async check(): Promise<void> {

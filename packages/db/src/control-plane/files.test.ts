@@ -4,7 +4,15 @@ import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase } from '@sluice/testkit
 import { createDb, type Db } from '../client';
 import { applyMigrations } from '../migrate';
 import { createStream } from './streams';
-import { findDataFile, listDataFiles, recordDataFile } from './files';
+import {
+  abandonDataFile,
+  commitDataFile,
+  findDataFile,
+  listDataFiles,
+  listStaleWritingFiles,
+  recordDataFile,
+  reserveDataFile,
+} from './files';
 
 const adminUrl = process.env.TEST_ADMIN_DATABASE_URL ?? DEFAULT_ADMIN_URL;
 
@@ -45,5 +53,30 @@ describe('recordDataFile', () => {
     const rows = files.filter((file) => file.key === key);
     assert.equal(rows.length, 1);
     assert.deepEqual(rows[0], first);
+  });
+
+  it('a reserved file is not a file for readers until committed; an abandoned one can no longer be committed', async () => {
+    const visible = async (key: string) => (await listDataFiles(db, 'events', { limit: 500 })).files.some((file) => file.key === key);
+    const kept = 'events/dt=2026-11-27/hour=15/0003.parquet';
+    await reserveDataFile(db, { streamId, schemaVersion: 1, key: kept, rows: 5, bytes: 50, clickhouse: 'skipped' });
+    assert.equal(await visible(kept), false, 'writing: not listed');
+    await assert.rejects(findDataFile(db, 'events', kept), /No file/);
+    assert.equal(await commitDataFile(db, kept), true);
+    assert.equal(await commitDataFile(db, kept), true, 'committing twice (a retry) is fine');
+    assert.equal(await visible(kept), true);
+
+    const lost = 'events/dt=2026-11-27/hour=15/0004.parquet';
+    await reserveDataFile(db, { streamId, schemaVersion: 1, key: lost, rows: 5, bytes: 50, clickhouse: 'skipped' });
+    const stale = await listStaleWritingFiles(db, new Date(Date.now() + 1000));
+    assert.deepEqual(
+      stale.map((file) => file.objectKey),
+      [lost],
+      'only the row still writing',
+    );
+    assert.deepEqual(await listStaleWritingFiles(db, new Date(Date.now() - 60_000)), [], 'nothing that old');
+    assert.equal(await abandonDataFile(db, stale[0]!.id), true);
+    assert.equal(await commitDataFile(db, lost), false, 'a late commit finds it given up');
+    assert.equal(await visible(lost), false);
+    assert.equal(await abandonDataFile(db, stale[0]!.id), false);
   });
 });

@@ -1,4 +1,8 @@
-/** The manifest of written files: recorded after each object is committed, listed newest first. */
+/**
+ * The manifest of written files. A file's row is written before its object is put (`writing`) and becomes
+ * `committed` once the object is stored; only committed files exist for readers (listed, previewed,
+ * forwarded, counted). Rows left `writing` are found by the orphan janitor.
+ */
 import { newId, SluiceError, type DataFileDto } from '@sluice/shared';
 import type { Db } from '../client';
 import type { DataFile, SinkStatus } from '../generated/prisma/client';
@@ -16,18 +20,58 @@ export function toDataFileDto(row: DataFile, stream: string): DataFileDto {
   };
 }
 
-export async function recordDataFile(
-  db: Db,
-  file: { streamId: string; schemaVersion: number; key: string; rows: number; bytes: number; clickhouse: SinkStatus },
-): Promise<void> {
+export interface DataFileRecord {
+  streamId: string;
+  schemaVersion: number;
+  key: string;
+  rows: number;
+  bytes: number;
+  clickhouse: SinkStatus;
+  /** When the batch was flushed: files of a stream sort by it (and then by id), whenever their rows were written. */
+  createdAt?: Date;
+  id?: string;
+}
+
+/** The row of a file about to be put, `writing`: not yet a file for readers. */
+export async function reserveDataFile(db: Db, file: DataFileRecord): Promise<void> {
+  await recordDataFile(db, file, 'writing');
+}
+
+/**
+ * The file's object is stored: from now on it exists for readers. False when the row is not `writing`
+ * any more (the janitor gave it up, and deleted its object): the caller must not count the file stored.
+ */
+export async function commitDataFile(db: Db, key: string): Promise<boolean> {
+  const updated = await db.$executeRaw`
+    UPDATE "DataFile" SET "state" = 'committed' WHERE "objectKey" = ${key} AND "state" IN ('writing', 'committed')`;
+  return updated === 1;
+}
+
+/** Rows left `writing` since before `olderThan`: their objects may be in the store, but no reader sees them. */
+export async function listStaleWritingFiles(db: Db, olderThan: Date, limit = 100): Promise<{ id: string; objectKey: string }[]> {
+  return db.dataFile.findMany({
+    where: { state: 'writing', createdAt: { lt: olderThan } },
+    orderBy: { createdAt: 'asc' },
+    take: limit,
+    select: { id: true, objectKey: true },
+  });
+}
+
+/** Marks a row that stayed `writing` as `abandoned` (its object deleted); false when it was committed meanwhile. */
+export async function abandonDataFile(db: Db, id: string): Promise<boolean> {
+  const { count } = await db.dataFile.updateMany({ where: { id, state: 'writing' }, data: { state: 'abandoned' } });
+  return count === 1;
+}
+
+export async function recordDataFile(db: Db, file: DataFileRecord, state: 'writing' | 'committed' = 'committed'): Promise<void> {
   // Idempotent for a key: a retried insert after a lost answer finds the row already there. One plain
   // statement, because this runs for every file written: the model's upsert took ~5 ms and allocated
   // ~190 KB a call, this ~1.3 ms and ~36 KB (garbage that, outliving the ingest path's minor
   // collections, piled up in the main thread's old generation).
   await db.$executeRaw`
-    INSERT INTO "DataFile" ("id", "streamId", "schemaVersion", "objectKey", "rows", "bytes", "clickhouseStatus")
-    VALUES (${newId('file')}, ${file.streamId}, ${file.schemaVersion}, ${file.key}, ${file.rows}, ${BigInt(file.bytes)},
-            ${file.clickhouse}::"SinkStatus")
+    INSERT INTO "DataFile" ("id", "streamId", "schemaVersion", "objectKey", "state", "rows", "bytes", "clickhouseStatus", "createdAt")
+    VALUES (${file.id ?? newId('file')}, ${file.streamId}, ${file.schemaVersion}, ${file.key}, ${state}::"FileState", ${file.rows},
+            ${BigInt(file.bytes)}, ${file.clickhouse}::"SinkStatus", ${file.createdAt ?? new Date()})
     ON CONFLICT ("objectKey") DO NOTHING`;
 }
 
@@ -46,7 +90,7 @@ export async function listDataFiles(
   if (!stream) throw new SluiceError('stream.not_found', `No stream is named "${streamName}".`);
   const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
   const rows = await db.dataFile.findMany({
-    where: { streamId: stream.id },
+    where: { streamId: stream.id, state: 'committed' },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: limit + 1,
     ...(options.cursor ? { cursor: { id: options.cursor }, skip: 1 } : {}),
@@ -60,7 +104,7 @@ export async function listDataFiles(
 
 export async function findDataFile(db: Db, streamName: string, key: string): Promise<DataFileDto> {
   const row = await db.dataFile.findUnique({ where: { objectKey: key }, include: { stream: { select: { name: true } } } });
-  if (!row || row.stream.name !== streamName) {
+  if (!row || row.stream.name !== streamName || row.state !== 'committed') {
     throw new SluiceError('file.not_found', `No file "${key}" in stream "${streamName}".`);
   }
   return toDataFileDto(row, streamName);
@@ -78,8 +122,8 @@ export async function clickHouseDelivery(db: Db, streamName: string, limit = 10)
   const stream = await db.stream.findUnique({ where: { name: streamName }, select: { id: true } });
   if (!stream) throw new SluiceError('stream.not_found', `No stream is named "${streamName}".`);
   const [pending, failed, failures] = await Promise.all([
-    db.dataFile.count({ where: { streamId: stream.id, clickhouseStatus: 'pending' } }),
-    db.dataFile.count({ where: { streamId: stream.id, clickhouseStatus: 'failed' } }),
+    db.dataFile.count({ where: { streamId: stream.id, state: 'committed', clickhouseStatus: 'pending' } }),
+    db.dataFile.count({ where: { streamId: stream.id, state: 'committed', clickhouseStatus: 'failed' } }),
     db.dataFile.findMany({
       where: { streamId: stream.id, clickhouseStatus: 'failed' },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],

@@ -13,11 +13,11 @@ export default async function StreamsPage() {
   today.setUTCHours(0, 0, 0, 0);
   const stats = await db().dataFile.groupBy({
     by: ['streamId'],
-    where: { createdAt: { gte: today } },
+    where: { state: 'committed', createdAt: { gte: today } },
     _sum: { rows: true, bytes: true },
     _count: { _all: true },
   });
-  const last = await db().dataFile.groupBy({ by: ['streamId'], _max: { createdAt: true } });
+  const last = await db().dataFile.groupBy({ by: ['streamId'], where: { state: 'committed' }, _max: { createdAt: true } });
   return (
     <>
       <header className="page-header">
