@@ -34,8 +34,8 @@ export interface CommitterDeps {
 export class Committer {
   /**
    * Per stream, the commit flushed last: batches of one stream are encoded in parallel and may finish out
-   * of order, but each is recorded in the manifest only after the one flushed before it (in flush order,
-   * which is also the order of their object keys).
+   * of order, but each row is committed in the manifest only after the one flushed before it (in flush
+   * order, which is also the order of their object keys and of the rows' createdAt and id).
    */
   private readonly lastFlushed = new Map<string, Promise<unknown>>();
 
