@@ -44,6 +44,8 @@ export const ERRORS = {
   },
   'auth.too_many_failures': { status: 429, message: 'Too many requests with unknown API keys from this address; retry later.' },
   'preview.busy': { status: 429, message: 'Too many previews are running; retry after the indicated delay.' },
+  /** Not an answer anyone reads: requests cut off by their client are counted under it (as nginx does). */
+  'request.aborted': { status: 499, message: 'The client closed the connection before the answer.' },
   'internal.error': { status: 500, message: 'Something went wrong on our side.' },
   'sink.unavailable': { status: 503, message: 'The storage sink is unavailable; retry later.' },
   'service.shutting_down': { status: 503, message: 'The service is shutting down; retry on another replica.' },

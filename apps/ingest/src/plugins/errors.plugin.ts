@@ -11,6 +11,13 @@ export const errorsPlugin = fp(
   async (app) => {
     app.setErrorHandler((error: FastifyError | SluiceError | ZodError, request, reply) => {
       let sluiceError: SluiceError;
+      if (!(error instanceof SluiceError) && request.raw.destroyed && !request.raw.complete) {
+        // The client went away mid-body (a cancelled upload, a dropped connection): not a failure of the
+        // service (metrics.plugin.ts counts it as 499). The answer goes nowhere.
+        request.log.info({ err: error }, 'the client closed the connection before the answer');
+        reply.status(499).send(toErrorBody(new SluiceError('request.aborted'), request.id));
+        return;
+      }
       if (error instanceof SluiceError) {
         sluiceError = error;
       } else if (error instanceof ZodError) {

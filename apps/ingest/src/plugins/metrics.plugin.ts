@@ -28,6 +28,15 @@ export const metricsPlugin = fp(
         reply.elapsedTime / 1000,
       );
     });
+    // A request its client cut off gets no response, so no onResponse: counted here, as 499.
+    const started = new WeakMap<object, number>();
+    app.addHook('onRequest', async (request) => {
+      started.set(request, performance.now());
+    });
+    app.addHook('onRequestAbort', async (request) => {
+      const elapsed = (performance.now() - (started.get(request) ?? performance.now())) / 1000;
+      metrics.requestDuration.observe({ route: request.routeOptions.url ?? 'unmatched', status: '499' }, elapsed);
+    });
 
     const { port, token } = app.config.metrics;
     const authorized = (header: string | undefined) => {

@@ -187,6 +187,22 @@ describe('401: a key revoked while its request is in flight', () => {
   });
 });
 
+describe('499: a client that goes away mid-body', () => {
+  it('is counted as 499, not as a failure of the service (500), and the service serves on', async () => {
+    const { request } = openRequest(keys[1]!);
+    request.write('id,name\n8001,gone\n');
+    await sleep(200);
+    request.destroy();
+    const counted = /^sluice_request_duration_seconds_count\{route="\/v1\/streams\/:stream\/rows",status="499"\} 1$/m;
+    for (let waited = 0; !counted.test(await service.app.metrics.registry.metrics()); waited += 100) {
+      assert.ok(waited < 10_000, 'the aborted request is counted as 499');
+      await sleep(100);
+    }
+    assert.doesNotMatch(await service.app.metrics.registry.metrics(), /status="500"/);
+    await stillServes(6);
+  });
+});
+
 describe('413: refusals part-way', () => {
   it('a chunked body refused part-way is answered Connection: close, and the keep-alive agent sends the next request on a new socket', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
