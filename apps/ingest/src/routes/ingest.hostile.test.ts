@@ -136,6 +136,45 @@ describe('408: a body that goes quiet', () => {
   });
 });
 
+describe('INGEST_MAX_CONNECTIONS', () => {
+  it('takes connections up to the limit, closes the next at once, and takes one again when one goes', async () => {
+    const capped = await startTestService({ env: { INGEST_MAX_CONNECTIONS: '3' } });
+    const { port } = new URL(capped.url);
+    const connect = () =>
+      new Promise<{ socket: net.Socket; closed: Promise<void> }>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => resolve({ socket, closed }));
+        const closed = new Promise<void>((done) => socket.once('close', () => done()));
+        socket.on('error', reject);
+      });
+    /** A request on a connection of its own (no keep-alive pool holding one open). */
+    const health = () =>
+      new Promise<number>((resolve, reject) => {
+        http.get(`${capped.url}/healthz`, { agent: false }, (response) => resolve(response.statusCode ?? 0)).on('error', reject);
+      });
+    const held = [];
+    try {
+      for (let i = 0; i < 3; i++) held.push(await connect());
+      const connections = () => new Promise<number>((resolve) => capped.app.server.getConnections((_, count) => resolve(count)));
+      for (let waited = 0; (await connections()) < 3; waited += 50) {
+        assert.ok(waited < 5000, 'the three are accepted');
+        await sleep(50);
+      }
+      const fourth = await connect();
+      const closedAtOnce = await Promise.race([fourth.closed.then(() => true), sleep(2000).then(() => false)]);
+      assert.ok(closedAtOnce, 'past the limit, a new connection is closed at once');
+      held.pop()!.socket.destroy();
+      for (let waited = 0; (await connections()) >= 3; waited += 50) {
+        assert.ok(waited < 5000, 'the server lets the closed one go');
+        await sleep(50);
+      }
+      assert.equal(await health(), 200, 'under the limit again, a new connection is served');
+    } finally {
+      for (const { socket } of held) socket.destroy();
+      await capped.close();
+    }
+  });
+});
+
 describe('429: more requests in flight than allowed', () => {
   it('takes INGEST_MAX_REQUESTS_PER_KEY requests of one key and INGEST_MAX_REQUESTS in all, and refuses the next', async () => {
     const held = [openRequest(keys[0]!), openRequest(keys[0]!), openRequest(keys[1]!)];
