@@ -95,7 +95,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     // A refusal part-way through a body answers once the rest has been read (within limits), except a
     // time-out: that body is not coming.
-    if (reply.statusCode >= 400 && reply.statusCode !== 408) await drainRefusedBody(request.raw, config.connections.idleTimeoutMs);
+    if (reply.statusCode >= 400 && reply.statusCode !== 408) await drainRefusedBody(request.raw);
     // While shutting down, every answer closes its connection, so keep-alive sockets do not hold the
     // server open once the requests in flight are done. An answer sent before its request's body was read
     // whole closes it too: the server drops that socket once the answer is out, and a client must not

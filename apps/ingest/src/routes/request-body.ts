@@ -109,32 +109,28 @@ function idleLimited(source: AsyncIterable<Uint8Array>, ms: number): AsyncIterab
  * After a refusal (429, 413, 401 ...) the rest of the body is still on its way. Reading and discarding it
  * before answering lets the producer finish sending and read the answer on a connection that stays open;
  * answering first and closing would reset a client still writing (a broken pipe, the answer lost). Past
- * LINGER_BYTES, or when the body goes quiet for the idle timeout, the drain stops: the answer then closes
- * the connection (see app.ts) rather than read gigabytes, or wait, for nothing; and so it does after
- * LINGER_MS in all, for a client that keeps trickling.
+ * LINGER_BYTES or LINGER_MS the drain stops: the answer then closes the connection (see app.ts) rather
+ * than read gigabytes, or wait on a client that has gone quiet or trickles, for nothing.
  */
 const LINGER_BYTES = 16 * 1024 * 1024;
 const LINGER_MS = 2000;
 
-export function drainRefusedBody(body: IncomingMessage, idleTimeoutMs: number): Promise<void> {
+export function drainRefusedBody(body: IncomingMessage): Promise<void> {
   if (body.complete || body.destroyed) return Promise.resolve();
   const declared = Number(body.headers['content-length'] ?? Number.NaN);
   if (declared > LINGER_BYTES) return Promise.resolve();
   return new Promise<void>((resolve) => {
     let discarded = 0;
     const done = () => {
-      clearTimeout(idle);
       clearTimeout(deadline);
       body.off('data', discard);
       body.pause();
       resolve();
     };
-    const idle = setTimeout(done, Math.min(idleTimeoutMs, LINGER_MS));
     const deadline = setTimeout(done, LINGER_MS);
     const discard = (piece: Buffer) => {
       discarded += piece.length;
       if (discarded > LINGER_BYTES) done();
-      else idle.refresh();
     };
     body.on('data', discard);
     body.once('end', done);
