@@ -68,6 +68,8 @@ const envSchema = z.object({
   PREVIEW_MAX_BYTES_WITHOUT_INDEX: int(0).default(64 * MiB),
   STREAM_CACHE_TTL_MS: int(0).default(2_000),
   ORPHAN_GRACE_MINUTES: z.coerce.number().min(0).default(30),
+  IDEMPOTENCY_LEASE_MS: int(100).default(15_000),
+  IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -113,6 +115,8 @@ export interface Config {
   streamCacheTtlMs: number;
   /** How long a manifest row may stay `writing` before its object counts as an orphan. */
   orphanGraceMs: number;
+  /** Idempotency-Key: the lease an attempt holds (renewed while it runs), and how long a key is kept. */
+  idempotency: { leaseMs: number; ttlHours: number };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -190,5 +194,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     preview: { maxConcurrent: e.PREVIEW_MAX_CONCURRENT, maxBytesWithoutIndex: e.PREVIEW_MAX_BYTES_WITHOUT_INDEX },
     streamCacheTtlMs: e.STREAM_CACHE_TTL_MS,
     orphanGraceMs: e.ORPHAN_GRACE_MINUTES * 60_000,
+    idempotency: { leaseMs: e.IDEMPOTENCY_LEASE_MS, ttlHours: e.IDEMPOTENCY_TTL_HOURS },
   };
 }

@@ -86,7 +86,10 @@ export interface RowErrorDto {
 
 export interface IngestResultDto {
   stream: string;
+  /** Rows stored: with an Idempotency-Key, those stored by earlier attempts of the key included. */
   rowsAccepted: number;
+  /** Of rowsAccepted, the rows earlier attempts with the same Idempotency-Key stored (0 without a key). */
+  rowsAlreadyStored: number;
   rowsRejected: number;
   /** The first 100 rejected rows. */
   errors: RowErrorDto[];

@@ -7,6 +7,10 @@ export const ERRORS = {
   'request.invalid': { status: 400, message: 'The request is invalid.' },
   'ingest.malformed_body': { status: 400, message: 'The request body could not be read.' },
   'ingest.empty_body': { status: 400, message: 'The request body is empty.' },
+  'ingest.invalid_idempotency_key': {
+    status: 400,
+    message: 'Idempotency-Key must be 1 to 200 printable ASCII characters.',
+  },
   'auth.missing_key': { status: 401, message: 'An API key is required: send Authorization: Bearer <key>.' },
   'auth.invalid_key': { status: 401, message: 'The API key is not valid.' },
   'auth.revoked_key': { status: 401, message: 'The API key has been revoked.' },
@@ -24,6 +28,10 @@ export const ERRORS = {
   'stream.already_exists': { status: 409, message: 'A stream with that name already exists.' },
   'schema.incompatible': { status: 409, message: 'The new schema version is not an additive change.' },
   'operator.already_exists': { status: 409, message: 'An operator account already exists.' },
+  'ingest.idempotency_in_flight': {
+    status: 409,
+    message: 'Another request with this Idempotency-Key is in progress; retry after the indicated delay.',
+  },
   'ingest.body_timeout': { status: 408, message: 'The request body stopped arriving; send it again.' },
   'ingest.payload_too_large': { status: 413, message: 'The request body is larger than the limit.' },
   'ingest.inflation_too_large': { status: 413, message: 'The compressed body inflates more than the limit allows.' },
@@ -37,6 +45,10 @@ export const ERRORS = {
   },
   'ingest.unsupported_encoding': { status: 415, message: 'Only gzip and identity content encodings are accepted.' },
   'ingest.rows_rejected': { status: 422, message: 'Some rows were rejected and the stream stores all or nothing.' },
+  'ingest.idempotency_mismatch': {
+    status: 422,
+    message: 'This Idempotency-Key was used with a different body; nothing was stored. Use a new key for a new body.',
+  },
   'ingest.busy': { status: 429, message: 'The service is busy; retry after the indicated delay.' },
   'ingest.too_many_requests': {
     status: 429,

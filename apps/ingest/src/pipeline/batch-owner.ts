@@ -3,6 +3,8 @@
  * every row it sent is durable, and learns the files they became.
  */
 export interface CommittedFile {
+  /** The manifest row's id. */
+  id: string;
   key: string;
   rows: number;
   bytes: number;
@@ -12,6 +14,10 @@ export interface CommittedFile {
 export class BatchOwner {
   /** When the request began: once its body has ended, a batch holding its rows is flushed within maxAgeMs of this. */
   readonly startedAt = Date.now();
+
+  /** `idempotencyKeyId`: the request's Idempotency-Key record, whose line spans its files record. */
+  constructor(readonly idempotencyKeyId: string | null = null) {}
+
   private open = 0;
   private readonly commits: Promise<CommittedFile>[] = [];
   private idle: (() => void) | null = null;
@@ -39,7 +45,17 @@ export class BatchOwner {
 
   /** Resolves with the files holding this owner's rows once all are committed; rejects if one failed. */
   async settled(): Promise<CommittedFile[]> {
-    while (this.open > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    await this.flushedAll();
     return Promise.all(this.commits);
+  }
+
+  /** Every commit of the owner's rows, each settled (fulfilled or not). */
+  async outcomes(): Promise<PromiseSettledResult<CommittedFile>[]> {
+    await this.flushedAll();
+    return Promise.allSettled(this.commits);
+  }
+
+  private async flushedAll(): Promise<void> {
+    while (this.open > 0) await new Promise<void>((resolve) => (this.idle = resolve));
   }
 }

@@ -6,14 +6,14 @@ import { BatchOwner } from './batch-owner';
 import { Batcher, type Batch, type FlushReason } from './batcher';
 import type { ParsedChunk } from './parse/columns';
 
-const chunk = (rows: number): ParsedChunk => ({ rows, columns: [], buffer: new ArrayBuffer(0), bytes: rows * 10 });
+const chunk = (rows: number): ParsedChunk => ({ rows, columns: [], buffer: new ArrayBuffer(0), bytes: rows * 10, fromLine: 0, toLine: 0 });
 
 function recorder(maxRows: number, maxAgeMs: number, commitMs = 0) {
   const flushes: { rows: number; reason: FlushReason; at: number }[] = [];
   const batcher = new Batcher({ maxRows, maxBytes: 1 << 30, maxAgeMs }, async (batch: Batch, reason) => {
     flushes.push({ rows: batch.rows, reason, at: Date.now() });
     if (commitMs > 0) await sleep(commitMs);
-    return { key: `file-${flushes.length}`, rows: batch.rows, bytes: batch.bytes };
+    return { id: `f${flushes.length}`, key: `file-${flushes.length}`, rows: batch.rows, bytes: batch.bytes };
   });
   return { batcher, flushes };
 }

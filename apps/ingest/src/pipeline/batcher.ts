@@ -4,6 +4,7 @@
  * pressure, shutdown). Each flush becomes one Parquet file. Requests whose rows are in a batch are told
  * about its commit, so they can answer only once their rows are durable.
  */
+import type { LineSpanRecord } from '@sluice/db';
 import type { BatchSettings } from '@sluice/shared';
 import type { BatchOwner, CommittedFile } from './batch-owner';
 import type { ParsedChunk } from './parse/columns';
@@ -14,6 +15,8 @@ export interface Batch {
   chunks: ParsedChunk[];
   rows: number;
   bytes: number;
+  /** The body lines of keyed requests it holds, recorded when its file is committed. */
+  spans: LineSpanRecord[];
 }
 
 export class Batcher {
@@ -41,6 +44,11 @@ export class Batcher {
 
   get pendingBytes(): number {
     return this.bytes;
+  }
+
+  /** Whether these rows and bytes would all join the batch now open (no flush before the last of them). */
+  fits(rows: number, bytes: number): boolean {
+    return this.rows + rows <= this.settings.maxRows && this.bytes + bytes <= this.settings.maxBytes;
   }
 
   /** Whether a request's body is still adding rows here (then a batch is worth waiting for). */
@@ -124,7 +132,7 @@ export class Batcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.rows === 0) return;
-    const batch: Batch = { chunks: this.chunks, rows: this.rows, bytes: this.bytes };
+    const batch: Batch = { chunks: this.chunks, rows: this.rows, bytes: this.bytes, spans: keyedSpans(this.chunks, this.chunkOwners) };
     const owners = this.owners;
     this.chunks = [];
     this.chunkOwners = [];
@@ -139,4 +147,23 @@ export class Batcher {
     );
     for (const owner of owners) owner.flushed(committed);
   }
+}
+
+/** The line spans of keyed requests' chunks, those of one request that follow each other joined. */
+function keyedSpans(chunks: ParsedChunk[], owners: BatchOwner[]): LineSpanRecord[] {
+  const spans: LineSpanRecord[] = [];
+  const last = new Map<string, LineSpanRecord>();
+  chunks.forEach((chunk, index) => {
+    const id = owners[index]!.idempotencyKeyId;
+    if (id === null) return;
+    const previous = last.get(id);
+    if (previous && previous.toLine + 1 === chunk.fromLine) {
+      previous.toLine = chunk.toLine;
+      return;
+    }
+    const span = { idempotencyKeyId: id, fromLine: chunk.fromLine, toLine: chunk.toLine };
+    spans.push(span);
+    last.set(id, span);
+  });
+  return spans;
 }

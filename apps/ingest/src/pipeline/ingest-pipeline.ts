@@ -2,16 +2,21 @@
  * The data path of one request, without HTTP: body bytes -> parse session (a worker) -> the stream's
  * batcher (or, for all-or-nothing streams, staging until the body ends) -> committed files. It answers
  * only when every accepted row of the request is durable. The parts: body-reader.ts (blocks and
- * backpressure), parse-session.ts, staging.ts, batchers.ts / batcher.ts, committer.ts.
+ * backpressure), parse-session.ts, staging.ts, batchers.ts / batcher.ts, request-files.ts (files that
+ * commit together), committer.ts.
  */
+import type { LineSpan } from '@sluice/db';
 import { MAX_REPORTED_ERRORS, SluiceError, type StreamDto } from '@sluice/shared';
-import { BatchOwner } from './batch-owner';
+import { BatchOwner, type CommittedFile } from './batch-owner';
+import type { Batcher } from './batcher';
 import type { Batchers } from './batchers';
 import { feedBody } from './body-reader';
 import type { ByteBudget } from './byte-budget';
+import type { Committer } from './committer';
 import { BodyParseError, type ParseSummary } from './parse-session';
 import type { ParseOptions, RowError } from './parse/record-sink';
 import type { BodyFormat } from './protocol';
+import { RequestFiles } from './request-files';
 import { Staging } from './staging';
 import type { WorkerPool } from './worker-pool';
 
@@ -25,10 +30,32 @@ export interface PipelineLimits {
   retryAfterSeconds: number;
 }
 
+/** An attempt of a request with an Idempotency-Key (see routes/idempotency.ts). */
+export interface KeyedAttempt {
+  /** Its IdempotencyKey record: the files holding its rows record their line spans under it. */
+  id: string;
+  /** Lines earlier attempts stored: read, checked and counted, not stored again. */
+  skipLines: LineSpan[];
+  /**
+   * Set when the key has a body on record: called once the body has been read whole, it throws when this
+   * one differs. The request's files are then committed only after it passed (RequestFiles).
+   */
+  checkBody?: () => void;
+}
+
+export interface IngestOptions {
+  /** The body's Content-Length when it has one (a small body then gets a small block). */
+  declaredBytes?: number;
+  keyed?: KeyedAttempt;
+}
+
 export interface IngestOutcome {
   /** Body bytes read (after decompression). */
   bytesReceived: number;
+  /** Rows accepted, those stored by earlier attempts of the same Idempotency-Key included. */
   rowsAccepted: number;
+  /** Of those, the rows earlier attempts stored. */
+  rowsAlreadyStored: number;
   rowsRejected: number;
   errors: RowError[];
   files: string[];
@@ -42,18 +69,23 @@ export class IngestPipeline {
     private readonly pool: WorkerPool,
     private readonly budget: ByteBudget,
     private readonly batchers: Batchers,
+    private readonly committer: Committer,
     private readonly limits: PipelineLimits,
   ) {}
 
-  /** `declaredBytes`: the body's Content-Length when it has one (a small body then gets a small block). */
-  async ingest(stream: StreamDto, format: BodyFormat, body: AsyncIterable<Uint8Array>, declaredBytes?: number): Promise<IngestOutcome> {
+  async ingest(
+    stream: StreamDto,
+    format: BodyFormat,
+    body: AsyncIterable<Uint8Array>,
+    options: IngestOptions = {},
+  ): Promise<IngestOutcome> {
     // What a request holds however few rows it sends: its body block here and its column builders in the
     // worker. Counted in the budget, so that many idle or slow requests cannot hold memory it does not see.
-    const firstBlock = this.pool.blocks.take(declaredBytes);
+    const firstBlock = this.pool.blocks.take(options.declaredBytes);
     const fixedBytes = firstBlock.byteLength + stream.schema.columns.length * BUILDER_BYTES_PER_COLUMN;
     this.budget.take(fixedBytes);
     try {
-      return await this.run(stream, format, body, firstBlock);
+      return await this.run(stream, format, body, firstBlock, options.keyed);
     } finally {
       this.budget.release(fixedBytes);
     }
@@ -64,13 +96,17 @@ export class IngestPipeline {
     format: BodyFormat,
     body: AsyncIterable<Uint8Array>,
     firstBlock: Uint8Array,
+    keyed: KeyedAttempt | undefined,
   ): Promise<IngestOutcome> {
     const { budget, pool } = this;
-    const batcher = this.batchers.of(stream);
-    const owner = new BatchOwner();
+    const shared = this.batchers.of(stream);
+    const owner = new BatchOwner(keyed?.id ?? null);
+    // A keyed retry whose body is checked at its end writes files of its own, committed only then.
+    let own = keyed?.checkBody ? new RequestFiles(stream, this.committer, owner) : null;
+    const batcher = own?.batcher ?? shared;
     const staging = stream.rejectMode === 'all-or-nothing' ? new Staging(budget, this.limits.retryAfterSeconds) : null;
     const errors: RowError[] = [];
-    const session = pool.openSession(format, this.parseOptions(stream), {
+    const session = pool.openSession(format, this.parseOptions(stream, keyed), {
       onRows: (chunks, rowErrors) => {
         for (const chunk of chunks) {
           if (staging) staging.add(chunk);
@@ -86,17 +122,26 @@ export class IngestPipeline {
 
     let bodyBytes: number;
     let summary: ParseSummary;
-    batcher.startWriting();
+    if (!own) shared.startWriting();
     try {
       const failure = () => staging?.failure ?? null;
-      bodyBytes = await feedBody(body, session, firstBlock, { pool, budget, maxBodyBytes: this.limits.maxBodyBytes }, failure);
+      const deps = { pool, budget, maxBodyBytes: this.limits.maxBodyBytes };
+      bodyBytes = await feedBody(body, session, firstBlock, deps, failure);
       summary = await session.end();
       if (staging?.failure) throw staging.failure;
+      keyed?.checkBody?.();
+      if (staging && summary.rejected > 0) {
+        throw new SluiceError(
+          'ingest.rows_rejected',
+          `${summary.rejected} row(s) were rejected, so nothing was stored (the stream stores all or nothing).`,
+          { details: { rowsAccepted: 0, rowsRejected: summary.rejected, errors } },
+        );
+      }
     } catch (error) {
-      // Rows not yet flushed are withdrawn; rows already flushed stay stored.
+      // Rows not yet flushed are withdrawn; rows already flushed stay stored, unless they wait to commit together.
       session.abort();
       staging?.drop();
-      budget.release(batcher.withdraw(owner));
+      budget.release(own ? await own.abandon() : shared.withdraw(owner));
       if (error instanceof BodyParseError) {
         throw new SluiceError('ingest.malformed_body', `Line ${error.line}: ${error.message}.`, {
           details: { line: error.line, column: error.column },
@@ -104,34 +149,47 @@ export class IngestPipeline {
       }
       throw error;
     } finally {
-      batcher.stopWriting();
+      if (!own) shared.stopWriting();
     }
 
-    if (staging) {
-      if (summary.rejected > 0) {
-        staging.drop();
-        throw new SluiceError(
-          'ingest.rows_rejected',
-          `${summary.rejected} row(s) were rejected, so nothing was stored (the stream stores all or nothing).`,
-          { details: { rowsAccepted: 0, rowsRejected: summary.rejected, errors } },
-        );
-      }
-      staging.handOver(batcher, owner);
+    if (staging && own) staging.handOver(own.batcher, owner);
+    else if (staging) own = this.handOver(staging, shared, stream, owner);
+    let files: CommittedFile[];
+    if (own) files = await own.commit();
+    else {
+      this.batchers.requestEnded(stream, owner);
+      files = await owner.settled();
     }
-    this.batchers.requestEnded(stream, owner);
-
-    const files = await owner.settled();
     return {
       bytesReceived: bodyBytes,
       rowsAccepted: summary.accepted,
+      rowsAlreadyStored: summary.skipped,
       rowsRejected: summary.rejected,
       errors,
       files: [...new Set(files.map((file) => file.key))],
     };
   }
 
-  private parseOptions(stream: StreamDto): ParseOptions {
+  /**
+   * An all-or-nothing request's rows, all valid, join the stream's batch when they make one file with it
+   * (after a flush of what it holds, if need be); more rows than a batch become files of their own that
+   * commit together. Returns those files, or null.
+   */
+  private handOver(staging: Staging, shared: Batcher, stream: StreamDto, owner: BatchOwner): RequestFiles | null {
+    const { maxRows, maxBytes } = stream.batch;
+    if (staging.rows <= maxRows && staging.bytes <= maxBytes) {
+      if (!shared.fits(staging.rows, staging.bytes)) shared.flush('rows');
+      staging.handOver(shared, owner);
+      return null;
+    }
+    const own = new RequestFiles(stream, this.committer, owner);
+    staging.handOver(own.batcher, owner);
+    return own;
+  }
+
+  private parseOptions(stream: StreamDto, keyed: KeyedAttempt | undefined): ParseOptions {
     return {
+      skipLines: keyed?.skipLines,
       columns: stream.schema.columns,
       delimiter: stream.delimiter,
       unknownColumns: stream.unknownColumns,

@@ -6,8 +6,10 @@
  *
  * Any replica may sweep at any time: deleting an object twice is harmless, and a row is abandoned only
  * while it is still `writing` (a commit that comes late finds it abandoned and fails its request).
+ *
+ * Each sweep also purges Idempotency-Keys past IDEMPOTENCY_TTL_HOURS.
  */
-import { abandonDataFile, listStaleWritingFiles, type Db } from '@sluice/db';
+import { abandonDataFile, listStaleWritingFiles, purgeIdempotencyKeys, type Db } from '@sluice/db';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics';
 import type { ObjectStore } from '../sinks/object-store';
@@ -51,6 +53,8 @@ export class OrphanJanitor {
 
   private async sweepOnce(): Promise<number> {
     const { db, store, metrics, log, graceMs } = this.deps;
+    const purged = await purgeIdempotencyKeys(db);
+    if (purged > 0) log.info({ purged }, 'purged expired Idempotency-Keys');
     let removed = 0;
     for (const file of await listStaleWritingFiles(db, new Date(Date.now() - graceMs))) {
       await store.delete(file.objectKey);

@@ -16,8 +16,11 @@ export interface SessionHandlers {
 }
 
 export interface ParseSummary {
+  /** Rows accepted, skipped ones included. */
   accepted: number;
   rejected: number;
+  /** Accepted rows of lines stored by an earlier attempt (ParseOptions.skipLines), not stored again. */
+  skipped: number;
 }
 
 export class BodyParseError extends Error {
@@ -97,7 +100,7 @@ export class ParseSession {
     }
     if (message.kind === 'done') {
       this.close();
-      this.finished?.resolve({ accepted: progress.accepted, rejected: progress.rejected });
+      this.finished?.resolve({ accepted: progress.accepted, rejected: progress.rejected, skipped: progress.skipped });
     }
   }
 

@@ -35,6 +35,7 @@ function report(kind: 'progress' | 'done', session: number, parser: CsvParser | 
       errors: parser.sink.takeErrors(),
       accepted: parser.sink.rowsAccepted,
       rejected: parser.sink.rowsRejected,
+      skipped: parser.sink.rowsSkipped,
       spent,
     },
     transfer,

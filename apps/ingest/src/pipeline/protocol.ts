@@ -23,6 +23,8 @@ export interface ParseProgress {
   errors: RowError[];
   accepted: number;
   rejected: number;
+  /** Accepted rows not stored again (ParseOptions.skipLines). */
+  skipped: number;
   /** The body block just parsed, handed back to be filled again (no allocation per block). */
   spent?: ArrayBuffer;
 }

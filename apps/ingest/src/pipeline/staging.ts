@@ -10,7 +10,8 @@ import type { ParsedChunk } from './parse/columns';
 
 export class Staging {
   private chunks: ParsedChunk[] = [];
-  private bytes = 0;
+  rows = 0;
+  bytes = 0;
   /** Set when the rows would pass the budget's hold limit: the request ends with it. */
   failure: SluiceError | null = null;
 
@@ -23,6 +24,7 @@ export class Staging {
     if (this.failure) return; // the request is failing: its rows are dropped as they come
     if (this.budget.hold(chunk.bytes)) {
       this.chunks.push(chunk);
+      this.rows += chunk.rows;
       this.bytes += chunk.bytes;
       return;
     }
@@ -43,14 +45,19 @@ export class Staging {
   drop(): void {
     this.budget.releaseHeld(this.bytes);
     this.chunks = [];
+    this.rows = 0;
     this.bytes = 0;
   }
 
-  /** The body ended with no row rejected: every row goes to the batch, where it drains like any other. */
+  /**
+   * The body ended with no row rejected: every row goes to the batch, where it drains like any other. The
+   * caller sees to it that they make one file (Batcher.fits), or that the files commit together.
+   */
   handOver(batcher: Batcher, owner: BatchOwner): void {
     this.budget.handOver(this.bytes);
     for (const chunk of this.chunks) batcher.append(chunk, owner);
     this.chunks = [];
+    this.rows = 0;
     this.bytes = 0;
   }
 }

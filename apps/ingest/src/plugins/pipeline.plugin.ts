@@ -55,7 +55,7 @@ export const pipelinePlugin = fp<{ config: Config }>(
         if (stream.sinks.clickhouse) app.clickhouse?.forwarder.wake();
       },
     });
-    const pipeline = new IngestPipeline(pool, budget, batchers, {
+    const pipeline = new IngestPipeline(pool, budget, batchers, committer, {
       ...config.limits,
       chunkRows: 16 * 1024,
       retryAfterSeconds: config.queue.retryAfterSeconds,

@@ -9,6 +9,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { BodyFormat } from '../pipeline/protocol';
 import type { StreamCache } from '../plugins/stream-cache';
+import { idempotencyKeyOf, startKeyed, type IdempotentAttempt } from './idempotency';
 import { requestBody } from './request-body';
 
 const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/plain']);
@@ -70,9 +71,14 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsyncZod {
           summary: 'Ingest rows',
           description:
             'Streams a CSV (text/csv, header row required) or NDJSON (application/x-ndjson) body into the stream. ' +
-            'Content-Encoding: gzip is accepted. Answers once every accepted row is durably stored.',
+            'Content-Encoding: gzip is accepted. Answers once every accepted row is durably stored. ' +
+            'With an Idempotency-Key header (1 to 200 printable ASCII characters, scoped to the stream), a retry never ' +
+            'stores a row twice: an answered key replays its answer (Idempotency-Replayed: true) for the same body and ' +
+            'refuses another (422 ingest.idempotency_mismatch); a key an earlier attempt stored part of stores only the ' +
+            'rest (rowsAlreadyStored); a key in use by another attempt gets 409 ingest.idempotency_in_flight with Retry-After.',
           tags: ['ingest'],
           params: z.object({ stream: z.string() }),
+          headers: z.object({ 'idempotency-key': z.string().optional() }).passthrough(),
           security: [{ apiKey: [] }],
         },
       },
@@ -87,29 +93,56 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsyncZod {
         if (declared > limits.maxBodyBytes) {
           throw new SluiceError('ingest.payload_too_large', `The body is larger than ${limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`);
         }
+        const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key']);
         const admitted = app.admission.admit(caller.kind === 'key' ? caller.key.id : 'admin');
 
         app.metrics.queueLength.inc();
+        let attempt: IdempotentAttempt | null = null;
         try {
           let rows = requestBody(request.raw, gzip, {
             idleTimeoutMs: connections.idleTimeoutMs,
             maxInflationRatio: limits.maxInflationRatio,
           });
           if (caller.kind === 'key') rows = whileKeyValid(rows, () => app.auth.stillValid(caller.key.id));
-          const outcome = await app.pipeline.ingest(stream, format, rows, Number.isFinite(declared) ? declared : undefined);
+          if (idempotencyKey !== null) {
+            const start = await startKeyed(
+              {
+                db: app.db,
+                log: request.log,
+                streamId: stream.id,
+                key: idempotencyKey,
+                holder: request.id,
+                ...app.config.idempotency,
+                maxBodyBytes: limits.maxBodyBytes,
+              },
+              rows,
+            );
+            if (start.kind === 'replay') {
+              return reply.header('idempotency-replayed', 'true').code(start.status).send(start.response);
+            }
+            attempt = start.attempt;
+            rows = attempt.read(rows);
+          }
+          const outcome = await app.pipeline.ingest(stream, format, rows, {
+            declaredBytes: Number.isFinite(declared) ? declared : undefined,
+            keyed: attempt?.keyed,
+          });
           app.metrics.bytesReceived.inc({ stream: name, format }, outcome.bytesReceived);
-          app.metrics.rows.inc({ stream: name, outcome: 'accepted' }, outcome.rowsAccepted);
+          app.metrics.rows.inc({ stream: name, outcome: 'accepted' }, outcome.rowsAccepted - outcome.rowsAlreadyStored);
           app.metrics.rows.inc({ stream: name, outcome: 'rejected' }, outcome.rowsRejected);
           const body: IngestResultDto = {
             stream: name,
             rowsAccepted: outcome.rowsAccepted,
+            rowsAlreadyStored: outcome.rowsAlreadyStored,
             rowsRejected: outcome.rowsRejected,
             errors: outcome.errors,
             files: outcome.files,
             requestId: request.id,
           };
+          await attempt?.answered(200, body);
           return reply.send(body);
         } catch (error) {
+          await attempt?.failed(error, request.id);
           if (error instanceof SluiceError && error.code === 'ingest.rows_rejected') {
             const details = error.details as { rowsRejected: number };
             app.metrics.rows.inc({ stream: name, outcome: 'rejected' }, details.rowsRejected);

@@ -37,15 +37,62 @@ export async function reserveDataFile(db: Db, file: DataFileRecord): Promise<voi
   await recordDataFile(db, file, 'writing');
 }
 
-/**
- * The file's object is stored: from now on it exists for readers. False when the row is not `writing`
- * any more (the janitor gave it up, and deleted its object): the caller must not count the file stored.
- */
-export async function commitDataFile(db: Db, key: string): Promise<boolean> {
-  const updated = await db.$executeRaw`
-    UPDATE "DataFile" SET "state" = 'committed' WHERE "objectKey" = ${key} AND "state" IN ('writing', 'committed')`;
-  return updated === 1;
+/** Body lines [fromLine, toLine] of a keyed request (its Idempotency-Key's row) whose rows a file holds. */
+export interface LineSpanRecord {
+  idempotencyKeyId: string;
+  fromLine: number;
+  toLine: number;
 }
+
+/**
+ * The file's object is stored: from now on it exists for readers, and the line spans of keyed requests it
+ * holds are recorded with it (in the same transaction). False when the row is not `writing` any more (the
+ * janitor gave it up, and deleted its object): the caller must not count the file stored.
+ */
+export async function commitDataFile(db: Db, key: string, spans: LineSpanRecord[] = []): Promise<boolean> {
+  if (spans.length === 0) {
+    // One plain statement: this runs for every file written.
+    const updated = await db.$executeRaw`
+      UPDATE "DataFile" SET "state" = 'committed' WHERE "objectKey" = ${key} AND "state" IN ('writing', 'committed')`;
+    return updated === 1;
+  }
+  return commitDataFiles(db, [{ key, spans }]);
+}
+
+/**
+ * Commits several files in one transaction, all or none (an all-or-nothing request's files): false, with
+ * nothing committed, when one of them was given up meanwhile. `createdAt` re-dates them (they were written
+ * before files committed ahead of them).
+ */
+export async function commitDataFiles(db: Db, files: { key: string; spans: LineSpanRecord[] }[], createdAt?: Date): Promise<boolean> {
+  const keys = files.map((file) => file.key);
+  const spans = files.flatMap((file) => file.spans.map((span) => ({ ...span, key: file.key })));
+  try {
+    await db.$transaction(async (tx) => {
+      const updated = createdAt
+        ? await tx.$executeRaw`
+            UPDATE "DataFile" SET "state" = 'committed', "createdAt" = ${createdAt}
+            WHERE "objectKey" = ANY(${keys}::text[]) AND "state" IN ('writing', 'committed')`
+        : await tx.$executeRaw`
+            UPDATE "DataFile" SET "state" = 'committed' WHERE "objectKey" = ANY(${keys}::text[]) AND "state" IN ('writing', 'committed')`;
+      if (updated !== keys.length) throw new GivenUp();
+      if (spans.length === 0) return;
+      await tx.$executeRaw`
+        INSERT INTO "IdempotentSpan" ("idempotencyKeyId", "fileId", "fromLine", "toLine")
+        SELECT s.id, f."id", s.from_line, s.to_line
+        FROM unnest(${spans.map((span) => span.idempotencyKeyId)}::text[], ${spans.map((span) => span.key)}::text[],
+                    ${spans.map((span) => span.fromLine)}::bigint[], ${spans.map((span) => span.toLine)}::bigint[])
+               AS s(id, object_key, from_line, to_line)
+        JOIN "DataFile" f ON f."objectKey" = s.object_key`;
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof GivenUp) return false;
+    throw error;
+  }
+}
+
+class GivenUp extends Error {}
 
 /** Rows left `writing` since before `olderThan`: their objects may be in the store, but no reader sees them. */
 export async function listStaleWritingFiles(db: Db, olderThan: Date, limit = 100): Promise<{ id: string; objectKey: string }[]> {

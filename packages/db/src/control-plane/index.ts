@@ -1,3 +1,4 @@
 export * from './streams';
 export * from './keys';
 export * from './files';
+export * from './idempotency';

@@ -27,6 +27,9 @@ export interface ParsedChunk {
   buffer: ArrayBuffer;
   /** Its size, for memory accounting. */
   bytes: number;
+  /** The body lines it covers (see RecordSink.flushChunk): what an Idempotency-Key's retry skips once stored. */
+  fromLine: number;
+  toLine: number;
 }
 
 const TWO_32 = 4294967296;
@@ -297,5 +300,5 @@ export function finishChunk(builders: ColumnBuilder[], rows: number): ParsedChun
     at += roomFor(sizes[index]!);
     return column;
   });
-  return { rows, columns, buffer, bytes: buffer.byteLength };
+  return { rows, columns, buffer, bytes: buffer.byteLength, fromLine: 0, toLine: 0 };
 }

@@ -374,7 +374,7 @@ export class CsvParser {
     }
     if (i - pos > this.options.maxLineBytes) return this.giveUp();
     for (const c of this.absentColumns) builders[c]!.appendNull();
-    sink.accept();
+    sink.accept(this.line);
     this.line++;
     return i;
   }
@@ -424,7 +424,7 @@ export class CsvParser {
       }
       builders[c]!.appendNull();
     }
-    sink.accept();
+    sink.accept(line);
   }
 
   /** A quoted field with doubled quotes: undouble into a scratch copy, then read that. */

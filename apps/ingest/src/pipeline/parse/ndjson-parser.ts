@@ -104,7 +104,7 @@ export class NdjsonParser {
     while (from < end) {
       // The fast path finds the line's end as it reads it; every other line is cut out first.
       if (scanner) {
-        const lf = scanner.scanLine(buf, from, end, maxLineBytes);
+        const lf = scanner.scanLine(buf, from, end, maxLineBytes, this.line);
         if (lf >= 0) {
           this.line++;
           this.sawRecord = true;
@@ -138,7 +138,7 @@ export class NdjsonParser {
       );
       return;
     }
-    if (!allUtf8 && this.scanner && isUtf8(buf.subarray(start, end)) && this.scanner.scanLine(buf, start, end, Infinity) === end) {
+    if (!allUtf8 && this.scanner && isUtf8(buf.subarray(start, end)) && this.scanner.scanLine(buf, start, end, Infinity, line) === end) {
       return;
     }
     this.parseLine(buf, start, end, line);
@@ -202,7 +202,7 @@ export class NdjsonParser {
         return;
       }
     }
-    sink.accept();
+    sink.accept(line);
   }
 
   /** Writes one JSON value into column c; false when it is not a value of the column's type. */

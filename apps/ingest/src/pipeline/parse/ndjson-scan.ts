@@ -94,10 +94,10 @@ export class FlatObjectScanner {
 
   /**
    * Reads the line starting at `from` (bounded by `end`, the end of the buffer's complete lines) and
-   * accepts it as a row: returns the index of its line feed (or `end` for a last line without one), or -1
+   * accepts it as the row of body line `line`: returns the index of its line feed (or `end` for a last line without one), or -1
    * with nothing written when the line needs the slow path (which also handles blank and over-long lines).
    */
-  scanLine(buf: Uint8Array, from: number, end: number, maxLineBytes: number): number {
+  scanLine(buf: Uint8Array, from: number, end: number, maxLineBytes: number, line: number): number {
     if (buf !== this.viewed) {
       this.viewed = buf;
       this.view = viewOf(buf);
@@ -112,7 +112,7 @@ export class FlatObjectScanner {
       this.undo();
       return -1;
     }
-    this.sink.accept();
+    this.sink.accept(line);
     return lf;
   }
 

@@ -29,6 +29,11 @@ export interface ParseOptions {
   chunkBytes: number;
   /** Rejected rows reported in full; the rest are only counted. */
   maxReportedErrors: number;
+  /**
+   * Body lines whose rows are already stored (an earlier attempt of the same Idempotency-Key), sorted and
+   * disjoint: their rows are read and checked as usual, counted, and not stored again.
+   */
+  skipLines?: [from: number, to: number][];
 }
 
 /** Raised for problems that make the whole body unusable (a bad header, broken encoding). */
@@ -50,7 +55,16 @@ export class RecordSink {
   rows = 0;
   rowsAccepted = 0;
   rowsRejected = 0;
+  /** Accepted rows of lines in skipLines (counted in rowsAccepted too). */
+  rowsSkipped = 0;
   readonly errors: RowError[] = [];
+  /** The first line the next chunk covers, and the line of the last row written to the builders. */
+  private chunkFrom = 1;
+  private lastLine = 0;
+  /** skipLines, and where the next of them starts (Infinity after the last): one comparison per row. */
+  private readonly skip: [number, number][];
+  private skipIndex = 0;
+  private nextSkip: number;
   private reported = 0;
   private readonly chunks: ParsedChunk[] = [];
 
@@ -60,6 +74,8 @@ export class RecordSink {
     // each holding room for 8,192 rows per column cost ~20 MB more peak RSS.
     this.builders = options.columns.map((column) => new ColumnBuilder(column.type, Math.min(options.chunkRows, INITIAL_ROWS)));
     this.readers = options.columns.map((column) => readerFor(column.type, options.allowNonFinite));
+    this.skip = options.skipLines ?? [];
+    this.nextSkip = this.skip[0]?.[0] ?? Number.POSITIVE_INFINITY;
   }
 
   /** Undo a half-written row (a fast path that gives up on it). */
@@ -87,13 +103,27 @@ export class RecordSink {
     this.reject(line, column.name, ROW_ERRORS.missingColumn, `column "${column.name}" is required but has no value`);
   }
 
-  /** Every column of the row has been written. */
-  accept(): void {
+  /** Every column of the row starting at `line` has been written. */
+  accept(line: number): void {
+    if (line >= this.nextSkip && this.skipped(line)) {
+      this.discardRow();
+      this.rowsAccepted++;
+      this.rowsSkipped++;
+      return;
+    }
+    this.lastLine = line;
     this.rows++;
     this.rowsAccepted++;
     if (this.rows >= this.options.chunkRows || ((this.rows & 1023) === 0 && this.byteSize() >= this.options.chunkBytes)) {
       this.flushChunk();
     }
+  }
+
+  private skipped(line: number): boolean {
+    while (this.skipIndex < this.skip.length && this.skip[this.skipIndex]![1] < line) this.skipIndex++;
+    const span = this.skip[this.skipIndex];
+    this.nextSkip = span ? span[0] : Number.POSITIVE_INFINITY;
+    return span !== undefined && span[0] <= line;
   }
 
   private byteSize(): number {
@@ -104,7 +134,13 @@ export class RecordSink {
 
   flushChunk(): void {
     if (this.rows === 0) return;
-    this.chunks.push(finishChunk(this.builders, this.rows));
+    const chunk = finishChunk(this.builders, this.rows);
+    // The lines from the end of the last chunk to this one's last row: every row read in them is in this
+    // chunk, rejected, or skipped (stored before).
+    chunk.fromLine = this.chunkFrom;
+    chunk.toLine = this.lastLine;
+    this.chunkFrom = this.lastLine + 1;
+    this.chunks.push(chunk);
     this.rows = 0;
   }
 
