@@ -74,7 +74,10 @@ export default async function upload(req: NextApiRequest, res: NextApiResponse) 
       (answer) => {
         res.status(answer.statusCode ?? 502);
         res.setHeader('content-type', answer.headers['content-type'] ?? 'application/json');
-        if (answer.headers['retry-after']) res.setHeader('retry-after', answer.headers['retry-after']);
+        for (const name of ['retry-after', 'idempotency-replayed']) {
+          const value = answer.headers[name];
+          if (value) res.setHeader(name, value);
+        }
         answer.pipe(res);
         answer.on('end', resolve);
       },
