@@ -43,10 +43,15 @@ export class BatchOwner {
     }
   }
 
-  /** Resolves with the files holding this owner's rows once all are committed; rejects if one failed. */
+  /**
+   * Resolves with the files holding this owner's rows once all are committed; rejects if one failed, once
+   * every other has settled too (a retry then finds each of them committed or not, none still on its way).
+   */
   async settled(): Promise<CommittedFile[]> {
-    await this.flushedAll();
-    return Promise.all(this.commits);
+    const outcomes = await this.outcomes();
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<CommittedFile>).value);
   }
 
   /** Every commit of the owner's rows, each settled (fulfilled or not). */

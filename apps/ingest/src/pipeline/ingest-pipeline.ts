@@ -142,6 +142,9 @@ export class IngestPipeline {
       session.abort();
       staging?.drop();
       budget.release(own ? await own.abandon() : shared.withdraw(owner));
+      // A keyed request's flushed rows may still be committing: its retry must see them committed or not
+      // at all, so the attempt ends (and frees its key) only once they have settled.
+      if (keyed && !own) await owner.outcomes();
       if (error instanceof BodyParseError) {
         throw new SluiceError('ingest.malformed_body', `Line ${error.line}: ${error.message}.`, {
           details: { line: error.line, column: error.column },
