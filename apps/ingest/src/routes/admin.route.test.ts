@@ -145,6 +145,12 @@ describe('OpenAPI', () => {
     for (const path of ['/v1/streams/{stream}/rows', '/v1/admin/streams', '/v1/admin/keys', '/v1/streams/{stream}/files/preview']) {
       assert.ok(spec.paths[path], path);
     }
+    const ingest = spec.paths['/v1/streams/{stream}/rows'] as { post: { parameters: { in: string; name: string }[]; description: string } };
+    assert.ok(
+      ingest.post.parameters.some((parameter) => parameter.in === 'header' && parameter.name === 'idempotency-key'),
+      'Idempotency-Key is documented',
+    );
+    assert.match(ingest.post.description, /Idempotency-Replayed/);
     const ui = await fetch(`${service.url}/docs/`);
     assert.equal(ui.status, 200);
     assert.match(await ui.text(), /swagger/i);
