@@ -5,7 +5,7 @@
  */
 import { SluiceError } from '@sluice/shared';
 import type { ByteBudget } from './byte-budget';
-import type { ParseSession } from './parse-session';
+import type { BodyParse } from './parse-session';
 import type { WorkerPool } from './worker-pool';
 import { Collector } from './young-gc';
 
@@ -24,7 +24,7 @@ export interface BodyReaderDeps {
  */
 export async function feedBody(
   body: AsyncIterable<Uint8Array>,
-  session: ParseSession,
+  session: BodyParse,
   firstBlock: Uint8Array,
   { pool, budget, maxBodyBytes }: BodyReaderDeps,
   failure: () => SluiceError | null,

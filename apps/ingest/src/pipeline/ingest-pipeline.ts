@@ -106,7 +106,7 @@ export class IngestPipeline {
     const batcher = own?.batcher ?? shared;
     const staging = stream.rejectMode === 'all-or-nothing' ? new Staging(budget, this.limits.retryAfterSeconds) : null;
     const errors: RowError[] = [];
-    const session = pool.openSession(format, this.parseOptions(stream, keyed), {
+    const session = pool.openBodyParse(format, this.parseOptions(stream, keyed), {
       onRows: (chunks, rowErrors) => {
         for (const chunk of chunks) {
           if (staging) staging.add(chunk);

@@ -21,6 +21,18 @@ export interface ParseSummary {
   rejected: number;
   /** Accepted rows of lines stored by an earlier attempt (ParseOptions.skipLines), not stored again. */
   skipped: number;
+  /** Lines the body had. */
+  lines: number;
+}
+
+/** A body's parse, as the body reader and the pipeline see it (ParseSession, SegmentedSession). */
+export interface BodyParse {
+  /** Sends body bytes (the caller gives up their whole buffer); resolves when there is room for more. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** The body has ended: resolves with the counts once every row is parsed. */
+  end(): Promise<ParseSummary>;
+  /** The request failed: parsing stops, the bytes still in the workers count as freed. */
+  abort(): void;
 }
 
 export class BodyParseError extends Error {
@@ -33,7 +45,7 @@ export class BodyParseError extends Error {
   }
 }
 
-export class ParseSession {
+export class ParseSession implements BodyParse {
   private inFlight = 0;
   private waiter: (() => void) | null = null;
   private finished: { resolve(summary: ParseSummary): void; reject(error: Error): void } | null = null;
@@ -100,7 +112,12 @@ export class ParseSession {
     }
     if (message.kind === 'done') {
       this.close();
-      this.finished?.resolve({ accepted: progress.accepted, rejected: progress.rejected, skipped: progress.skipped });
+      this.finished?.resolve({
+        accepted: progress.accepted,
+        rejected: progress.rejected,
+        skipped: progress.skipped,
+        lines: progress.lines,
+      });
     }
   }
 

@@ -36,6 +36,7 @@ function report(kind: 'progress' | 'done', session: number, parser: CsvParser | 
       accepted: parser.sink.rowsAccepted,
       rejected: parser.sink.rowsRejected,
       skipped: parser.sink.rowsSkipped,
+      lines: parser.linesRead,
       spent,
     },
     transfer,

@@ -25,6 +25,8 @@ export interface ParseProgress {
   rejected: number;
   /** Accepted rows not stored again (ParseOptions.skipLines). */
   skipped: number;
+  /** Lines read so far. */
+  lines: number;
   /** The body block just parsed, handed back to be filled again (no allocation per block). */
   spent?: ArrayBuffer;
 }

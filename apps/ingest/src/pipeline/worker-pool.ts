@@ -13,7 +13,8 @@ import type { EncodeOptions } from './parquet-encode';
 import type { ParsedChunk } from './parse/columns';
 import type { ParseOptions } from './parse/record-sink';
 import { BodyBlocks } from './body-blocks';
-import { ParseSession, type SessionHandlers } from './parse-session';
+import { ParseSession, type BodyParse, type SessionHandlers } from './parse-session';
+import { SegmentedSession } from './segmented-session';
 import { chunkTransferList, type BodyFormat, type FromWorker, type ToWorker } from './protocol';
 
 /** One worker thread and what it has in hand. */
@@ -33,6 +34,9 @@ export interface Slot {
  * waits (see encoderCaughtUp): while the encoders are behind, reading ahead only holds more rows in memory.
  */
 const ENCODE_BACKLOG = 2;
+
+/** The size of the parts an NDJSON body is cut into, to be parsed on several workers at once. */
+const PART_BYTES = 2 << 20;
 
 export class WorkerPool {
   private readonly slots: Slot[] = [];
@@ -133,6 +137,20 @@ export class WorkerPool {
       if (slot.sessions * 2 + slot.jobs < best.sessions * 2 + best.jobs) best = slot;
     }
     return best;
+  }
+
+  /**
+   * A body's parse: an NDJSON body is cut into parts parsed on every worker (segmented-session.ts), unless
+   * it resumes a keyed request (whose skipped lines are counted from the body's start) or there is one
+   * worker; any other body is parsed in one session.
+   */
+  openBodyParse(format: BodyFormat, options: ParseOptions, handlers: SessionHandlers): BodyParse {
+    if (format !== 'ndjson' || this.slots.length < 2 || (options.skipLines?.length ?? 0) > 0) {
+      return this.openSession(format, options, handlers);
+    }
+    const open = (partOptions: ParseOptions, partHandlers: SessionHandlers) =>
+      this.openSession(format, partOptions, partHandlers, Number.POSITIVE_INFINITY);
+    return new SegmentedSession(open, options, handlers, PART_BYTES, PART_BYTES * (this.slots.length + 1));
   }
 
   openSession(format: BodyFormat, options: ParseOptions, handlers: SessionHandlers, window = 4 << 20): ParseSession {

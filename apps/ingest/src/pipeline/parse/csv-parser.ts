@@ -36,6 +36,11 @@ export class CsvParser {
   /** An unfinished record carried over to the next piece. */
   private readonly carry = new Carry();
   private line = 1;
+
+  /** Lines read so far. */
+  get linesRead(): number {
+    return this.line - 1;
+  }
   private header: string[] | null = null;
   /** For each header field, the schema column it fills, or -1. */
   private fieldToColumn: Int32Array = new Int32Array(0);

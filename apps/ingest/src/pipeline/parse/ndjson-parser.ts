@@ -37,6 +37,8 @@ export class NdjsonParser {
     fastPath = true,
   ) {
     this.sink = new RecordSink(options);
+    // A later part of a body does not start the body: it has no BOM to skip.
+    this.started = options.part === 'later';
     this.known = new Set(options.columns.map((column) => column.name));
     this.scanner = fastPath ? new FlatObjectScanner(this.sink, options.unknownColumns === 'ignore') : null;
   }
@@ -59,11 +61,16 @@ export class NdjsonParser {
     if (last + 1 < buf.length) this.hold(buf.subarray(last + 1));
   }
 
+  /** Lines read so far (the body's, or the part's). */
+  get linesRead(): number {
+    return this.line - 1;
+  }
+
   end(): void {
     if (this.skippingLine) this.endSkip();
     const rest = this.carry.take();
     if (rest.length > 0) this.lines(rest, rest.length, false);
-    if (!this.sawRecord && this.sink.rowsRejected === 0) {
+    if (!this.sawRecord && this.sink.rowsRejected === 0 && this.options.part === undefined) {
       throw new BodyError('ingest.malformed_body', 'the body is empty: send one JSON object per line', 1);
     }
     this.sink.flushChunk();

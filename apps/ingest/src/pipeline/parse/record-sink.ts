@@ -34,6 +34,12 @@ export interface ParseOptions {
    * disjoint: their rows are read and checked as usual, counted, and not stored again.
    */
   skipLines?: [from: number, to: number][];
+  /**
+   * The body arrives in parts cut at line feeds, each parsed on its own (segmented-session.ts; NDJSON
+   * only): only the first part may start with a BOM, and an empty part is not an empty body. Line
+   * numbers are then counted from the part's start.
+   */
+  part?: 'first' | 'later';
 }
 
 /** Raised for problems that make the whole body unusable (a bad header, broken encoding). */
