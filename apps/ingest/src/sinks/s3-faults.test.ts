@@ -1,16 +1,19 @@
 /**
  * Sink faults against a real S3 server that the test stops and starts: rows held during an outage are
- * retried and arrive exactly once; an outage longer than the retries is a 503, never a silent loss.
+ * retried and arrive exactly once; an outage longer than the retries is a 503, never a silent loss; a
+ * keyed request cut by one and retried with its Idempotency-Key stores each row once.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { IngestResultDto } from '@sluice/shared';
 import { startS3rver, type S3Server } from '@sluice/testkit';
 import { startTestService, type TestService } from '../test/harness';
-import { listStreamObjects, queryParquet } from '../test/read-back';
+import { csvPieces, pacedBody } from '../test/paced-body';
+import { countCommitted, listCommittedFiles, listStreamObjects, queryParquet } from '../test/read-back';
 
 const columns = [
   { name: 'id', type: 'int64' as const, nullable: false },
@@ -88,6 +91,49 @@ describe('S3 outage', () => {
       );
       assert.deepEqual(counts, { n: 100, lo: 100 }, 'only the acknowledged rows are stored');
     } finally {
+      await quick.close();
+    }
+  });
+
+  it('a keyed 300,000-row request cut by an outage (503) and retried stores each row once', async () => {
+    const quick = await startTestService({
+      env: { ...s3.env, SINK_RETRY_ATTEMPTS: '3', SINK_RETRY_BASE_MS: '50', SINK_RETRY_MAX_MS: '100', S3_REQUEST_TIMEOUT_MS: '1000' },
+    });
+    let stopped = false;
+    try {
+      const stream = await quick.createStream({ schema: { columns }, batch: { maxRows: 20_000 } });
+      const key = (await quick.createKey([stream.name])).key;
+      const total = 300_000;
+      const pieces = csvPieces(total, 5000);
+      // 5,000 rows every 40 ms: the store goes away while the body still arrives, files committed before.
+      const paced = pacedBody(pieces, 40);
+      const pending = quick.post(stream.name, key, paced.body, { 'idempotency-key': 'outage' });
+      for (let waited = 0; (await listCommittedFiles(quick.admin, stream.name)).length < 3; waited += 50) {
+        assert.ok(waited < 30_000, 'files were committed before the outage');
+        await sleep(50);
+      }
+      await s3.stop();
+      stopped = true;
+      assert.ok(paced.sent() < pieces.length, 'the store went away before the body was sent whole');
+      const failed = await pending;
+      assert.equal(failed.status, 503, await failed.clone().text());
+      assert.equal(((await failed.json()) as { error: { code: string } }).error.code, 'sink.unavailable');
+      await s3.start();
+      stopped = false;
+
+      // What the first attempt committed before the outage (reading it needs the store back).
+      const stored = await countCommitted(quick.app.store, quick.admin, stream.name);
+      assert.ok(stored.n > 0 && stored.n < total, `${stored.n} rows committed before the outage`);
+      assert.equal(stored.d, stored.n);
+
+      const retry = await quick.post(stream.name, key, pieces.join(''), { 'idempotency-key': 'outage' });
+      const answer = (await retry.json()) as IngestResultDto;
+      assert.equal(retry.status, 200, JSON.stringify(answer));
+      assert.equal(answer.rowsAccepted, total, 'the answer counts the whole body');
+      assert.equal(answer.rowsAlreadyStored, stored.n, 'the rows committed before the outage, skipped');
+      assert.deepEqual(await countCommitted(quick.app.store, quick.admin, stream.name), { n: total, d: total }, 'each row exactly once');
+    } finally {
+      if (stopped) await s3.start();
       await quick.close();
     }
   });

@@ -8,6 +8,36 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { ObjectStore } from '../sinks/object-store';
 
+/**
+ * The keys of a stream's committed files, as a reader finds them: the files API (newest first), every page
+ * followed. Objects in the store that it does not list (uncommitted, the orphan janitor's) are not data.
+ */
+export async function listCommittedFiles(admin: (method: string, route: string) => Promise<Response>, stream: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    const response = await admin('GET', `/v1/streams/${stream}/files?limit=500${query}`);
+    if (response.status !== 200) throw new Error(`list files: ${response.status} ${await response.text()}`);
+    const page = (await response.json()) as { files: { key: string }[]; nextCursor: string | null };
+    keys.push(...page.files.map((file) => file.key));
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return keys;
+}
+
+/** How many rows the stream's committed files hold, and how many distinct values of `id` (DuckDB). */
+export async function countCommitted(
+  store: ObjectStore,
+  admin: (method: string, route: string) => Promise<Response>,
+  stream: string,
+): Promise<{ n: number; d: number }> {
+  const files = await listCommittedFiles(admin, stream);
+  if (files.length === 0) return { n: 0, d: 0 };
+  const [counts] = await queryParquet(store, files, 'SELECT count(*)::INTEGER AS n, count(DISTINCT id)::INTEGER AS d FROM data');
+  return counts as { n: number; d: number };
+}
+
 export async function listStreamObjects(store: ObjectStore, stream: string) {
   return (await store.list(`${stream}/`)).filter((object) => object.key.endsWith('.parquet'));
 }
