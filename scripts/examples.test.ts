@@ -1,13 +1,19 @@
 /**
  * The producer examples and the notebook, run as a user would run them against a running Sluice: each
- * one's rows must be in the stream's files afterwards.
+ * one's rows must be in the stream's files afterwards, once, however often the producer is run. Against a
+ * service that fails twice, each producer retries with the same Idempotency-Key and the same body.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { createGunzip } from 'node:zlib';
 import { freePort, spawnService, waitForHttp, type Service } from '@sluice/testkit';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -56,6 +62,11 @@ async function streamWithKey(format: 'csv' | 'ndjson') {
   const { key } = (await (
     await fetch(`${url}/v1/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'example', streams: [name] }) })
   ).json()) as { key: string };
+  return { name, key, file: rowsFile(format) };
+}
+
+/** 3,000 rows in a new file, with quotes and commas in the strings. */
+function rowsFile(format: 'csv' | 'ndjson'): string {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-example-')), `rows.${format}`);
   const rows = Array.from({ length: 3000 }, (_, i) => ({ id: i + 1, city: i % 2 ? 'Zürich, CH' : 'Lyon "FR"' }));
   fs.writeFileSync(
@@ -64,7 +75,7 @@ async function streamWithKey(format: 'csv' | 'ndjson') {
       ? `id,city\n${rows.map((r) => `${r.id},"${r.city.replaceAll('"', '""')}"`).join('\n')}\n`
       : `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`,
   );
-  return { name, key, file };
+  return file;
 }
 
 async function storedRows(stream: string): Promise<number> {
@@ -80,19 +91,81 @@ function run(command: string, args: string[], env: Record<string, string>) {
   return result.stdout;
 }
 
+const producers = [
+  ['curl, gzip and chunked', 'bash', 'examples/curl/send.sh', 'csv'],
+  ['Python requests with a generator body', '/usr/bin/python3', 'examples/python/send.py', 'ndjson'],
+  ['Node fetch with a stream body', process.execPath, 'examples/node/send.mjs', 'csv'],
+] as const;
+
+/** The JSON answer a producer printed last. */
+function answerOf(output: string) {
+  return JSON.parse(output.trim().split('\n').pop()!);
+}
+
 describe('producer examples', () => {
-  for (const [label, command, script, format] of [
-    ['curl, gzip and chunked', 'bash', 'examples/curl/send.sh', 'csv'],
-    ['Python requests with a generator body', '/usr/bin/python3', 'examples/python/send.py', 'ndjson'],
-    ['Node fetch with a stream body', process.execPath, 'examples/node/send.mjs', 'csv'],
-  ] as const) {
+  for (const [label, command, script, format] of producers) {
     it(label, async () => {
       const { name, key, file } = await streamWithKey(format);
-      const output = run(command, [script, name, file], { SLUICE_URL: url, SLUICE_KEY: key });
-      const answer = JSON.parse(output.trim().split('\n').pop()!);
+      const env = { SLUICE_URL: url, SLUICE_KEY: key };
+      const answer = answerOf(run(command, [script, name, file], env));
       assert.equal(answer.rowsAccepted, 3000);
       assert.equal(answer.rowsRejected, 0);
       assert.equal(await storedRows(name), 3000);
+      // The Idempotency-Key comes from the file: sending it again replays the first answer, storing nothing.
+      assert.deepEqual(answerOf(run(command, [script, name, file], env)), answer);
+      assert.equal(await storedRows(name), 3000);
+    });
+  }
+});
+
+/** A stand-in for the service: 409 with Retry-After, then a connection cut after the body, then 200. */
+async function failingTwice() {
+  const seen: { key: string | undefined; body: string }[] = [];
+  const server = http.createServer(async (request, response) => {
+    const hash = createHash('sha256');
+    for await (const piece of request.headers['content-encoding'] === 'gzip' ? request.pipe(createGunzip()) : request) hash.update(piece);
+    seen.push({ key: request.headers['idempotency-key'] as string | undefined, body: hash.digest('hex') });
+    if (seen.length === 1) {
+      response.writeHead(409, { 'content-type': 'application/json', 'retry-after': '1' });
+      response.end(JSON.stringify({ error: { code: 'ingest.idempotency_in_flight', message: 'in flight', requestId: 'r1' } }));
+    } else if (seen.length === 2) {
+      request.socket.destroy();
+    } else {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ rowsAccepted: 3000, requestId: 'r3' }));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => {
+      server.close();
+      server.closeAllConnections();
+    },
+  };
+}
+
+describe('producer examples retry with the same key and body', { concurrency: true }, () => {
+  for (const [label, command, script, format] of producers) {
+    it(label, async () => {
+      const file = rowsFile(format);
+      const service = await failingTwice();
+      try {
+        // Not spawnSync: the stand-in answers from this process's event loop.
+        const { stdout } = await promisify(execFile)(command, [script, 'events', file], {
+          cwd: root,
+          env: { ...process.env, SLUICE_URL: service.url, SLUICE_KEY: 'slk_test' },
+          timeout: 60_000,
+        });
+        assert.deepEqual(answerOf(stdout), { rowsAccepted: 3000, requestId: 'r3' });
+        const content = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+        assert.equal(service.seen.length, 3);
+        const key = service.seen[0]?.key ?? '';
+        assert.match(key, /^[\x20-\x7e]{1,200}$/);
+        for (const attempt of service.seen) assert.deepEqual(attempt, { key, body: content });
+      } finally {
+        service.close();
+      }
     });
   }
 });

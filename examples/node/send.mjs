@@ -1,30 +1,58 @@
 #!/usr/bin/env node
 // Streams a CSV or NDJSON file to Sluice with fetch: the body is a stream read from disk as it is sent.
+// The Idempotency-Key is the SHA-256 of the file's absolute path and content, so a retry, or running the
+// script again after it was cut off, never stores a row twice. Retries 408, 409, 429, 503 and connection
+// errors with exponential backoff (at least the Retry-After the service asks for).
 //   SLUICE_URL=http://127.0.0.1:8080 SLUICE_KEY=slk_... node examples/node/send.mjs <stream> <file>
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import path from 'node:path';
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const [stream, file] = process.argv.slice(2);
 const url = process.env.SLUICE_URL ?? 'http://127.0.0.1:8080';
 const contentType = /\.(ndjson|jsonl)$/.test(file) ? 'application/x-ndjson' : 'text/csv';
+const attempts = 8;
+
+const hash = createHash('sha256').update(`${path.resolve(file)}\0`);
+for await (const chunk of createReadStream(file)) hash.update(chunk);
+const idempotencyKey = hash.digest('hex');
 
 for (let attempt = 1; ; attempt++) {
-  const response = await fetch(`${url}/v1/streams/${stream}/rows`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${process.env.SLUICE_KEY}`, 'content-type': contentType },
-    body: Readable.toWeb(createReadStream(file, { highWaterMark: 1 << 20 })),
-    duplex: 'half',
-  });
-  const body = await response.json();
-  // 429 (busy) and 503 are safe to retry: nothing of the request was acknowledged.
-  if ((response.status === 429 || response.status === 503) && attempt < 5) {
-    await new Promise((resolve) => setTimeout(resolve, Number(response.headers.get('retry-after') ?? 1) * 1000));
-    continue;
+  let problem;
+  let retryAfter = 0;
+  try {
+    const response = await fetch(`${url}/v1/streams/${stream}/rows`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${process.env.SLUICE_KEY}`, 'content-type': contentType, 'idempotency-key': idempotencyKey },
+      // A new stream of the same file each attempt: the same body under the same key.
+      body: Readable.toWeb(createReadStream(file, { highWaterMark: 1 << 20 })),
+      duplex: 'half',
+    });
+    const body = await response.json();
+    if (response.ok) {
+      console.log(JSON.stringify(body));
+      break;
+    }
+    if (![408, 409, 429, 503].includes(response.status)) {
+      console.error(JSON.stringify(body));
+      process.exit(1);
+    }
+    problem = `HTTP ${response.status}`;
+    retryAfter = Number(response.headers.get('retry-after')) || 0;
+  } catch (error) {
+    // fetch rejects with a TypeError when the connection is refused or cut off before the answer.
+    if (!(error instanceof TypeError)) throw error;
+    problem = error.cause?.code ?? error.message;
   }
-  if (!response.ok) {
-    console.error(JSON.stringify(body));
+  if (attempt === attempts) {
+    console.error(`gave up after ${attempts} attempts: ${problem}`);
     process.exit(1);
   }
-  console.log(JSON.stringify(body));
-  break;
+  // 1, 2, 4, ... 30 s plus up to as much again at random, and never less than Retry-After.
+  const backoff = Math.min(2 ** (attempt - 1), 30);
+  const delay = Math.max(retryAfter, backoff * (1 + Math.random()));
+  console.error(`attempt ${attempt}: ${problem}, retrying in ${delay.toFixed(1)}s`);
+  await sleep(delay * 1000);
 }
