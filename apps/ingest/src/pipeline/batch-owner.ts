@@ -15,8 +15,8 @@ export class BatchOwner {
   /** When the request began: once its body has ended, a batch holding its rows is flushed within maxAgeMs of this. */
   readonly startedAt = Date.now();
 
-  /** `idempotencyKeyId`: the request's Idempotency-Key record, whose line spans its files record. */
-  constructor(readonly idempotencyKeyId: string | null = null) {}
+  /** `keyed`: the request's Idempotency-Key record and attempt, whose line spans its files record. */
+  constructor(readonly keyed: { id: string; holder: string } | null = null) {}
 
   private open = 0;
   private readonly commits: Promise<CommittedFile>[] = [];

@@ -154,14 +154,15 @@ function keyedSpans(chunks: ParsedChunk[], owners: BatchOwner[]): LineSpanRecord
   const spans: LineSpanRecord[] = [];
   const last = new Map<string, LineSpanRecord>();
   chunks.forEach((chunk, index) => {
-    const id = owners[index]!.idempotencyKeyId;
-    if (id === null) return;
+    const keyed = owners[index]!.keyed;
+    if (keyed === null) return;
+    const id = keyed.id;
     const previous = last.get(id);
     if (previous && previous.toLine + 1 === chunk.fromLine) {
       previous.toLine = chunk.toLine;
       return;
     }
-    const span = { idempotencyKeyId: id, fromLine: chunk.fromLine, toLine: chunk.toLine };
+    const span = { idempotencyKeyId: id, holder: keyed.holder, fromLine: chunk.fromLine, toLine: chunk.toLine };
     spans.push(span);
     last.set(id, span);
   });

@@ -34,6 +34,8 @@ export interface PipelineLimits {
 export interface KeyedAttempt {
   /** Its IdempotencyKey record: the files holding its rows record their line spans under it. */
   id: string;
+  /** The attempt holding the key (the request's id): a file holding its rows commits only while it does. */
+  holder: string;
   /** Lines earlier attempts stored: read, checked and counted, not stored again. */
   skipLines: LineSpan[];
   /**
@@ -100,7 +102,7 @@ export class IngestPipeline {
   ): Promise<IngestOutcome> {
     const { budget, pool } = this;
     const shared = this.batchers.of(stream);
-    const owner = new BatchOwner(keyed?.id ?? null);
+    const owner = new BatchOwner(keyed ? { id: keyed.id, holder: keyed.holder } : null);
     // A keyed retry whose body is checked at its end writes files of its own, committed only then.
     let own = keyed?.checkBody ? new RequestFiles(stream, this.committer, owner) : null;
     const batcher = own?.batcher ?? shared;

@@ -98,6 +98,7 @@ export class IdempotentAttempt {
     const recorded = claim.bodySha256;
     this.keyed = {
       id: claim.id,
+      holder,
       skipLines: claim.committed,
       checkBody:
         recorded === null

@@ -40,6 +40,8 @@ export async function reserveDataFile(db: Db, file: DataFileRecord): Promise<voi
 /** Body lines [fromLine, toLine] of a keyed request (its Idempotency-Key's row) whose rows a file holds. */
 export interface LineSpanRecord {
   idempotencyKeyId: string;
+  /** The attempt that stored them: it must still hold the key when the file commits. */
+  holder: string;
   fromLine: number;
   toLine: number;
 }
@@ -47,7 +49,9 @@ export interface LineSpanRecord {
 /**
  * The file's object is stored: from now on it exists for readers, and the line spans of keyed requests it
  * holds are recorded with it (in the same transaction). False when the row is not `writing` any more (the
- * janitor gave it up, and deleted its object): the caller must not count the file stored.
+ * janitor gave it up, and deleted its object), or when an attempt whose lines it holds has lost its key to
+ * another (its lease ran out: the other attempt stores those lines): the caller must not count the file
+ * stored.
  */
 export async function commitDataFile(db: Db, key: string, spans: LineSpanRecord[] = []): Promise<boolean> {
   if (spans.length === 0) {
@@ -77,6 +81,15 @@ export async function commitDataFiles(db: Db, files: { key: string; spans: LineS
             UPDATE "DataFile" SET "state" = 'committed' WHERE "objectKey" = ANY(${keys}::text[]) AND "state" IN ('writing', 'committed')`;
       if (updated !== keys.length) throw new GivenUp();
       if (spans.length === 0) return;
+      // Each attempt must still hold its key, and keeps it until this commits: a retry that claims the key
+      // (FOR UPDATE) waits, then sees these lines stored.
+      const attempts = [...new Map(spans.map((span) => [span.idempotencyKeyId, span.holder])).entries()];
+      const held = await tx.$queryRaw<{ id: string }[]>`
+        SELECT k."id" FROM "IdempotencyKey" k
+        JOIN unnest(${attempts.map(([id]) => id)}::text[], ${attempts.map(([, holder]) => holder)}::text[]) AS a(id, holder)
+          ON k."id" = a.id AND k."holder" = a.holder AND k."state" = 'in_flight'
+        FOR SHARE OF k`;
+      if (held.length !== attempts.length) throw new GivenUp();
       await tx.$executeRaw`
         INSERT INTO "IdempotentSpan" ("idempotencyKeyId", "fileId", "fromLine", "toLine")
         SELECT s.id, f."id", s.from_line, s.to_line

@@ -85,14 +85,30 @@ describe('idempotency keys', () => {
     const first = await claim('k3', 'req-a');
     assert.ok(first.kind === 'claimed');
     const [a, b, c] = [await reserve(), await reserve(), await reserve()];
-    assert.equal(await commitDataFile(db, a, [{ idempotencyKeyId: first.id, fromLine: 1, toLine: 100 }]), true);
-    assert.equal(await commitDataFile(db, b, [{ idempotencyKeyId: first.id, fromLine: 101, toLine: 180 }]), true);
+    assert.equal(await commitDataFile(db, a, [{ idempotencyKeyId: first.id, holder: 'req-a', fromLine: 1, toLine: 100 }]), true);
+    assert.equal(await commitDataFile(db, b, [{ idempotencyKeyId: first.id, holder: 'req-a', fromLine: 101, toLine: 180 }]), true);
     // c is put but its commit never happens (the process died): its lines are not stored.
     void c;
     assert.equal(await endIdempotencyAttempt(db, first.id, 'req-a', { state: 'partial' }), true);
     const retry = await claim('k3', 'req-b');
     assert.ok(retry.kind === 'claimed');
     assert.deepEqual(retry.committed, [[1, 180]]);
+  });
+
+  it('a file holding the lines of an attempt that lost its key is not committed', async () => {
+    const first = await claim('k7', 'req-slow', 300);
+    assert.ok(first.kind === 'claimed');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const second = await claim('k7', 'req-next');
+    assert.ok(second.kind === 'claimed', 'the lease ran out: another attempt took the key');
+    const late = await reserve();
+    assert.equal(await commitDataFile(db, late, [{ idempotencyKeyId: first.id, holder: 'req-slow', fromLine: 1, toLine: 50 }]), false);
+    const mine = await reserve();
+    assert.equal(await commitDataFile(db, mine, [{ idempotencyKeyId: first.id, holder: 'req-next', fromLine: 1, toLine: 50 }]), true);
+    await endIdempotencyAttempt(db, second.id, 'req-next', { state: 'partial' });
+    const third = await claim('k7', 'req-third');
+    assert.ok(third.kind === 'claimed');
+    assert.deepEqual(third.committed, [[1, 50]], 'only the lines of the holder are stored');
   });
 
   it('a completed key is answered with what it kept, and its body digest', async () => {
