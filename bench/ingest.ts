@@ -4,7 +4,9 @@
  * the same run DuckDB's conversion of the same files (2 threads), as a ratio. Then a body 5x larger, to
  * show that memory stays flat. Medians of --runs runs, after one request per format not counted (the
  * service's code is compiled as it first runs). Sluice and DuckDB take turns, run by run, and each pair's
- * ratio is printed too: this machine's speed drifts by up to 2x within minutes. Results go to
+ * ratio is printed too: this machine's speed drifts by up to 2x within minutes. Each run also sends the
+ * body with an Idempotency-Key (a new key each time), and --small-seconds runs 100 producers of 1,000-row
+ * requests without and with keys, in turns: the cost of keys on the hot path. Results go to
  * bench/results/ingest-<date>.json.
  */
 import fs from 'node:fs';
@@ -12,7 +14,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { generate } from './generate';
 import { duckdbConvert } from './src/duckdb';
-import { columnsFor } from './src/dataset';
+import { columnsFor as shapeColumns, smallCsvBody } from './src/dataset';
+import { smallRequests } from './src/loadgen';
 import { median } from './src/median';
 import { admin, measuredPost, startService, type RequestSample } from './src/service';
 
@@ -21,11 +24,13 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '2000000' },
     runs: { type: 'string', default: '3' },
     large: { type: 'string', default: '5' },
+    'small-seconds': { type: 'string', default: '10' },
   },
 });
 const rows = Number(values.rows);
 const runs = Number(values.runs);
 const largeFactor = Number(values.large);
+const smallSeconds = Number(values['small-seconds']);
 const dataDir = path.resolve(import.meta.dirname, 'data');
 fs.mkdirSync(dataDir, { recursive: true });
 
@@ -38,8 +43,9 @@ async function dataset(format: 'csv' | 'ndjson', count: number): Promise<string>
   return file;
 }
 
-const columns = columnsFor('mixed');
-const service = await startService();
+const columns = shapeColumns('mixed');
+// 100 producers share one API key in the small-request runs: the per-key limit (64) would answer some with 429.
+const service = await startService({ INGEST_MAX_REQUESTS_PER_KEY: '256' });
 const results: Record<string, unknown>[] = [];
 try {
   const streams: Record<string, string> = {};
@@ -49,7 +55,9 @@ try {
   }
   const { key } = await admin(service.url, 'POST', '/v1/admin/keys', { name: 'bench', streams: '*' });
 
-  const post = (format: 'csv' | 'ndjson', file: string, count: number) => measuredPost(service, streams[format]!, key, file, format, count);
+  let keys = 0;
+  const post = (format: 'csv' | 'ndjson', file: string, count: number, keyed = false) =>
+    measuredPost(service, streams[format]!, key, file, format, count, keyed ? { 'idempotency-key': `bench-${Date.now()}-${keys++}` } : {});
   const summary = (samples: RequestSample[], file: string, count: number) => {
     const seconds = median(samples.map((s) => s.seconds));
     return {
@@ -66,6 +74,7 @@ try {
     // Sluice and DuckDB take turns, so that both see the same phases of a machine whose speed drifts;
     // each pair also gives a ratio of its own.
     const samples: RequestSample[] = [];
+    const keyedSamples: RequestSample[] = [];
     const duck: number[] = [];
     const pairRatios: number[] = [];
     // One request first, not counted: the service's code is compiled as it runs, as in a service that has run a while.
@@ -74,8 +83,10 @@ try {
       samples.push(await post(format, file, rows));
       duck.push(await duckdbConvert(file, format, columns, 2));
       pairRatios.push(duck.at(-1)! / samples.at(-1)!.seconds);
+      keyedSamples.push(await post(format, file, rows, true));
     }
     const sluice = summary(samples, file, rows);
+    const keyed = summary(keyedSamples, file, rows);
     const duckRowsPerSecond = rows / median(duck);
     const row = {
       format,
@@ -89,6 +100,9 @@ try {
       duckdb2RowsPerSecond: Math.round(duckRowsPerSecond),
       ratioToDuckdb2: Number((sluice.rowsPerSecond / duckRowsPerSecond).toFixed(2)),
       pairRatios: pairRatios.map((ratio) => Number(ratio.toFixed(2))).join(' '),
+      keyedRowsPerSecond: Math.round(keyed.rowsPerSecond),
+      keyedPeakRssMb: Math.round(keyed.peakRssMb),
+      keyedToUnkeyed: Number((keyed.rowsPerSecond / sluice.rowsPerSecond).toFixed(3)),
       target: format === 'csv' ? 1.5 : 1.2,
     };
     results.push(row);
@@ -108,6 +122,37 @@ try {
       sluiceRowsPerSecond: Math.round(large.rowsPerSecond),
       sluicePeakRssMb: Math.round(large.peakRssMb),
       note: `${largeFactor}x the body: memory should stay flat`,
+    };
+    results.push(row);
+    console.log(JSON.stringify(row));
+  }
+
+  if (smallSeconds > 0) {
+    // 100 producers of 1,000-row requests, without and with a key (a new one per request), in turns.
+    const small = 'bench_small';
+    await admin(service.url, 'POST', '/v1/admin/streams', { name: small, schema: { columns }, batch: { maxAgeMs: 1000 } });
+    const levels: Record<string, unknown>[] = [];
+    for (let turn = 0; turn < 2 * runs; turn++) {
+      const withKeys = turn % 2 === 1;
+      const result = await smallRequests({
+        url: `${service.url}/v1/streams/${small}/rows`,
+        key,
+        producers: 100,
+        rowsPerRequest: 1000,
+        seconds: smallSeconds,
+        body: (producer, sequence) => smallCsvBody('mixed', 1000, producer, sequence),
+        headers: withKeys ? (producer, sequence) => ({ 'idempotency-key': `small-${turn}-${producer}-${sequence}` }) : undefined,
+      });
+      levels.push({ keyed: withKeys, ...result });
+      console.log(JSON.stringify({ keyed: withKeys, ...result }));
+    }
+    const rate = (keyed: boolean) => median(levels.filter((level) => level.keyed === keyed).map((level) => level.rowsPerSecond as number));
+    const row = {
+      format: 'csv',
+      note: '100 producers x 1,000-row requests',
+      unkeyedRowsPerSecond: rate(false),
+      keyedRowsPerSecond: rate(true),
+      keyedToUnkeyed: Number((rate(true) / rate(false)).toFixed(3)),
     };
     results.push(row);
     console.log(JSON.stringify(row));

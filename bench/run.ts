@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startS3rver } from '@sluice/testkit';
 import { generate } from './generate';
-import { columnsFor, csvHeader, csvLine, rows as datasetRows, type Shape } from './src/dataset';
+import { columnsFor, smallCsvBody, type Shape } from './src/dataset';
 import { duckdbConvert } from './src/duckdb';
 import { smallRequests } from './src/loadgen';
 import { parquetjsWrite } from './src/parquetjs-baseline';
@@ -122,7 +122,6 @@ try {
   console.log(JSON.stringify(results.parquetjsLite));
 
   // 2. Many small concurrent requests.
-  const header = csvHeader(columnsFor('mixed'));
   const small: unknown[] = [];
   for (const producers of [1, 10, 100]) {
     const cpuBefore = cpuSeconds(local.pid);
@@ -133,11 +132,7 @@ try {
       producers,
       rowsPerRequest: 1000,
       seconds: LOAD_SECONDS,
-      body: (producer, sequence) => {
-        let text = header;
-        for (const row of datasetRows('mixed', 1000, producer * 100_000 + sequence)) text += csvLine(row);
-        return text;
-      },
+      body: (producer, sequence) => smallCsvBody('mixed', 1000, producer, sequence),
     });
     const row = {
       ...result,

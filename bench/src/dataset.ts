@@ -93,6 +93,13 @@ export function csvLine(row: Row): string {
   return `${row.map(csvField).join(',')}\n`;
 }
 
+/** The CSV body of one small request of the load generator: `count` rows of producer and sequence's own. */
+export function smallCsvBody(shape: Shape, count: number, producer: number, sequence: number): string {
+  let text = csvHeader(columnsFor(shape));
+  for (const row of rows(shape, count, producer * 100_000 + sequence)) text += csvLine(row);
+  return text;
+}
+
 export function ndjsonLine(columns: Column[], row: Row): string {
   const object: Record<string, unknown> = {};
   columns.forEach((column, index) => {

@@ -27,6 +27,8 @@ export async function smallRequests(options: {
   rowsPerRequest: number;
   seconds: number;
   body: (producer: number, sequence: number) => string;
+  /** Extra headers of a request (an Idempotency-Key). */
+  headers?: (producer: number, sequence: number) => Record<string, string>;
 }): Promise<LoadResult> {
   const agent = new Agent({ connections: options.producers, pipelining: 1 });
   const latencies: number[] = [];
@@ -43,7 +45,7 @@ export async function smallRequests(options: {
         const response = await request(options.url, {
           method: 'POST',
           dispatcher: agent,
-          headers: { authorization: `Bearer ${options.key}`, 'content-type': 'text/csv' },
+          headers: { authorization: `Bearer ${options.key}`, 'content-type': 'text/csv', ...options.headers?.(producer, sequence) },
           body,
         });
         const answer = (await response.body.json()) as { rowsAccepted?: number };

@@ -123,6 +123,7 @@ export async function measuredPost(
   file: string,
   format: 'csv' | 'ndjson',
   rows: number,
+  headers: Record<string, string> = {},
 ): Promise<RequestSample> {
   const cpuBefore = cpuSeconds(service.pid);
   const mainBefore = cpuSeconds(service.pid, service.pid);
@@ -133,6 +134,7 @@ export async function measuredPost(
     key,
     file,
     format === 'csv' ? 'text/csv' : 'application/x-ndjson',
+    headers,
   );
   const seconds = (performance.now() - started) / 1000;
   const peakRss = sampler.stop();
@@ -147,11 +149,17 @@ export async function measuredPost(
  * The producer shares this machine's two cores with the service: a read stream's new buffer per read
  * cost it ~0.2-0.3 CPU seconds per 2M rows, taken from the service being measured.
  */
-export function postFile(url: string, key: string, file: string, contentType: string): Promise<{ status: number; body: any }> {
+export function postFile(
+  url: string,
+  key: string,
+  file: string,
+  contentType: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const request = http.request(`${url.replace(/\/$/, '')}`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': contentType, 'transfer-encoding': 'chunked' },
+      headers: { authorization: `Bearer ${key}`, 'content-type': contentType, 'transfer-encoding': 'chunked', ...headers },
     });
     const fd = fs.openSync(file, 'r');
     let open = true;
