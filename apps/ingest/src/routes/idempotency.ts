@@ -13,10 +13,11 @@
  *   is on record (an earlier attempt read it whole) commits its files only once its body proved the same.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { claimIdempotencyKey, endIdempotencyAttempt, renewIdempotencyLease, type Db, type IdempotencyClaim } from '@sluice/db';
+import type { IdempotencyClaim } from '@sluice/db';
 import { SluiceError, toErrorBody } from '@sluice/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { KeyedAttempt } from '../pipeline/ingest-pipeline';
+import type { KeyLedger } from './key-ledger';
 
 const KEY_PATTERN = /^[\x20-\x7e]{1,200}$/;
 
@@ -28,7 +29,7 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
 }
 
 export interface KeyOptions {
-  db: Db;
+  ledger: KeyLedger;
   log: FastifyBaseLogger;
   streamId: string;
   key: string;
@@ -49,7 +50,7 @@ export type KeyStart =
  * compare it (422 when it differs) and gives the answer to replay.
  */
 export async function startKeyed(options: KeyOptions, body: AsyncIterable<Uint8Array>): Promise<KeyStart> {
-  const claim = await claimIdempotencyKey(options.db, options);
+  const claim = await options.ledger.claim(options);
   if (claim.kind === 'in_flight') {
     throw new SluiceError('ingest.idempotency_in_flight', undefined, { headers: { 'retry-after': String(claim.retryAfterSeconds) } });
   }
@@ -87,9 +88,9 @@ export class IdempotentAttempt {
     private readonly options: KeyOptions,
     claim: Extract<IdempotencyClaim, { kind: 'claimed' }>,
   ) {
-    const { db, holder, leaseMs, log } = options;
+    const { ledger, holder, leaseMs, log } = options;
     this.renewal = setInterval(() => {
-      renewIdempotencyLease(db, claim.id, holder, leaseMs).then(
+      ledger.renew(claim.id, holder, leaseMs).then(
         (held) => (this.lost ||= !held),
         (error: unknown) => log.warn({ err: error }, 'could not renew an Idempotency-Key lease'),
       );
@@ -153,7 +154,7 @@ export class IdempotentAttempt {
     clearInterval(this.renewal);
     const body = withBody && this.digest !== null ? { bodySha256: this.digest, bodyBytes: this.bytes } : {};
     try {
-      const held = await endIdempotencyAttempt(this.options.db, this.id, this.options.holder, { ...end, ...body });
+      const held = await this.options.ledger.end(this.id, this.options.holder, { ...end, ...body });
       if (!held) this.options.log.warn({ key: this.options.key }, 'an Idempotency-Key attempt ended after losing its lease');
     } catch (error) {
       // The lease runs out on its own: the next attempt then finds the lines this one committed.

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { BodyFormat } from '../pipeline/protocol';
 import type { StreamCache } from '../plugins/stream-cache';
 import { idempotencyKeyOf, startKeyed, type IdempotentAttempt } from './idempotency';
+import { KeyLedger } from './key-ledger';
 import { requestBody } from './request-body';
 
 const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/plain']);
@@ -60,6 +61,7 @@ async function* whileKeyValid(body: AsyncIterable<Uint8Array>, stillValid: () =>
 export function ingestRoutes(streams: StreamCache): FastifyPluginAsyncZod {
   return async (app) => {
     const { connections, limits } = app.config;
+    const ledger = new KeyLedger(app.db);
     // The body is read by the handler as a stream: no buffering parser for any content type.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -107,7 +109,7 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsyncZod {
           if (idempotencyKey !== null) {
             const start = await startKeyed(
               {
-                db: app.db,
+                ledger,
                 log: request.log,
                 streamId: stream.id,
                 key: idempotencyKey,

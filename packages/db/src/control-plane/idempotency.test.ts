@@ -6,7 +6,9 @@ import { applyMigrations } from '../migrate';
 import { abandonDataFile, commitDataFile, commitDataFiles, listDataFiles, reserveDataFile } from './files';
 import {
   claimIdempotencyKey,
+  claimIdempotencyKeys,
   endIdempotencyAttempt,
+  endIdempotencyAttempts,
   mergeSpans,
   purgeIdempotencyKeys,
   renewIdempotencyLease,
@@ -124,6 +126,62 @@ describe('idempotency keys', () => {
     });
     const replay = await claim('k4', 'req-b');
     assert.deepEqual(replay, { kind: 'completed', status: 200, response, bodySha256: 'ab'.repeat(32) });
+  });
+
+  it('claims many keys in one call: new, held, answered, resumable and the same key twice, each answered in order', async () => {
+    const held = await claim('b-held', 'req-x');
+    const done = await claim('b-done', 'req-x');
+    const resumable = await claim('b-partial', 'req-x');
+    assert.ok(held.kind === 'claimed' && done.kind === 'claimed' && resumable.kind === 'claimed');
+    await endIdempotencyAttempt(db, done.id, 'req-x', { state: 'completed', status: 200, response: { rowsAccepted: 1 } });
+    const file = await reserve();
+    await commitDataFile(db, file, [{ idempotencyKeyId: resumable.id, holder: 'req-x', fromLine: 1, toLine: 7 }]);
+    await endIdempotencyAttempt(db, resumable.id, 'req-x', { state: 'partial' });
+
+    const ask = (key: string, holder: string): ClaimOptions => ({ streamId, key, holder, leaseMs: 60_000, ttlHours: 24 });
+    const claims = await claimIdempotencyKeys(db, [
+      ask('b-new', 'req-1'),
+      ask('b-held', 'req-2'),
+      ask('b-done', 'req-3'),
+      ask('b-partial', 'req-4'),
+      ask('b-twice', 'req-5'),
+      ask('b-twice', 'req-6'),
+    ]);
+    assert.deepEqual(
+      claims.map((c) => c.kind),
+      ['claimed', 'in_flight', 'completed', 'claimed', 'claimed', 'in_flight'],
+    );
+    assert.ok(claims[0]!.kind === 'claimed' && claims[0]!.attempt === 1 && claims[0]!.committed.length === 0);
+    assert.deepEqual(claims[2], { kind: 'completed', status: 200, response: { rowsAccepted: 1 }, bodySha256: null });
+    assert.ok(claims[3]!.kind === 'claimed' && claims[3]!.id === resumable.id && claims[3]!.attempt === 2);
+    assert.deepEqual(claims[3]!.committed, [[1, 7]]);
+    const holders = await db.idempotencyKey.findMany({ where: { key: 'b-twice' }, select: { holder: true } });
+    assert.deepEqual(holders, [{ holder: 'req-5' }], 'the first to ask holds it');
+  });
+
+  it('ends many attempts in one call, keeping each answer; one whose holder lost the key is refused', async () => {
+    const [a, b, c] = [await claim('e-a', 'req-a'), await claim('e-b', 'req-b'), await claim('e-c', 'req-c')];
+    assert.ok(a.kind === 'claimed' && b.kind === 'claimed' && c.kind === 'claimed');
+    const ended = await endIdempotencyAttempts(db, [
+      {
+        id: a.id,
+        holder: 'req-a',
+        end: { state: 'completed', status: 200, response: { rows: 1 }, bodySha256: 'cd'.repeat(32), bodyBytes: 5 },
+      },
+      { id: b.id, holder: 'req-b', end: { state: 'partial' } },
+      { id: c.id, holder: 'req-someone-else', end: { state: 'completed', status: 200, response: {} } },
+    ]);
+    assert.deepEqual(ended, [true, true, false]);
+    const rows = await db.idempotencyKey.findMany({
+      where: { key: { in: ['e-a', 'e-b', 'e-c'] } },
+      orderBy: { key: 'asc' },
+      select: { key: true, state: true, holder: true, status: true, response: true, bodySha256: true, bodyBytes: true },
+    });
+    assert.deepEqual(rows, [
+      { key: 'e-a', state: 'completed', holder: null, status: 200, response: { rows: 1 }, bodySha256: 'cd'.repeat(32), bodyBytes: 5n },
+      { key: 'e-b', state: 'partial', holder: null, status: null, response: null, bodySha256: null, bodyBytes: null },
+      { key: 'e-c', state: 'in_flight', holder: 'req-c', status: null, response: null, bodySha256: null, bodyBytes: null },
+    ]);
   });
 
   it('commits several files together, or none when one was given up', async () => {

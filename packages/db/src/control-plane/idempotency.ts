@@ -39,16 +39,43 @@ interface KeyRow {
 }
 
 export async function claimIdempotencyKey(db: Db, options: ClaimOptions): Promise<IdempotencyClaim> {
+  const [claim] = await claimIdempotencyKeys(db, [options]);
+  return claim!;
+}
+
+/**
+ * Claims several keys with one statement for the new ones (the common case: a key's first attempt) and a
+ * transaction each for keys already on record. Answers in the order asked; the same key asked twice is
+ * claimed by the first and in flight for the second.
+ */
+export async function claimIdempotencyKeys(db: Db, claims: ClaimOptions[]): Promise<IdempotencyClaim[]> {
+  const ids = claims.map(() => newId('idem'));
+  const fresh = await db.$queryRaw<{ id: string }[]>`
+    INSERT INTO "IdempotencyKey" ("id", "streamId", "key", "state", "holder", "leaseUntil", "attempts", "expiresAt")
+    SELECT c.id, c.stream_id, c.key, 'in_flight', c.holder, now() + c.lease_ms * interval '1 millisecond', 1,
+           now() + c.ttl_hours * interval '1 hour'
+    FROM unnest(${ids}::text[], ${claims.map((c) => c.streamId)}::text[], ${claims.map((c) => c.key)}::text[],
+                ${claims.map((c) => c.holder)}::text[], ${claims.map((c) => Math.max(1, Math.round(c.leaseMs)))}::int[],
+                ${claims.map((c) => c.ttlHours)}::float8[])
+         WITH ORDINALITY AS c(id, stream_id, key, holder, lease_ms, ttl_hours, n)
+    ORDER BY c.n
+    ON CONFLICT ("streamId", "key") DO NOTHING
+    RETURNING "id"`;
+  const claimed = new Set(fresh.map((row) => row.id));
+  return Promise.all(
+    claims.map((options, i) =>
+      claimed.has(ids[i]!)
+        ? ({ kind: 'claimed', id: ids[i]!, committed: [], bodySha256: null, attempt: 1 } as const)
+        : claimKeyOnRecord(db, options),
+    ),
+  );
+}
+
+/** A key with a record: answered, held by another attempt, or free for this one to resume. */
+function claimKeyOnRecord(db: Db, options: ClaimOptions): Promise<IdempotencyClaim> {
   const { streamId, key, holder, leaseMs, ttlHours } = options;
   const lease = `${Math.max(1, Math.round(leaseMs))} milliseconds`;
   const ttl = `${ttlHours} hours`;
-  const fresh = await db.$queryRaw<{ id: string }[]>`
-    INSERT INTO "IdempotencyKey" ("id", "streamId", "key", "state", "holder", "leaseUntil", "attempts", "expiresAt")
-    VALUES (${newId('idem')}, ${streamId}, ${key}, 'in_flight', ${holder}, now() + ${lease}::interval, 1, now() + ${ttl}::interval)
-    ON CONFLICT ("streamId", "key") DO NOTHING
-    RETURNING "id"`;
-  if (fresh.length === 1) return { kind: 'claimed', id: fresh[0]!.id, committed: [], bodySha256: null, attempt: 1 };
-
   return db.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<KeyRow[]>`
       SELECT "id", "state", "bodySha256", "status", "response", "attempts",
@@ -114,15 +141,27 @@ export interface AttemptEnd {
 
 /** Ends this holder's attempt, freeing the key. False when the holder had lost it meanwhile. */
 export async function endIdempotencyAttempt(db: Db, id: string, holder: string, end: AttemptEnd): Promise<boolean> {
-  const response = end.response === undefined ? null : JSON.stringify(end.response);
-  const updated = await db.$executeRaw`
-    UPDATE "IdempotencyKey"
-    SET "state" = ${end.state}::"IdempotencyState", "holder" = NULL, "leaseUntil" = NULL,
-        "bodySha256" = COALESCE(${end.bodySha256 ?? null}, "bodySha256"),
-        "bodyBytes" = COALESCE(${end.bodyBytes === undefined ? null : BigInt(end.bodyBytes)}::bigint, "bodyBytes"),
-        "status" = ${end.status ?? null}::int, "response" = ${response}::jsonb
-    WHERE "id" = ${id} AND "holder" = ${holder}`;
-  return updated === 1;
+  const [held] = await endIdempotencyAttempts(db, [{ id, holder, end }]);
+  return held!;
+}
+
+/** Ends several attempts with one statement; for each, in order, whether its holder still held the key. */
+export async function endIdempotencyAttempts(db: Db, attempts: { id: string; holder: string; end: AttemptEnd }[]): Promise<boolean[]> {
+  const ended = await db.$queryRaw<{ id: string }[]>`
+    UPDATE "IdempotencyKey" k
+    SET "state" = e.state::"IdempotencyState", "holder" = NULL, "leaseUntil" = NULL,
+        "bodySha256" = COALESCE(e.body_sha256, k."bodySha256"), "bodyBytes" = COALESCE(e.body_bytes, k."bodyBytes"),
+        "status" = e.status, "response" = e.response
+    FROM unnest(${attempts.map((a) => a.id)}::text[], ${attempts.map((a) => a.holder)}::text[],
+                ${attempts.map((a) => a.end.state)}::text[], ${attempts.map((a) => a.end.bodySha256 ?? null)}::text[],
+                ${attempts.map((a) => (a.end.bodyBytes === undefined ? null : String(a.end.bodyBytes)))}::bigint[],
+                ${attempts.map((a) => a.end.status ?? null)}::int[],
+                ${attempts.map((a) => (a.end.response === undefined ? null : JSON.stringify(a.end.response)))}::jsonb[])
+         AS e(id, holder, state, body_sha256, body_bytes, status, response)
+    WHERE k."id" = e.id AND k."holder" = e.holder
+    RETURNING k."id"`;
+  const held = new Set(ended.map((row) => row.id));
+  return attempts.map((attempt) => held.has(attempt.id));
 }
 
 /** Deletes keys past their expiry (and their spans) that no attempt holds; returns how many. */
