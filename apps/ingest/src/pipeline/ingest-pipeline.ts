@@ -68,7 +68,7 @@ const BUILDER_BYTES_PER_COLUMN = 16 * 1024;
 
 export class IngestPipeline {
   constructor(
-    private readonly pool: WorkerPool,
+    readonly pool: WorkerPool,
     private readonly budget: ByteBudget,
     private readonly batchers: Batchers,
     private readonly committer: Committer,

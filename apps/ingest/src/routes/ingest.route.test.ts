@@ -129,6 +129,41 @@ for (const sink of ['local', 's3'] as const) {
   });
 }
 
+describe('an NDJSON body cut into parts parsed on several workers (3 workers, 1 encoding)', () => {
+  let service: TestService;
+  before(async () => {
+    service = await startTestService({ env: { PIPELINE_WORKERS: '3', ENCODE_WORKERS: '1' } });
+  });
+  after(() => service.close());
+
+  it('stores every row once, in body order, with row errors on their body lines', { timeout: 120_000 }, async () => {
+    assert.equal(service.app.pipeline.pool.splitsNdjson, true, 'two workers do not encode: bodies are cut');
+    const rows = typedRows(40_000);
+    const lines = toNdjson(rows).split('\n');
+    // Two bad rows, far apart (different parts of 2 MiB): their lines are counted from the body's start.
+    lines[7] = '{"id": "not a number"}';
+    lines[35_000] = '{"id": 1, "qty": 1.5}';
+    const text = lines.join('\n');
+    assert.ok(text.length > 3 * (2 << 20), 'the body spans several parts');
+    const stream = await service.createStream({ schema: { columns: ALL_TYPES } });
+    const key = (await service.createKey('*')).key;
+    const response = await service.post(stream.name, key, chunkedBody(Buffer.from(text), 65_536), {
+      'content-type': 'application/x-ndjson',
+    });
+    const body = (await response.json()) as IngestResultDto;
+    assert.equal(response.status, 200, JSON.stringify(body).slice(0, 500));
+    assert.deepEqual([body.rowsAccepted, body.rowsRejected], [rows.length - 2, 2]);
+    assert.deepEqual(
+      body.errors.map((error) => error.line),
+      [8, 35_001],
+    );
+    const expected = rows.filter((_, i) => i !== 7 && i !== 35_000);
+    const stored = (await readAll(service, stream.name)).map(fromDuckDb);
+    assert.equal(stored.length, expected.length);
+    for (let i = 0; i < expected.length; i++) assert.deepEqual(stored[i], expected[i], `row ${i + 1}`);
+  });
+});
+
 /** Runs SQL where FILE stands for the local copy of one stored object. */
 async function queryParquetMeta(service: TestService, key: string, sql: string) {
   const os = await import('node:os');
