@@ -70,6 +70,10 @@ const envSchema = z.object({
   ORPHAN_GRACE_MINUTES: z.coerce.number().min(0).default(30),
   IDEMPOTENCY_LEASE_MS: int(100).default(15_000),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
+  DELTA_LOG: z.enum(['on', 'off']).default('on'),
+  DELTA_CHECKPOINT_INTERVAL: int(0).default(100),
+  DELTA_LOG_LEASE_MS: int(100).default(30_000),
+  DELTA_LOG_POLL_MS: int(50).default(5_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -117,6 +121,12 @@ export interface Config {
   orphanGraceMs: number;
   /** Idempotency-Key: the lease an attempt holds (renewed while it runs), and how long a key is kept. */
   idempotency: { leaseMs: number; ttlHours: number };
+  /**
+   * Each stream's Delta Lake log, written from the manifest (null: off): the lease on a stream's log, how
+   * often streams are checked for files not yet in their log, and a checkpoint every `checkpointInterval`
+   * versions (0: none).
+   */
+  deltaLog: { leaseMs: number; pollMs: number; checkpointInterval: number } | null;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -195,5 +205,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     streamCacheTtlMs: e.STREAM_CACHE_TTL_MS,
     orphanGraceMs: e.ORPHAN_GRACE_MINUTES * 60_000,
     idempotency: { leaseMs: e.IDEMPOTENCY_LEASE_MS, ttlHours: e.IDEMPOTENCY_TTL_HOURS },
+    deltaLog:
+      e.DELTA_LOG === 'on'
+        ? { leaseMs: e.DELTA_LOG_LEASE_MS, pollMs: e.DELTA_LOG_POLL_MS, checkpointInterval: e.DELTA_CHECKPOINT_INTERVAL }
+        : null,
   };
 }

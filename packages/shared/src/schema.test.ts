@@ -53,6 +53,17 @@ describe('validateStreamSchema', () => {
     }
   });
 
+  it('reserves dt and hour (any case), the partition columns of the lake', () => {
+    for (const name of ['dt', 'hour', 'DT', 'Hour']) {
+      const result = validateStreamSchema({ columns: [{ name, type: 'string' }] });
+      assert.equal(result.ok, false, `"${name}" should be rejected`);
+      assert.match(JSON.stringify(result), /partitions/);
+    }
+    for (const name of ['dt2', 'hours', 'event_dt']) {
+      assert.equal(validateStreamSchema({ columns: [{ name, type: 'string' }] }).ok, true, `"${name}" should be taken`);
+    }
+  });
+
   it('rejects duplicate names, case-insensitively, and says which', () => {
     const result = validateStreamSchema({
       columns: [

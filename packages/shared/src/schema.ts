@@ -13,6 +13,8 @@ export const MAX_IDENTIFIER_LENGTH = 63;
 export const MAX_COLUMNS = 1000;
 /** Columns Sluice adds to the data it writes (ClickHouse's `_sluice_file`) start with this. */
 export const RESERVED_COLUMN_PREFIX = '_sluice';
+/** The lake's partition columns (folders `dt=…/hour=…`, Delta partition columns): no stream column may take their names. */
+export const PARTITION_COLUMNS = ['dt', 'hour'] as const;
 
 export const columnSchema = z.object({
   name: z
@@ -24,6 +26,10 @@ export const columnSchema = z.object({
     .refine(
       (name) => !name.toLowerCase().startsWith(RESERVED_COLUMN_PREFIX),
       `column names starting with ${RESERVED_COLUMN_PREFIX} are reserved`,
+    )
+    .refine(
+      (name) => !(PARTITION_COLUMNS as readonly string[]).includes(name.toLowerCase()),
+      `column names ${PARTITION_COLUMNS.join(' and ')} are reserved for the lake's partitions`,
     ),
   type: z.enum(COLUMN_TYPES, { error: `column type must be one of ${COLUMN_TYPES.join(', ')}` }),
   // Nullable by default: producers rarely send every field, and additive schema changes need nullable columns.

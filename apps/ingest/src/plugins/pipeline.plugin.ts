@@ -4,6 +4,7 @@
  */
 import fp from 'fastify-plugin';
 import type { Config } from '../config';
+import { DeltaLogWriter } from '../lake/delta-log-writer';
 import { Admission } from '../pipeline/admission';
 import { Batchers } from '../pipeline/batchers';
 import { ByteBudget } from '../pipeline/byte-budget';
@@ -17,6 +18,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     pipeline: IngestPipeline;
     janitor: OrphanJanitor;
+    /** Writes each stream's Delta log from the manifest; null when DELTA_LOG=off. */
+    deltaLog: DeltaLogWriter | null;
     admission: Admission;
     budget: ByteBudget;
     draining: boolean;
@@ -33,6 +36,14 @@ export const pipelinePlugin = fp<{ config: Config }>(
     if (native && 'error' in native) {
       app.log.warn({ err: native.error }, 'the native zstd binding did not load: parquet-wasm compresses the Parquet pages (slower)');
     }
+    const deltaLog = config.deltaLog
+      ? new DeltaLogWriter({
+          db: app.db,
+          store: app.store,
+          log: app.log,
+          ...config.deltaLog,
+        })
+      : null;
     // Batchers hand flushed batches to the committer; memory pressure on the budget flushes the fullest.
     const batchers = new Batchers((stream, batch, reason) => committer.commit(stream, batch, reason));
     const budget = new ByteBudget({
@@ -52,6 +63,7 @@ export const pipelinePlugin = fp<{ config: Config }>(
       rowGroupRows: config.rowGroupRows,
       zstd: config.parquetZstd,
       onFileCommitted: (stream) => {
+        deltaLog?.wake(stream.id);
         if (stream.sinks.clickhouse) app.clickhouse?.forwarder.wake();
       },
     });
@@ -77,8 +89,12 @@ export const pipelinePlugin = fp<{ config: Config }>(
       graceMs: config.orphanGraceMs,
       intervalMs: Math.min(5 * 60_000, Math.max(1_000, Math.floor(config.orphanGraceMs / 4))),
     });
-    app.addHook('onReady', async () => janitor.start());
+    app.addHook('onReady', async () => {
+      janitor.start();
+      deltaLog?.start();
+    });
     app.decorate('janitor', janitor);
+    app.decorate('deltaLog', deltaLog);
     app.decorate('pipeline', pipeline);
     app.decorate('admission', admission);
     app.decorate('budget', budget);
@@ -91,6 +107,9 @@ export const pipelinePlugin = fp<{ config: Config }>(
     });
     app.addHook('onClose', async () => {
       await janitor.stop();
+      // The files committed last go into the log before the leases are given up.
+      await deltaLog?.settle().catch((error: unknown) => app.log.warn({ err: error }, 'the Delta log could not catch up before stopping'));
+      await deltaLog?.stop();
       await pool.close();
     });
   },

@@ -40,4 +40,24 @@ describe('LocalStore', () => {
       fs.rmSync(store.location, { recursive: true, force: true });
     }
   });
+
+  it('putIfAbsent stores a new object, and leaves an existing one as it was (false), many writers at once', async () => {
+    const store = new LocalStore(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-local-store-')));
+    try {
+      const key = 'events/_delta_log/00000000000000000007.json';
+      const outcomes = await Promise.all([1, 2, 3, 4, 5].map((n) => store.putIfAbsent(key, new Uint8Array([n]))));
+      assert.equal(outcomes.filter(Boolean).length, 1, 'one writer wins');
+      const winner = outcomes.indexOf(true) + 1;
+      assert.deepEqual([...(await store.get(key))], [winner], "the object is the winner's, whole");
+      assert.equal(await store.putIfAbsent(key, new Uint8Array([9])), false);
+      assert.deepEqual([...(await store.get(key))], [winner]);
+      assert.deepEqual(
+        fs.readdirSync(path.join(store.location, 'events/_delta_log')),
+        ['00000000000000000007.json'],
+        'no temporary file left',
+      );
+    } finally {
+      fs.rmSync(store.location, { recursive: true, force: true });
+    }
+  });
 });

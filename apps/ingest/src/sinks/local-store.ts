@@ -28,6 +28,28 @@ export class LocalStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array): Promise<void> {
+    await this.place(key, body, (temp, target) => fs.rename(temp, target));
+  }
+
+  /** Links the written file into place, which fails when the target exists: nothing is replaced. */
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    try {
+      await this.place(key, body, async (temp, target) => {
+        try {
+          await fs.link(temp, target);
+        } finally {
+          await fs.rm(temp, { force: true });
+        }
+      });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+  }
+
+  /** Writes a temporary file beside the target, fsyncs it, moves it into place with `move`, fsyncs the folders. */
+  private async place(key: string, body: Uint8Array, move: (temp: string, target: string) => Promise<void>): Promise<void> {
     const target = this.pathOf(key);
     const dir = path.dirname(target);
     const firstMade = await fs.mkdir(dir, { recursive: true });
@@ -40,7 +62,7 @@ export class LocalStore implements ObjectStore {
       await handle.close();
     }
     try {
-      await fs.rename(temp, target);
+      await move(temp, target);
     } catch (error) {
       await fs.rm(temp, { force: true });
       throw error;

@@ -11,6 +11,12 @@ export interface ObjectStore {
   readonly location: string;
   /** Stores the object atomically: it appears whole under `key`, or not at all. Idempotent for a key. */
   put(key: string, body: Uint8Array): Promise<void>;
+  /**
+   * Stores the object only if no object has its key: false when one has (and it is left as it was). The
+   * Delta log's commits are written so, where the store can (the local folder; S3 with conditional
+   * writes, which servers without them ignore: there the log writer's lease alone keeps writers apart).
+   */
+  putIfAbsent(key: string, body: Uint8Array): Promise<boolean>;
   /** Reads bytes [start, end) of an object; the whole object when no range is given. */
   get(key: string, range?: { start: number; end: number }): Promise<Uint8Array>;
   /** The object's size, or null when it does not exist. */

@@ -10,6 +10,8 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   NotFound,
+  PutObjectCommand,
+  S3ServiceException,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
@@ -62,6 +64,18 @@ export class S3Store implements ObjectStore {
       leavePartsOnError: false,
     });
     await upload.done();
+  }
+
+  /** A conditional PutObject (If-None-Match: *): 412 when the key exists. Small objects only (one request). */
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: body, IfNoneMatch: '*' }));
+      return true;
+    } catch (error) {
+      if (error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 412 || error.name === 'PreconditionFailed'))
+        return false;
+      throw error;
+    }
   }
 
   async get(key: string, range?: { start: number; end: number }): Promise<Uint8Array> {

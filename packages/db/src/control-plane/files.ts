@@ -73,12 +73,15 @@ export async function commitDataFiles(db: Db, files: { key: string; spans: LineS
   const spans = files.flatMap((file) => file.spans.map((span) => ({ ...span, key: file.key })));
   try {
     await db.$transaction(async (tx) => {
+      // Files committed together share a group: the Delta log adds them in one commit.
+      const group = keys.length > 1 ? newId('commit') : null;
       const updated = createdAt
         ? await tx.$executeRaw`
-            UPDATE "DataFile" SET "state" = 'committed', "createdAt" = ${createdAt}
+            UPDATE "DataFile" SET "state" = 'committed', "createdAt" = ${createdAt}, "commitGroup" = ${group}
             WHERE "objectKey" = ANY(${keys}::text[]) AND "state" IN ('writing', 'committed')`
         : await tx.$executeRaw`
-            UPDATE "DataFile" SET "state" = 'committed' WHERE "objectKey" = ANY(${keys}::text[]) AND "state" IN ('writing', 'committed')`;
+            UPDATE "DataFile" SET "state" = 'committed', "commitGroup" = ${group}
+            WHERE "objectKey" = ANY(${keys}::text[]) AND "state" IN ('writing', 'committed')`;
       if (updated !== keys.length) throw new GivenUp();
       if (spans.length === 0) return;
       // Each attempt must still hold its key, and keeps it until this commits: a retry that claims the key

@@ -2,3 +2,4 @@ export * from './streams';
 export * from './keys';
 export * from './files';
 export * from './idempotency';
+export * from './delta';

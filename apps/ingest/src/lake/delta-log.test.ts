@@ -1,0 +1,197 @@
+/**
+ * Each stream is a Delta Lake table: rows sent over HTTP read back through ClickHouse's Delta reader (chdb),
+ * value for value, with their partitions; the log follows schema versions, leaves out files the manifest
+ * never committed, and catches up when it fell behind the manifest.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { reserveDataFile } from '@sluice/db';
+import { applyMigrations } from '@sluice/db/migrate';
+import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase } from '@sluice/testkit';
+import type { IngestResultDto } from '@sluice/shared';
+import { queryDelta } from '../test/delta-reader';
+import { startTestService, type TestService } from '../test/harness';
+import { ALL_TYPES, toCsv, toNdjson, typedRows, type TypedRow } from '../test/typed-rows';
+import { addAction, logKey, serializeCommit } from './delta-actions';
+
+const ROWS = typedRows(3000);
+
+// 64-bit integers as text (JSON numbers lose their precision past 2^53); aliases differ from the columns
+// they read, so that ORDER BY id sorts by the column.
+const SELECT_TYPED = `toString(id) AS id_text, label, qty, toString(big) AS big_text, price, ok,
+  toString(toUnixTimestamp64Micro(at)) AS at_text, toString(day) AS day_text, toString(dt) AS dt_text, hour, _path`;
+
+function fromClickHouse(row: Record<string, unknown>): TypedRow {
+  return {
+    id: BigInt(row.id_text as string),
+    label: row.label as string | null,
+    qty: row.qty as number | null,
+    big: row.big_text === null ? null : BigInt(row.big_text as string),
+    price: row.price as number | null,
+    ok: row.ok as boolean | null,
+    at: row.at_text === null ? null : BigInt(row.at_text as string),
+    day: row.day_text as string | null,
+  };
+}
+
+/** The versions in the stream's log folder, in order. */
+function logVersions(lake: string, stream: string): number[] {
+  return fs
+    .readdirSync(path.join(lake, stream, '_delta_log'))
+    .filter((name) => /^\d{20}\.json$/.test(name))
+    .map((name) => Number(name.slice(0, 20)))
+    .sort((a, b) => a - b);
+}
+
+/** Every add action's path in the log, in version order. */
+function addedPaths(lake: string, stream: string): string[] {
+  return logVersions(lake, stream).flatMap((version) =>
+    fs
+      .readFileSync(path.join(lake, logKey(stream, version)), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{"add"'))
+      .map((line) => (JSON.parse(line) as { add: { path: string } }).add.path),
+  );
+}
+
+describe('each stream is a Delta Lake table', () => {
+  let service: TestService;
+  let lake: string;
+  let key: string;
+  // A database of its own: a log writer catches up every stream of its database, and other suites' streams
+  // live in other lakes.
+  const adminUrl = process.env.TEST_ADMIN_DATABASE_URL ?? DEFAULT_ADMIN_URL;
+  let databaseUrl: string;
+  before(async () => {
+    databaseUrl = await createDatabase(adminUrl, 'sluice_delta');
+    await applyMigrations({ databaseUrl });
+    service = await startTestService({ env: { DATABASE_URL: databaseUrl, STREAM_CACHE_TTL_MS: '0' } });
+    lake = (service.config.store as { dir: string }).dir;
+    key = (await service.createKey('*')).key;
+  });
+  after(async () => {
+    await service.close();
+    await dropDatabase(adminUrl, databaseUrl);
+  });
+
+  /** The table function reading the stream's table (by absolute path, inside the reader's working folder). */
+  const table = (stream: string) => `deltaLakeLocal('${path.join(lake, stream)}')`;
+  const post = async (stream: string, body: string, type: 'text/csv' | 'application/x-ndjson') => {
+    const response = await service.post(stream, key, body, { 'content-type': type });
+    const answer = (await response.json()) as IngestResultDto;
+    assert.equal(response.status, 200, JSON.stringify(answer));
+    return answer;
+  };
+
+  it('CSV and NDJSON read back through Delta value for value, with dt and hour from their folders', { timeout: 120_000 }, async () => {
+    const stream = await service.createStream({ schema: { columns: ALL_TYPES } });
+    await post(stream.name, toCsv(ROWS.slice(0, 1500)), 'text/csv');
+    await post(stream.name, toNdjson(ROWS.slice(1500)), 'application/x-ndjson');
+    await service.app.deltaLog!.settle();
+
+    const rows = await queryDelta(lake, `SELECT ${SELECT_TYPED} FROM ${table(stream.name)} ORDER BY id`);
+    assert.equal(rows.length, ROWS.length);
+    for (let i = 0; i < ROWS.length; i++) assert.deepEqual(fromClickHouse(rows[i]!), ROWS[i], `row ${i + 1}`);
+    for (const row of rows) {
+      const folder = `dt=${row.dt_text}/hour=${String(row.hour).padStart(2, '0')}/`;
+      assert.ok(String(row._path).includes(folder), `${row._path} is in ${folder}`);
+    }
+    const versions = logVersions(lake, stream.name);
+    assert.deepEqual(
+      versions,
+      versions.map((_, i) => i),
+      'versions from 0, with no gaps',
+    );
+    const adds = addedPaths(lake, stream.name);
+    assert.equal(new Set(adds).size, adds.length, 'each file added once');
+  });
+
+  it('a new schema version is a metaData action: older rows read null in its new column', { timeout: 120_000 }, async () => {
+    const stream = await service.createStream({ schema: { columns: ALL_TYPES } });
+    await post(stream.name, toCsv(ROWS.slice(0, 100)), 'text/csv');
+    await service.app.deltaLog!.settle();
+    const added = await service.admin('POST', `/v1/admin/streams/${stream.name}/schema`, {
+      columns: [...ALL_TYPES, { name: 'note', type: 'string' }],
+    });
+    assert.equal(added.status, 201, await added.text());
+    const withNote = ROWS.slice(100, 150).map((row) => ({ ...JSON.parse(toNdjson([row])), note: `n${row.id}` }));
+    await post(stream.name, withNote.map((row) => JSON.stringify(row)).join('\n'), 'application/x-ndjson');
+    await service.app.deltaLog!.settle();
+
+    const rows = await queryDelta(lake, `SELECT note FROM ${table(stream.name)} ORDER BY id`);
+    assert.equal(rows.length, 150);
+    assert.deepEqual(
+      rows.map((row) => row.note),
+      [...Array(100).fill(null), ...ROWS.slice(100, 150).map((row) => `n${row.id}`)],
+    );
+    const metaDataVersions = logVersions(lake, stream.name).filter((version) =>
+      fs.readFileSync(path.join(lake, logKey(stream.name, version)), 'utf8').includes('{"metaData"'),
+    );
+    assert.equal(metaDataVersions.length, 2, 'the first schema at version 0, the second when it came');
+  });
+
+  it('a file put in the store but never committed in the manifest is not in the table', { timeout: 120_000 }, async () => {
+    const stream = await service.createStream({ schema: { columns: ALL_TYPES } });
+    const answer = await post(stream.name, toCsv(ROWS.slice(0, 200)), 'text/csv');
+    // The same bytes again under another key, its manifest row left `writing` (the put happened, the commit never did).
+    const orphan = answer.files[0]!.replace(/[^/]+\.parquet$/, 'zzzzorphan.parquet');
+    await service.app.store.put(orphan, await service.app.store.get(answer.files[0]!));
+    await reserveDataFile(service.app.db, {
+      streamId: stream.id,
+      schemaVersion: 1,
+      key: orphan,
+      rows: 200,
+      bytes: 1,
+      clickhouse: 'skipped',
+    });
+    await service.app.deltaLog!.settle();
+
+    const [count] = await queryDelta(lake, `SELECT count() AS n, uniqExact(_path) AS files FROM ${table(stream.name)}`);
+    assert.deepEqual(count, { n: 200, files: 1 });
+    assert.ok(!addedPaths(lake, stream.name).some((added) => added.includes('zzzzorphan')));
+  });
+
+  it('a log behind the manifest is caught up: files committed while it was off, and a version put but never recorded', {
+    timeout: 120_000,
+  }, async () => {
+    // A replica with the log off commits files; this one catches up from the manifest.
+    const off = await startTestService({ env: { DATABASE_URL: databaseUrl, DELTA_LOG: 'off', LAKE_DIR: lake } });
+    const stream = await off.createStream({ schema: { columns: ALL_TYPES } });
+    const offKey = (await off.createKey('*')).key;
+    const first = await off.post(stream.name, offKey, toCsv(ROWS.slice(0, 300)), { 'content-type': 'text/csv' });
+    assert.equal(first.status, 200);
+    assert.equal(fs.existsSync(path.join(lake, stream.name, '_delta_log')), false, 'no log while it is off');
+
+    // A writer that died between putting version 0 and recording it: its entry is in the store.
+    const files = await service.app.db.dataFile.findMany({ where: { streamId: stream.id, state: 'committed' } });
+    const second = await off.post(stream.name, offKey, toCsv(ROWS.slice(300, 600)), { 'content-type': 'text/csv' });
+    assert.equal(second.status, 200);
+    await off.close();
+    const { metaData, PROTOCOL } = await import('./delta-actions');
+    await service.app.store.put(
+      logKey(stream.name, 0),
+      serializeCommit({
+        commitInfo: {
+          timestamp: Date.now(),
+          operation: 'CREATE TABLE',
+          operationParameters: {},
+          engineInfo: 'Sluice',
+          sluiceSchemaVersion: 1,
+        },
+        protocol: PROTOCOL,
+        metaData: metaData(stream.id, ALL_TYPES, Date.now()),
+        adds: files.map((file) => addAction(stream.name, { ...file, bytes: Number(file.bytes) })),
+      }),
+    );
+
+    await service.app.deltaLog!.settle();
+    const [count] = await queryDelta(lake, `SELECT count() AS n, uniqExact(id) AS ids FROM ${table(stream.name)}`);
+    assert.deepEqual(count, { n: 600, ids: 600 });
+    const adds = addedPaths(lake, stream.name);
+    assert.equal(new Set(adds).size, adds.length, 'the files of the version found are not added again');
+    const behind = await service.app.db.dataFile.count({ where: { streamId: stream.id, state: 'committed', deltaVersion: null } });
+    assert.equal(behind, 0, 'every committed file has its version');
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * The bookkeeping of each stream's Delta Lake log. The manifest stays the source of truth: the log is
+ * written from it, a version at a time, by whichever replica holds the stream's log lease. A committed
+ * file gets the version of the Delta commit that added it (`DataFile.deltaVersion`), in the same
+ * transaction that records the version as written, so a writer that died between putting a log entry
+ * and recording it finds the entry in the store and records it then.
+ */
+import type { Column } from '@sluice/shared';
+import type { Db } from '../client';
+
+export interface DeltaLogState {
+  /** The last version written (-1: none). */
+  version: number;
+  /** The stream's schema version that the log's latest metaData declares (0: none). */
+  schemaVersion: number;
+  checkpointVersion: number | null;
+}
+
+/**
+ * Takes (or renews) the stream's log lease for `holder`: the log's state, or null while another holder's
+ * lease runs.
+ */
+export async function claimDeltaLog(db: Db, streamId: string, holder: string, leaseMs: number): Promise<DeltaLogState | null> {
+  const lease = `${Math.max(1, Math.round(leaseMs))} milliseconds`;
+  const rows = await db.$queryRaw<DeltaLogState[]>`
+    INSERT INTO "DeltaLog" ("streamId", "holder", "leaseUntil", "updatedAt")
+    VALUES (${streamId}, ${holder}, now() + ${lease}::interval, now())
+    ON CONFLICT ("streamId") DO UPDATE SET "holder" = EXCLUDED."holder", "leaseUntil" = EXCLUDED."leaseUntil", "updatedAt" = now()
+    WHERE "DeltaLog"."holder" IS NULL OR "DeltaLog"."holder" = EXCLUDED."holder" OR "DeltaLog"."leaseUntil" < now()
+    RETURNING "version", "schemaVersion", "checkpointVersion"`;
+  return rows[0] ?? null;
+}
+
+/** Gives the lease up (a replica stopping), so another can take the log at once. */
+export async function releaseDeltaLog(db: Db, streamId: string, holder: string): Promise<void> {
+  await db.$executeRaw`
+    UPDATE "DeltaLog" SET "holder" = NULL, "leaseUntil" = NULL WHERE "streamId" = ${streamId} AND "holder" = ${holder}`;
+}
+
+export interface PendingLogFile {
+  id: string;
+  objectKey: string;
+  schemaVersion: number;
+  rows: number;
+  bytes: number;
+  createdAt: Date;
+  commitGroup: string | null;
+}
+
+/**
+ * Committed files that no Delta commit has added yet, in commit order: about `limit` of them, never
+ * splitting files committed together (an all-or-nothing request's go into one Delta commit).
+ */
+export async function pendingLogFiles(db: Db, streamId: string, limit: number): Promise<PendingLogFile[]> {
+  const rows = await db.$queryRaw<(Omit<PendingLogFile, 'bytes'> & { bytes: bigint })[]>`
+    SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup" FROM "DataFile"
+    WHERE "streamId" = ${streamId} AND "deltaVersion" IS NULL AND "state" = 'committed'
+    ORDER BY "createdAt", "id" LIMIT ${limit}`;
+  const last = rows[rows.length - 1];
+  if (rows.length === limit && last?.commitGroup) {
+    const rest = await db.$queryRaw<typeof rows>`
+      SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup" FROM "DataFile"
+      WHERE "commitGroup" = ${last.commitGroup} AND "deltaVersion" IS NULL AND "state" = 'committed'
+        AND NOT ("id" = ANY(${rows.map((row) => row.id)}::text[]))
+      ORDER BY "createdAt", "id"`;
+    rows.push(...rest);
+  }
+  return rows.map((row) => ({ ...row, bytes: Number(row.bytes) }));
+}
+
+export interface LogCommitRecord {
+  streamId: string;
+  holder: string;
+  version: number;
+  /** The object keys of the files the commit added. */
+  added: string[];
+  /** The schema version its metaData declared, when it had one. */
+  schemaVersion?: number;
+  checkpoint?: boolean;
+}
+
+/**
+ * Records a Delta commit written to the store: its files get its version, the log its version. False
+ * when this holder lost the lease, or the version was recorded meanwhile (by another writer).
+ */
+export async function recordDeltaCommit(db: Db, commit: LogCommitRecord): Promise<boolean> {
+  const { streamId, holder, version, added } = commit;
+  return db.$transaction(async (tx) => {
+    const updated = await tx.$executeRaw`
+      UPDATE "DeltaLog"
+      SET "version" = ${version}, "schemaVersion" = GREATEST("schemaVersion", ${commit.schemaVersion ?? 0}), "updatedAt" = now()
+      WHERE "streamId" = ${streamId} AND "holder" = ${holder} AND "version" = ${version - 1}`;
+    if (updated !== 1) return false;
+    if (added.length > 0) {
+      await tx.$executeRaw`
+        UPDATE "DataFile" SET "deltaVersion" = ${version}
+        WHERE "streamId" = ${streamId} AND "objectKey" = ANY(${added}::text[]) AND "deltaVersion" IS NULL`;
+    }
+    return true;
+  });
+}
+
+/** Records a checkpoint written at `version`. */
+export async function recordDeltaCheckpoint(db: Db, streamId: string, holder: string, version: number): Promise<void> {
+  await db.$executeRaw`
+    UPDATE "DeltaLog" SET "checkpointVersion" = ${version}, "updatedAt" = now()
+    WHERE "streamId" = ${streamId} AND "holder" = ${holder}`;
+}
+
+/** The files a version of the log holds (those added at or before it), for a checkpoint. */
+export async function activeLogFiles(db: Db, streamId: string, version: number): Promise<PendingLogFile[]> {
+  const rows = await db.$queryRaw<(Omit<PendingLogFile, 'bytes'> & { bytes: bigint })[]>`
+    SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup" FROM "DataFile"
+    WHERE "streamId" = ${streamId} AND "deltaVersion" <= ${version} AND "state" = 'committed'
+    ORDER BY "createdAt", "id"`;
+  return rows.map((row) => ({ ...row, bytes: Number(row.bytes) }));
+}
+
+/** A schema version's columns. */
+export async function schemaColumns(db: Db, streamId: string, version: number): Promise<Column[]> {
+  const row = await db.schemaVersion.findUnique({ where: { streamId_version: { streamId, version } }, select: { columns: true } });
+  if (!row) throw new Error(`stream ${streamId} has no schema version ${version}`);
+  return row.columns as unknown as Column[];
+}
+
+/** Where a stream's Delta log stands (for the console and the API). */
+export async function deltaLogState(db: Db, streamId: string): Promise<(DeltaLogState & { pendingFiles: number }) | null> {
+  const [log, pending] = await Promise.all([
+    db.deltaLog.findUnique({ where: { streamId }, select: { version: true, schemaVersion: true, checkpointVersion: true } }),
+    db.dataFile.count({ where: { streamId, state: 'committed', deltaVersion: null } }),
+  ]);
+  return log ? { ...log, pendingFiles: pending } : null;
+}
