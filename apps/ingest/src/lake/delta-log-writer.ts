@@ -31,13 +31,14 @@ export interface DeltaLogOptions {
   leaseMs: number;
   pollMs: number;
   checkpointInterval: number;
-  /** Writes the checkpoint of a version (delta-checkpoint.ts); none when absent. */
-  checkpoint?: (stream: { id: string; name: string }, version: number) => Promise<void>;
+  /** Writes the checkpoint of a version with the schema version its log declares (delta-checkpoint.ts); none when absent. */
+  checkpoint?: (stream: { id: string; name: string }, version: number, schemaVersion: number, holder: string) => Promise<unknown>;
   /** Called with each version recorded. */
   onCommit?: (stream: string, version: number, adds: number) => void;
 }
 
-type Outcome = { adds: number } | 'done' | 'raced';
+/** A version recorded (its adds, and its schema version when it declared one), nothing to write, or a version another writer put first. */
+type Outcome = { adds: number; schemaVersion?: number } | 'done' | 'raced';
 
 interface StreamRef {
   id: string;
@@ -156,7 +157,7 @@ export class DeltaLogWriter {
       this.deps.onCommit?.(stream.name, version, outcome.adds);
       const interval = this.deps.checkpointInterval;
       if (this.deps.checkpoint && interval > 0 && version > 0 && version % interval === 0) {
-        await this.deps.checkpoint(stream, version);
+        await this.deps.checkpoint(stream, version, outcome.schemaVersion ?? state.schemaVersion, this.id);
       }
     }
     return written;
@@ -193,7 +194,7 @@ export class DeltaLogWriter {
       added: files.map((file) => file.objectKey),
       schemaVersion: newSchema ? stream.currentVersion : undefined,
     });
-    return recorded ? { adds: files.length } : 'done';
+    return recorded ? { adds: files.length, schemaVersion: newSchema ? stream.currentVersion : undefined } : 'done';
   }
 
   /** Records a version found in the store, put by a writer that did not record it. */
@@ -202,7 +203,7 @@ export class DeltaLogWriter {
     const added = addPaths.map((path) => objectKeyOfPath(stream.name, path));
     this.deps.log.info({ stream: stream.name, version, adds: added.length }, 'recording a Delta log version found in the store');
     const recorded = await recordDeltaCommit(this.deps.db, { streamId: stream.id, holder: this.id, version, added, schemaVersion });
-    return recorded ? { adds: added.length } : 'done';
+    return recorded ? { adds: added.length, schemaVersion } : 'done';
   }
 }
 

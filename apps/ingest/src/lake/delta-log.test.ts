@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { reserveDataFile } from '@sluice/db';
+import { commitDataFile, reserveDataFile } from '@sluice/db';
 import { applyMigrations } from '@sluice/db/migrate';
 import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase } from '@sluice/testkit';
 import type { IngestResultDto } from '@sluice/shared';
 import { queryDelta } from '../test/delta-reader';
 import { startTestService, type TestService } from '../test/harness';
 import { ALL_TYPES, toCsv, toNdjson, typedRows, type TypedRow } from '../test/typed-rows';
-import { addAction, logKey, serializeCommit } from './delta-actions';
+import { addAction, checkpointKey, lastCheckpointKey, logKey, serializeCommit } from './delta-actions';
 
 const ROWS = typedRows(3000);
 
@@ -193,5 +193,35 @@ describe('each stream is a Delta Lake table', () => {
     assert.equal(new Set(adds).size, adds.length, 'the files of the version found are not added again');
     const behind = await service.app.db.dataFile.count({ where: { streamId: stream.id, state: 'committed', deltaVersion: null } });
     assert.equal(behind, 0, 'every committed file has its version');
+  });
+
+  it('1,000 versions with a checkpoint every 100 read back right, also from the checkpoint alone once the commits it covers are gone', {
+    timeout: 300_000,
+  }, async () => {
+    const stream = await service.createStream({ schema: { columns: ALL_TYPES } });
+    const answer = await post(stream.name, toCsv(ROWS.slice(0, 10)), 'text/csv');
+    await service.app.deltaLog!.settle();
+    const { db, store } = service.app;
+    const parquet = await store.get(answer.files[0]!);
+    // 999 more files, a version each: the same 10 rows under new keys, committed one by one.
+    for (let i = 1; i < 1000; i++) {
+      const key = `${stream.name}/dt=2026-12-02/hour=04/copy${String(i).padStart(4, '0')}.parquet`;
+      await reserveDataFile(db, { streamId: stream.id, schemaVersion: 1, key, rows: 10, bytes: parquet.length, clickhouse: 'skipped' });
+      await store.put(key, parquet);
+      assert.equal(await commitDataFile(db, key), true);
+      await service.app.deltaLog!.catchUp(stream.id);
+    }
+    const versions = logVersions(lake, stream.name);
+    assert.equal(versions.length, 1000);
+    assert.equal(versions[versions.length - 1], 999);
+    // The protocol, the metaData and the 901 files of versions 0 to 900.
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(lake, lastCheckpointKey(stream.name)), 'utf8')), { version: 900, size: 903 });
+    for (let version = 100; version <= 900; version += 100) assert.ok(fs.existsSync(path.join(lake, checkpointKey(stream.name, version))));
+
+    const count = `SELECT count() AS n, uniqExact(_path) AS files FROM ${table(stream.name)}`;
+    assert.deepEqual(await queryDelta(lake, count), [{ n: 10_000, files: 1000 }]);
+    // The commits up to the checkpoint removed: a reader finds the table from the checkpoint and the 99 after it.
+    for (let version = 0; version <= 900; version++) fs.rmSync(path.join(lake, logKey(stream.name, version)));
+    assert.deepEqual(await queryDelta(lake, count), [{ n: 10_000, files: 1000 }]);
   });
 });

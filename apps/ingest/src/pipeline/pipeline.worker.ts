@@ -83,6 +83,17 @@ async function encode(message: Extract<ToWorker, { kind: 'encode' }>): Promise<v
   await new Promise((resolve) => setImmediate(resolve));
 }
 
+async function ipcToParquet(message: Extract<ToWorker, { kind: 'ipc-to-parquet' }>): Promise<void> {
+  try {
+    const { Table, writeParquet, WriterPropertiesBuilder, Compression } = await loadParquetWasm();
+    const table = Table.fromIPCStream(message.ipc);
+    const parquet = writeParquet(table, new WriterPropertiesBuilder().setCompression(Compression.SNAPPY).build());
+    send({ kind: 'encoded', job: message.job, parquet }, [parquet.buffer as ArrayBuffer]);
+  } catch (error) {
+    send({ kind: 'encode-failed', job: message.job, message: (error as Error).message });
+  }
+}
+
 port.on('message', (message: ToWorker) => {
   switch (message.kind) {
     case 'open':
@@ -126,6 +137,9 @@ port.on('message', (message: ToWorker) => {
       return;
     case 'encode':
       encoding = encoding.then(() => encode(message));
+      return;
+    case 'ipc-to-parquet':
+      encoding = encoding.then(() => ipcToParquet(message));
       return;
   }
 });

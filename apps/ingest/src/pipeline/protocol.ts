@@ -13,7 +13,9 @@ export type ToWorker =
   | { kind: 'abort'; session: number }
   /** Load the encoder now, so that the first batch does not wait for it. */
   | { kind: 'warm' }
-  | { kind: 'encode'; job: number; schema: StreamSchema; chunks: ParsedChunk[]; options: EncodeOptions };
+  | { kind: 'encode'; job: number; schema: StreamSchema; chunks: ParsedChunk[]; options: EncodeOptions }
+  /** An Arrow IPC stream written as Parquet as it is (the Delta log's checkpoints). */
+  | { kind: 'ipc-to-parquet'; job: number; ipc: Uint8Array };
 
 export interface ParseProgress {
   session: number;

@@ -184,14 +184,24 @@ export class WorkerPool {
   }
 
   encode(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Promise<Uint8Array> {
+    // Transferring hands the chunk buffers to the worker: the batch is encoded once, from there.
+    return this.encoderJob((job) => ({ kind: 'encode', job, schema, chunks, options }), chunkTransferList(chunks));
+  }
+
+  /** Writes an Arrow IPC stream as a Parquet file, on an encoder (the main thread never loads parquet-wasm). */
+  ipcToParquet(ipc: Uint8Array): Promise<Uint8Array> {
+    return this.encoderJob((job) => ({ kind: 'ipc-to-parquet', job, ipc }), [ipc.buffer as ArrayBuffer]);
+  }
+
+  /** A job for the encoder with the fewest in hand, answered with the Parquet bytes it makes. */
+  private encoderJob(message: (job: number) => ToWorker, transfer: ArrayBuffer[]): Promise<Uint8Array> {
     const slot = this.leastBusyEncoder();
     const job = this.nextId++;
     slot.jobs++;
     return new Promise((resolve, reject) => {
       this.jobs.set(job, { slot, resolve, reject });
       try {
-        // Transferring hands the chunk buffers to the worker: the batch is encoded once, from there.
-        this.post(slot, { kind: 'encode', job, schema, chunks, options }, chunkTransferList(chunks));
+        this.post(slot, message(job), transfer);
       } catch (error) {
         // Not posted: the job must not count as queued, or readers would wait for it forever.
         this.jobs.delete(job);

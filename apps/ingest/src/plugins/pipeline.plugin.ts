@@ -4,6 +4,7 @@
  */
 import fp from 'fastify-plugin';
 import type { Config } from '../config';
+import { writeCheckpoint } from '../lake/delta-checkpoint';
 import { DeltaLogWriter } from '../lake/delta-log-writer';
 import { Admission } from '../pipeline/admission';
 import { Batchers } from '../pipeline/batchers';
@@ -42,6 +43,14 @@ export const pipelinePlugin = fp<{ config: Config }>(
           store: app.store,
           log: app.log,
           ...config.deltaLog,
+          checkpoint: (stream, version, schemaVersion, holder) =>
+            writeCheckpoint(
+              { db: app.db, store: app.store, toParquet: (ipc) => pool.ipcToParquet(ipc) },
+              stream,
+              version,
+              schemaVersion,
+              holder,
+            ),
         })
       : null;
     // Batchers hand flushed batches to the committer; memory pressure on the budget flushes the fullest.
