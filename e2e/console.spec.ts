@@ -147,6 +147,20 @@ test('drag and drop a CSV: progress reaches 100 %, the result shows the rejected
   await shot(page, '08-file-preview');
 });
 
+test('the stream page shows its Delta table: its version, its files, and queries to read it', async ({ page }) => {
+  await signIn(page);
+  await page.getByRole('link', { name: streamName }).click();
+  const table = page.getByRole('region', { name: 'Delta table' });
+  // The log is written moments after the files are committed.
+  await expect(async () => {
+    await page.reload();
+    await expect(table).toContainText(/Version \d+/, { timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+  await expect(table).toContainText(/[\d,]+ file\(s\), [\d.,]+ \w+ on average/);
+  await expect(table.getByRole('figure', { name: 'Delta queries' })).toContainText(`deltaLakeLocal('<lake>/${streamName}')`);
+  await shot(page, '08b-delta-table');
+});
+
 test('cancel stops an upload; Retry upload sends it again with its key and every row is stored exactly once', async ({ page }) => {
   await signIn(page);
   await page.getByRole('link', { name: streamName }).click();

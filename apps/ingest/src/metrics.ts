@@ -96,6 +96,18 @@ export function createMetrics() {
       help: 'Committed files that ClickHouse refused CLICKHOUSE_MAX_ATTEMPTS times: they wait for an operator to retry them.',
       registers,
     }),
+    deltaVersions: new Counter({
+      name: 'sluice_delta_versions_total',
+      help: 'Versions written to (or found and recorded in) the streams\' Delta logs.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+    deltaAdds: new Counter({
+      name: 'sluice_delta_files_added_total',
+      help: 'Files added to the streams\' Delta tables.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
     rejectedRequests: new Counter({
       name: 'sluice_requests_rejected_total',
       help: 'Ingest requests refused before reading the body, by reason (busy, too_many_requests, shutting_down).',

@@ -43,6 +43,10 @@ export const pipelinePlugin = fp<{ config: Config }>(
           store: app.store,
           log: app.log,
           ...config.deltaLog,
+          onCommit: (stream, _version, adds) => {
+            app.metrics.deltaVersions.inc({ stream });
+            app.metrics.deltaAdds.inc({ stream }, adds);
+          },
           checkpoint: (stream, version, schemaVersion, holder) =>
             writeCheckpoint(
               { db: app.db, store: app.store, toParquet: (ipc) => pool.ipcToParquet(ipc) },

@@ -123,11 +123,35 @@ export async function schemaColumns(db: Db, streamId: string, version: number): 
   return row.columns as unknown as Column[];
 }
 
-/** Where a stream's Delta log stands (for the console and the API). */
-export async function deltaLogState(db: Db, streamId: string): Promise<(DeltaLogState & { pendingFiles: number }) | null> {
-  const [log, pending] = await Promise.all([
-    db.deltaLog.findUnique({ where: { streamId }, select: { version: true, schemaVersion: true, checkpointVersion: true } }),
-    db.dataFile.count({ where: { streamId, state: 'committed', deltaVersion: null } }),
+export interface DeltaTableSummary {
+  /** The latest version (-1: no log yet). */
+  version: number;
+  checkpointVersion: number | null;
+  /** Files in the table, and their average size. */
+  activeFiles: number;
+  averageFileBytes: number;
+  /** Committed files not yet in the log (written within moments). */
+  pendingFiles: number;
+  updatedAt: Date | null;
+}
+
+/** Where a stream's Delta table stands (for the console). */
+export async function deltaTableSummary(db: Db, streamId: string): Promise<DeltaTableSummary> {
+  const [log, [files]] = await Promise.all([
+    db.deltaLog.findUnique({ where: { streamId }, select: { version: true, checkpointVersion: true, updatedAt: true } }),
+    db.$queryRaw<{ active: bigint; pending: bigint; bytes: bigint | null }[]>`
+      SELECT count(*) FILTER (WHERE "deltaVersion" IS NOT NULL) AS "active",
+             count(*) FILTER (WHERE "deltaVersion" IS NULL) AS "pending",
+             sum("bytes") FILTER (WHERE "deltaVersion" IS NOT NULL) AS "bytes"
+      FROM "DataFile" WHERE "streamId" = ${streamId} AND "state" = 'committed'`,
   ]);
-  return log ? { ...log, pendingFiles: pending } : null;
+  const active = Number(files?.active ?? 0);
+  return {
+    version: log?.version ?? -1,
+    checkpointVersion: log?.checkpointVersion ?? null,
+    activeFiles: active,
+    averageFileBytes: active > 0 ? Number(files?.bytes ?? 0) / active : 0,
+    pendingFiles: Number(files?.pending ?? 0),
+    updatedAt: log?.updatedAt ?? null,
+  };
 }

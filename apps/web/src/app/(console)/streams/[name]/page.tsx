@@ -1,4 +1,4 @@
-import { clickHouseDelivery, findStream, listDataFiles, listSchemaVersions } from '@sluice/db';
+import { clickHouseDelivery, deltaTableSummary, findStream, listDataFiles, listSchemaVersions } from '@sluice/db';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { CopyButton } from '../../../../components/copy-button';
@@ -17,11 +17,17 @@ export default async function StreamPage({ params }: { params: Promise<{ name: s
   const { name } = await params;
   const stream = await findStream(db(), name);
   if (!stream) notFound();
-  const [versions, files, delivery] = await Promise.all([
+  const [versions, files, delivery, table] = await Promise.all([
     listSchemaVersions(db(), name),
     listDataFiles(db(), name, { limit: 50 }),
     stream.sinks.clickhouse ? clickHouseDelivery(db(), name) : null,
+    deltaTableSummary(db(), stream.id),
   ]);
+  const queries = `-- ClickHouse (S3: deltaLake('https://<bucket endpoint>/${stream.name}/', '<key>', '<secret>'))
+SELECT count() FROM deltaLakeLocal('<lake>/${stream.name}');
+
+-- DuckDB (INSTALL delta; LOAD delta;)
+SELECT count(*) FROM delta_scan('<lake>/${stream.name}');`;
   const ingestUrl = env().INGEST_PUBLIC_URL ?? env().INGEST_URL;
   const header = stream.schema.columns.map((c) => c.name).join(stream.delimiter === '\t' ? '\\t' : stream.delimiter);
   const curl = `curl -T data.csv \\
@@ -52,6 +58,27 @@ export default async function StreamPage({ params }: { params: Promise<{ name: s
           <div className="muted small">Rejected rows</div>
           <div>{stream.rejectMode === 'skip' ? 'skipped and reported' : 'all or nothing (422)'}</div>
         </div>
+      </section>
+
+      <section aria-label="Delta table">
+        <h2>Delta table</h2>
+        {table.version < 0 ? (
+          <p>No version yet: the table is created with the first file.</p>
+        ) : (
+          <p>
+            Version {formatNumber(table.version)}
+            {table.checkpointVersion !== null && <> (checkpoint at {formatNumber(table.checkpointVersion)})</>} ·{' '}
+            {formatNumber(table.activeFiles)} file(s), {formatBytes(table.averageFileBytes)} on average
+            {table.pendingFiles > 0 && <> · {formatNumber(table.pendingFiles)} file(s) about to be added</>}
+          </p>
+        )}
+        <figure className="flush" aria-label="Delta queries">
+          <pre className="code">{queries}</pre>
+        </figure>
+        <p className="muted small">
+          <code>&lt;lake&gt;</code> is the lake folder (<code>LAKE_DIR</code>) or the bucket; any Delta Lake reader reads the table at the
+          stream&apos;s prefix.
+        </p>
       </section>
 
       {delivery && (
