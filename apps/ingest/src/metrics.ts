@@ -98,13 +98,13 @@ export function createMetrics() {
     }),
     deltaVersions: new Counter({
       name: 'sluice_delta_versions_total',
-      help: 'Versions written to (or found and recorded in) the streams\' Delta logs.',
+      help: "Versions written to (or found and recorded in) the streams' Delta logs.",
       labelNames: ['stream'] as const,
       registers,
     }),
     deltaAdds: new Counter({
       name: 'sluice_delta_files_added_total',
-      help: 'Files added to the streams\' Delta tables.',
+      help: "Files added to the streams' Delta tables.",
       labelNames: ['stream'] as const,
       registers,
     }),

@@ -107,7 +107,10 @@ describe('each stream is a Delta Lake table', () => {
     const adds = addedPaths(lake, stream.name);
     assert.equal(new Set(adds).size, adds.length, 'each file added once');
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
-    assert.ok(metrics.includes(`sluice_delta_files_added_total{stream="${stream.name}"} ${adds.length}`), 'the metric counts the files added');
+    assert.ok(
+      metrics.includes(`sluice_delta_files_added_total{stream="${stream.name}"} ${adds.length}`),
+      'the metric counts the files added',
+    );
     assert.ok(metrics.includes(`sluice_delta_versions_total{stream="${stream.name}"} ${versions.length}`), 'and the versions');
   });
 
