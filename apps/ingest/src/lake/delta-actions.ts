@@ -81,7 +81,10 @@ export interface AddAction {
 }
 
 /** A file's add action: its path relative to the table, and its partition values read from that path. */
-export function addAction(stream: string, file: { objectKey: string; bytes: number; rows: number; createdAt: Date }): AddAction {
+export function addAction(
+  stream: string,
+  file: { objectKey: string; bytes: number; rows: number; createdAt: Date; stats?: string | null },
+): AddAction {
   const prefix = `${stream}/`;
   if (!file.objectKey.startsWith(prefix)) throw new Error(`${file.objectKey} is not in the table at ${prefix}`);
   const path = file.objectKey.slice(prefix.length);
@@ -96,7 +99,7 @@ export function addAction(stream: string, file: { objectKey: string; bytes: numb
     size: file.bytes,
     modificationTime: file.createdAt.getTime(),
     dataChange: true,
-    stats: JSON.stringify({ numRecords: file.rows }),
+    stats: file.stats ?? JSON.stringify({ numRecords: file.rows }),
   };
 }
 

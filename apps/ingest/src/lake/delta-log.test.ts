@@ -114,6 +114,49 @@ describe('each stream is a Delta Lake table', () => {
     assert.ok(metrics.includes(`sluice_delta_versions_total{stream="${stream.name}"} ${versions.length}`), 'and the versions');
   });
 
+  it("each add carries the file's statistics: rows, bounds that hold its values, and null counts", { timeout: 120_000 }, async () => {
+    const stream = await service.createStream({ schema: { columns: ALL_TYPES } });
+    await post(stream.name, toCsv(ROWS.slice(0, 700)), 'text/csv');
+    await post(stream.name, toNdjson(ROWS.slice(700, 2000)), 'application/x-ndjson');
+    await service.app.deltaLog!.settle();
+    const perFile = await queryDelta(
+      lake,
+      `SELECT _path, count() AS n, toString(min(id)) AS min_id, toString(max(id)) AS max_id, toString(min(big)) AS min_big,
+         toString(max(big)) AS max_big, min(qty) AS min_qty, max(qty) AS max_qty, min(price) AS min_price, max(price) AS max_price,
+         toString(min(day)) AS min_day, toString(max(day)) AS max_day, toUnixTimestamp64Micro(min(at)) / 1000 AS min_at_ms,
+         toUnixTimestamp64Micro(max(at)) / 1000 AS max_at_ms, countIf(label IS NULL) AS null_label, countIf(ok IS NULL) AS null_ok
+       FROM ${table(stream.name)} GROUP BY _path`,
+    );
+    const adds = logVersions(lake, stream.name).flatMap((version) =>
+      fs
+        .readFileSync(path.join(lake, logKey(stream.name, version)), 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('{"add"'))
+        .map((line) => (JSON.parse(line) as { add: { path: string; stats: string } }).add),
+    );
+    assert.equal(adds.length, perFile.length);
+    for (const add of adds) {
+      const file = perFile.find((row) => String(row._path).endsWith(add.path))!;
+      assert.ok(file, `${add.path} is read`);
+      const stats = JSON.parse(add.stats) as Record<string, Record<string, unknown>> & { numRecords: number };
+      // 64-bit bounds are read from the text: JSON numbers past 2^53 lose digits in JavaScript.
+      const raw = (bound: 'minValues' | 'maxValues', column: string) =>
+        new RegExp(`"${bound}":\\{[^}]*"${column}":(-?\\d+)`).exec(add.stats)?.[1];
+      assert.equal(stats.numRecords, file.n);
+      assert.deepEqual([raw('minValues', 'id'), raw('maxValues', 'id')], [file.min_id, file.max_id]);
+      assert.deepEqual([raw('minValues', 'big'), raw('maxValues', 'big')], [file.min_big, file.max_big]);
+      assert.deepEqual([stats.minValues!.qty, stats.maxValues!.qty], [file.min_qty, file.max_qty]);
+      assert.deepEqual([stats.minValues!.price, stats.maxValues!.price], [file.min_price, file.max_price]);
+      assert.deepEqual([stats.minValues!.day, stats.maxValues!.day], [file.min_day, file.max_day]);
+      // Timestamps to the millisecond, widened: the minimum rounded down, the maximum up.
+      assert.equal(Date.parse(stats.minValues!.at as string), Math.floor(file.min_at_ms as number));
+      assert.equal(Date.parse(stats.maxValues!.at as string), Math.ceil(file.max_at_ms as number));
+      assert.ok((stats.minValues!.label as string) <= (stats.maxValues!.label as string));
+      assert.equal(stats.maxValues!.ok, undefined, 'no bounds for booleans');
+      assert.deepEqual([stats.nullCount!.label, stats.nullCount!.ok, stats.nullCount!.id], [file.null_label, file.null_ok, 0]);
+    }
+  });
+
   it('a new schema version is a metaData action: older rows read null in its new column', { timeout: 120_000 }, async () => {
     const stream = await service.createStream({ schema: { columns: ALL_TYPES } });
     await post(stream.name, toCsv(ROWS.slice(0, 100)), 'text/csv');

@@ -32,6 +32,8 @@ export interface CommitterDeps {
   retry: Omit<RetryOptions, 'onRetry'>;
   rowGroupRows: number;
   zstd: ZstdRoute;
+  /** Compute each file's Delta statistics (when the Delta log is written). */
+  fileStats: boolean;
   /** Called after a file is in the manifest (the ClickHouse forwarder listens). */
   onFileCommitted?: (stream: StreamDto) => void;
 }
@@ -139,11 +141,12 @@ export class Committer {
     const key = objectKeyFor(stream.name, sortableToken(), flushedAt);
     let held = batch.bytes;
     try {
-      const parquet = await pool.encode(stream.schema, batch.chunks, {
+      const { parquet, stats } = await pool.encode(stream.schema, batch.chunks, {
         stream: stream.name,
         schemaVersion: stream.schemaVersion,
         rowGroupRows: this.deps.rowGroupRows,
         zstd: this.deps.zstd,
+        fileStats: this.deps.fileStats,
       });
       // The column buffers went to the worker and are gone; the Parquet bytes are what is held now.
       const bytes = parquet.byteLength;
@@ -162,6 +165,7 @@ export class Committer {
             key,
             rows: batch.rows,
             bytes,
+            stats,
             clickhouse: stream.sinks.clickhouse ? 'pending' : 'skipped',
           }),
         {

@@ -25,6 +25,8 @@ export interface EncodeOptions {
   rowGroupRows: number;
   /** Who compresses the pages: the native zstd binding where it loads (the default), or parquet-wasm. */
   zstd: ZstdRoute;
+  /** Also compute the file's statistics for its Delta add action (lake/file-stats.ts). */
+  fileStats?: boolean;
 }
 
 export type ZstdRoute = 'native' | 'wasm';

@@ -3,6 +3,7 @@
  * chunks, and encodes batches into Parquet. Both are CPU work kept off the main thread's event loop.
  */
 import { parentPort } from 'node:worker_threads';
+import { deltaFileStats } from '../lake/file-stats';
 import { loadParquetWasm, ParquetEncoder } from './parquet-encode';
 import { CsvParser } from './parse/csv-parser';
 import { NdjsonParser } from './parse/ndjson-parser';
@@ -60,7 +61,8 @@ let refusalReported = false;
 async function encode(message: Extract<ToWorker, { kind: 'encode' }>): Promise<void> {
   try {
     const parquet = await encoder.encode(message.schema, message.chunks, message.options);
-    send({ kind: 'encoded', job: message.job, parquet }, [parquet.buffer as ArrayBuffer]);
+    const stats = message.options.fileStats ? deltaFileStats(message.schema, message.chunks) : undefined;
+    send({ kind: 'encoded', job: message.job, parquet, stats }, [parquet.buffer as ArrayBuffer]);
     const refusal = encoder.refusal;
     if (refusal !== null && !refusalReported) {
       refusalReported = true;

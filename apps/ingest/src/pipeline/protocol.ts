@@ -38,7 +38,8 @@ export type FromWorker =
   | ({ kind: 'done' } & ParseProgress)
   /** `internal`: the parser itself failed (a bug), not the body: answered 500, not 400. */
   | { kind: 'failed'; session: number; message: string; line: number; column: string | null; internal?: boolean }
-  | { kind: 'encoded'; job: number; parquet: Uint8Array }
+  /** `stats`: the file's Delta statistics (JSON), when asked for. */
+  | { kind: 'encoded'; job: number; parquet: Uint8Array; stats?: string }
   | { kind: 'encode-failed'; job: number; message: string }
   /** Something the service's log should say (the worker has no logger). */
   | { kind: 'warning'; message: string }

@@ -38,12 +38,18 @@ const ENCODE_BACKLOG = 2;
 /** The size of the parts an NDJSON body is cut into, to be parsed on several workers at once. */
 const PART_BYTES = 2 << 20;
 
+/** An encoded file, and its Delta statistics when they were asked for. */
+export interface Encoded {
+  parquet: Uint8Array;
+  stats?: string;
+}
+
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   /** Body blocks, reused: the workers hand them back once parsed. */
   readonly blocks = new BodyBlocks();
   private readonly sessions = new Map<number, ParseSession>();
-  private readonly jobs = new Map<number, { slot: Slot; resolve(bytes: Uint8Array): void; reject(error: Error): void }>();
+  private readonly jobs = new Map<number, { slot: Slot; resolve(encoded: Encoded): void; reject(error: Error): void }>();
   private backlogWaiters: Array<() => void> = [];
   private nextId = 1;
   private closing = false;
@@ -122,7 +128,7 @@ export class WorkerPool {
       if (!job) return;
       this.jobs.delete(message.job);
       slot.jobs--;
-      if (message.kind === 'encoded') job.resolve(message.parquet);
+      if (message.kind === 'encoded') job.resolve({ parquet: message.parquet, stats: message.stats });
       else job.reject(new Error(message.message));
       this.wakeReaders();
       return;
@@ -183,18 +189,18 @@ export class WorkerPool {
     return best;
   }
 
-  encode(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Promise<Uint8Array> {
+  encode(schema: StreamSchema, chunks: ParsedChunk[], options: EncodeOptions): Promise<Encoded> {
     // Transferring hands the chunk buffers to the worker: the batch is encoded once, from there.
     return this.encoderJob((job) => ({ kind: 'encode', job, schema, chunks, options }), chunkTransferList(chunks));
   }
 
   /** Writes an Arrow IPC stream as a Parquet file, on an encoder (the main thread never loads parquet-wasm). */
-  ipcToParquet(ipc: Uint8Array): Promise<Uint8Array> {
-    return this.encoderJob((job) => ({ kind: 'ipc-to-parquet', job, ipc }), [ipc.buffer as ArrayBuffer]);
+  async ipcToParquet(ipc: Uint8Array): Promise<Uint8Array> {
+    return (await this.encoderJob((job) => ({ kind: 'ipc-to-parquet', job, ipc }), [ipc.buffer as ArrayBuffer])).parquet;
   }
 
   /** A job for the encoder with the fewest in hand, answered with the Parquet bytes it makes. */
-  private encoderJob(message: (job: number) => ToWorker, transfer: ArrayBuffer[]): Promise<Uint8Array> {
+  private encoderJob(message: (job: number) => ToWorker, transfer: ArrayBuffer[]): Promise<Encoded> {
     const slot = this.leastBusyEncoder();
     const job = this.nextId++;
     slot.jobs++;

@@ -75,6 +75,7 @@ export const pipelinePlugin = fp<{ config: Config }>(
       retry: config.sinkRetry,
       rowGroupRows: config.rowGroupRows,
       zstd: config.parquetZstd,
+      fileStats: config.deltaLog !== null,
       onFileCommitted: (stream) => {
         deltaLog?.wake(stream.id);
         if (stream.sinks.clickhouse) app.clickhouse?.forwarder.wake();

@@ -45,6 +45,8 @@ export interface PendingLogFile {
   bytes: number;
   createdAt: Date;
   commitGroup: string | null;
+  /** Delta statistics (JSON), when the encoder computed them. */
+  stats: string | null;
 }
 
 /**
@@ -53,13 +55,13 @@ export interface PendingLogFile {
  */
 export async function pendingLogFiles(db: Db, streamId: string, limit: number): Promise<PendingLogFile[]> {
   const rows = await db.$queryRaw<(Omit<PendingLogFile, 'bytes'> & { bytes: bigint })[]>`
-    SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup" FROM "DataFile"
+    SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup", "stats" FROM "DataFile"
     WHERE "streamId" = ${streamId} AND "deltaVersion" IS NULL AND "state" = 'committed'
     ORDER BY "createdAt", "id" LIMIT ${limit}`;
   const last = rows[rows.length - 1];
   if (rows.length === limit && last?.commitGroup) {
     const rest = await db.$queryRaw<typeof rows>`
-      SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup" FROM "DataFile"
+      SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup", "stats" FROM "DataFile"
       WHERE "commitGroup" = ${last.commitGroup} AND "deltaVersion" IS NULL AND "state" = 'committed'
         AND NOT ("id" = ANY(${rows.map((row) => row.id)}::text[]))
       ORDER BY "createdAt", "id"`;
@@ -110,7 +112,7 @@ export async function recordDeltaCheckpoint(db: Db, streamId: string, holder: st
 /** The files a version of the log holds (those added at or before it), for a checkpoint. */
 export async function activeLogFiles(db: Db, streamId: string, version: number): Promise<PendingLogFile[]> {
   const rows = await db.$queryRaw<(Omit<PendingLogFile, 'bytes'> & { bytes: bigint })[]>`
-    SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup" FROM "DataFile"
+    SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup", "stats" FROM "DataFile"
     WHERE "streamId" = ${streamId} AND "deltaVersion" <= ${version} AND "state" = 'committed'
     ORDER BY "createdAt", "id"`;
   return rows.map((row) => ({ ...row, bytes: Number(row.bytes) }));

@@ -66,7 +66,14 @@ export function statisticsFields(column: Column, slices: readonly ColumnSlice[])
   return fields;
 }
 
-interface MinMax {
+/** A column's bounds and nulls over slices: what a Delta add action's statistics say of it. */
+export function columnBounds(column: Column, slices: readonly ColumnSlice[]): MinMax & { nulls: number } {
+  let nulls = 0;
+  for (const slice of slices) nulls += nullsIn(slice);
+  return { ...minMax(column, slices), nulls };
+}
+
+export interface MinMax {
   /** Plain-encoded, as Parquet statistics hold them; undefined when the chunk has no value to compare. */
   min?: Uint8Array;
   max?: Uint8Array;

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "DataFile" ADD COLUMN     "stats" TEXT;
