@@ -74,6 +74,7 @@ const envSchema = z.object({
   DELTA_CHECKPOINT_INTERVAL: int(0).default(100),
   DELTA_LOG_LEASE_MS: int(100).default(30_000),
   DELTA_LOG_POLL_MS: int(50).default(5_000),
+  DELTA_COMMIT_DELAY_MS: int(0).default(1_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -126,7 +127,7 @@ export interface Config {
    * often streams are checked for files not yet in their log, and a checkpoint every `checkpointInterval`
    * versions (0: none).
    */
-  deltaLog: { leaseMs: number; pollMs: number; checkpointInterval: number } | null;
+  deltaLog: { leaseMs: number; pollMs: number; commitDelayMs: number; checkpointInterval: number } | null;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -207,7 +208,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idempotency: { leaseMs: e.IDEMPOTENCY_LEASE_MS, ttlHours: e.IDEMPOTENCY_TTL_HOURS },
     deltaLog:
       e.DELTA_LOG === 'on'
-        ? { leaseMs: e.DELTA_LOG_LEASE_MS, pollMs: e.DELTA_LOG_POLL_MS, checkpointInterval: e.DELTA_CHECKPOINT_INTERVAL }
+        ? {
+            leaseMs: e.DELTA_LOG_LEASE_MS,
+            pollMs: e.DELTA_LOG_POLL_MS,
+            commitDelayMs: e.DELTA_COMMIT_DELAY_MS,
+            checkpointInterval: e.DELTA_CHECKPOINT_INTERVAL,
+          }
         : null,
   };
 }

@@ -30,6 +30,8 @@ export interface DeltaLogOptions {
   /** How long the lease on a stream's log holds without renewal. */
   leaseMs: number;
   pollMs: number;
+  /** How long after a commit its files are written to the log (those committed meanwhile with them). */
+  commitDelayMs: number;
   checkpointInterval: number;
   /** Writes the checkpoint of a version with the schema version its log declares (delta-checkpoint.ts); none when absent. */
   checkpoint?: (stream: { id: string; name: string }, version: number, schemaVersion: number, holder: string) => Promise<unknown>;
@@ -53,6 +55,8 @@ export class DeltaLogWriter {
   private readonly held = new Set<string>();
   private readonly catchingUp = new Map<string, Promise<number>>();
   private timer: NodeJS.Timeout | null = null;
+  /** When the timer fires. */
+  private due = 0;
   private running: Promise<void> | null = null;
   private stopped = true;
   /** Set by stop: catch-ups end after the version they are writing. */
@@ -71,7 +75,8 @@ export class DeltaLogWriter {
   /** Files of the stream were committed: write them to its log now rather than at the next poll. */
   wake(streamId: string): void {
     this.woken.add(streamId);
-    if (!this.running) this.schedule(0);
+    // The files committed within the delay go into one version: fewer versions for readers, fewer statements.
+    if (!this.running && (this.timer === null || this.due > Date.now() + this.deps.commitDelayMs)) this.schedule(this.deps.commitDelayMs);
   }
 
   /** Finishes the pass under way, and gives up the leases held. */
@@ -94,11 +99,12 @@ export class DeltaLogWriter {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
+    this.due = Date.now() + delayMs;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.running = this.pass().finally(() => {
         this.running = null;
-        this.schedule(this.woken.size > 0 ? 0 : this.deps.pollMs);
+        this.schedule(this.woken.size > 0 ? this.deps.commitDelayMs : this.deps.pollMs);
       });
     }, delayMs);
     this.timer.unref();
@@ -141,16 +147,21 @@ export class DeltaLogWriter {
   private async writeUntilCaughtUp(streamId: string): Promise<number> {
     const { db, store, leaseMs } = this.deps;
     let written = 0;
+    const stream = await db.stream.findUnique({ where: { id: streamId }, select: { id: true, name: true, currentVersion: true } });
+    if (!stream) return 0;
+    // Only a writer that died, or another that raced this one, leaves a version unrecorded: looked for at
+    // the start and after a race, not after each version this writer recorded itself.
+    let look = true;
     while (!this.closed) {
-      const stream = await db.stream.findUnique({ where: { id: streamId }, select: { id: true, name: true, currentVersion: true } });
       // Renewed at every version: a long catch-up keeps its lease.
-      const state = stream ? await claimDeltaLog(db, streamId, this.id, leaseMs) : null;
-      if (!stream || !state) break;
+      const state = await claimDeltaLog(db, streamId, this.id, leaseMs);
+      if (!state) break;
       this.held.add(streamId);
       const version = state.version + 1;
       const key = logKey(stream.name, version);
-      const found = (await store.size(key)) !== null;
-      const outcome = found ? await this.adopt(stream, version, await store.get(key)) : await this.writeNext(stream, state);
+      const found: boolean = look && (await store.size(key)) !== null;
+      const outcome: Outcome = found ? await this.adopt(stream, version, await store.get(key)) : await this.writeNext(stream, state);
+      look = outcome === 'raced';
       if (outcome === 'done') break;
       if (outcome === 'raced') continue;
       written++;
