@@ -244,6 +244,48 @@ describe('each stream is a Delta Lake table', () => {
     assert.equal(behind, 0, 'every committed file has its version');
   });
 
+  it("two replicas writing one stream's log: one version at a time, every file added once", { timeout: 120_000 }, async () => {
+    const other = await startTestService({ env: { DATABASE_URL: databaseUrl, LAKE_DIR: lake, DELTA_COMMIT_DELAY_MS: '0' } });
+    try {
+      const stream = await service.createStream({ schema: { columns: ALL_TYPES } });
+      // Twelve requests, half to each replica, at once: both wake their writers for the same stream.
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => {
+          const target = i % 2 === 0 ? service : other;
+          const rows = ROWS.slice(i * 100, i * 100 + 100);
+          return target.post(stream.name, key, toCsv(rows), { 'content-type': 'text/csv' });
+        }),
+      );
+      assert.deepEqual(
+        answers.map((answer) => answer.status),
+        Array(12).fill(200),
+      );
+      await Promise.all([service.app.deltaLog!.settle(), other.app.deltaLog!.settle()]);
+      // Whichever replica held the lease last gives it up when it stops; the other may still hold it.
+      await other.close();
+      await service.app.deltaLog!.settle();
+
+      const versions = logVersions(lake, stream.name);
+      assert.deepEqual(versions, [...Array(versions.length).keys()], 'no gaps');
+      const adds = addedPaths(lake, stream.name);
+      assert.equal(new Set(adds).size, adds.length, 'each file added once');
+      const files = await service.app.db.dataFile.findMany({
+        where: { streamId: stream.id, state: 'committed' },
+        select: { objectKey: true, deltaVersion: true },
+      });
+      assert.deepEqual(
+        adds.sort(),
+        files.map((file) => file.objectKey.slice(stream.name.length + 1)).sort(),
+        'the log adds exactly the committed files',
+      );
+      assert.ok(files.every((file) => file.deltaVersion !== null));
+      const [count] = await queryDelta(lake, `SELECT count() AS n, uniqExact(id) AS ids FROM ${table(stream.name)}`);
+      assert.deepEqual(count, { n: 1200, ids: 1200 });
+    } finally {
+      await other.close().catch(() => {});
+    }
+  });
+
   it('1,000 versions with a checkpoint every 100 read back right, also from the checkpoint alone once the commits it covers are gone', {
     timeout: 300_000,
   }, async () => {
