@@ -286,6 +286,29 @@ describe('each stream is a Delta Lake table', () => {
     }
   });
 
+  it("on S3 the same: the table read through the S3 server with ClickHouse's deltaLake", { timeout: 120_000 }, async () => {
+    const onS3 = await startTestService({ s3: true, env: { DATABASE_URL: databaseUrl } });
+    try {
+      const stream = await onS3.createStream({ schema: { columns: ALL_TYPES } });
+      for (const [body, type] of [
+        [toCsv(ROWS.slice(0, 400)), 'text/csv'],
+        [toNdjson(ROWS.slice(400, 800)), 'application/x-ndjson'],
+      ] as const) {
+        const response = await onS3.post(stream.name, key, body, { 'content-type': type });
+        assert.equal(response.status, 200);
+      }
+      await onS3.app.deltaLog!.settle();
+      const { TEST_S3_ENDPOINT: endpoint, TEST_S3_BUCKET: bucket } = process.env;
+      // s3rver takes any credentials; these are its defaults.
+      const s3Table = `deltaLake('${endpoint}/${bucket}/${stream.name}/', 'S3RVER', 'S3RVER')`;
+      const rows = await queryDelta(lake, `SELECT ${SELECT_TYPED} FROM ${s3Table} ORDER BY id`);
+      assert.equal(rows.length, 800);
+      for (let i = 0; i < 800; i++) assert.deepEqual(fromClickHouse(rows[i]!), ROWS[i], `row ${i + 1}`);
+    } finally {
+      await onS3.close();
+    }
+  });
+
   it('1,000 versions with a checkpoint every 100 read back right, also from the checkpoint alone once the commits it covers are gone', {
     timeout: 300_000,
   }, async () => {
