@@ -150,6 +150,7 @@ test('drag and drop a CSV: progress reaches 100 %, the result shows the rejected
 test('the stream page shows its Delta table: its version, its files, and queries to read it', async ({ page }) => {
   await signIn(page);
   await page.getByRole('link', { name: streamName }).click();
+  await page.waitForURL(`**/streams/${streamName}`);
   const table = page.getByRole('region', { name: 'Delta table' });
   // The log is written moments after the files are committed.
   await expect(async () => {
