@@ -67,7 +67,7 @@ describe('each stream is a Delta Lake table', () => {
   before(async () => {
     databaseUrl = await createDatabase(adminUrl, 'sluice_delta');
     await applyMigrations({ databaseUrl });
-    service = await startTestService({ env: { DATABASE_URL: databaseUrl, STREAM_CACHE_TTL_MS: '0' } });
+    service = await startTestService({ env: { DATABASE_URL: databaseUrl, DELTA_LOG: 'on', STREAM_CACHE_TTL_MS: '0' } });
     lake = (service.config.store as { dir: string }).dir;
     key = (await service.createKey('*')).key;
   });
@@ -245,7 +245,9 @@ describe('each stream is a Delta Lake table', () => {
   });
 
   it("two replicas writing one stream's log: one version at a time, every file added once", { timeout: 120_000 }, async () => {
-    const other = await startTestService({ env: { DATABASE_URL: databaseUrl, LAKE_DIR: lake, DELTA_COMMIT_DELAY_MS: '0' } });
+    const other = await startTestService({
+      env: { DATABASE_URL: databaseUrl, DELTA_LOG: 'on', LAKE_DIR: lake, DELTA_COMMIT_DELAY_MS: '0' },
+    });
     try {
       const stream = await service.createStream({ schema: { columns: ALL_TYPES } });
       // Twelve requests, half to each replica, at once: both wake their writers for the same stream.
@@ -287,7 +289,7 @@ describe('each stream is a Delta Lake table', () => {
   });
 
   it("on S3 the same: the table read through the S3 server with ClickHouse's deltaLake", { timeout: 120_000 }, async () => {
-    const onS3 = await startTestService({ s3: true, env: { DATABASE_URL: databaseUrl } });
+    const onS3 = await startTestService({ s3: true, env: { DATABASE_URL: databaseUrl, DELTA_LOG: 'on' } });
     try {
       const stream = await onS3.createStream({ schema: { columns: ALL_TYPES } });
       for (const [body, type] of [

@@ -39,6 +39,9 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
     LAKE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-lake-')),
     PIPELINE_WORKERS: '2',
+    // Every suite shares the run's database but has a lake of its own: a Delta log writer would catch up
+    // every suite's streams into its own lake. The log's suites turn it on, on a database of their own.
+    DELTA_LOG: 'off',
     ...overrides,
   });
 }

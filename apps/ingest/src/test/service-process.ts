@@ -53,6 +53,8 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
       INGEST_PORT: String(port),
       SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
       LOG_LEVEL: 'warn',
+      // As in harness.ts: the run's database is shared by suites with lakes of their own.
+      DELTA_LOG: 'off',
       ...env,
     }),
     stdio: ['ignore', 'ignore', 'inherit'],
