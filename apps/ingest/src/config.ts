@@ -75,6 +75,12 @@ const envSchema = z.object({
   DELTA_LOG_LEASE_MS: int(100).default(30_000),
   DELTA_LOG_POLL_MS: int(50).default(5_000),
   DELTA_COMMIT_DELAY_MS: int(0).default(1_000),
+  COMPACTION: z.enum(['on', 'off']).default('on'),
+  COMPACTION_TARGET_BYTES: int(1024).default(128 * MiB),
+  COMPACTION_MIN_FILES: int(2).default(16),
+  COMPACTION_DELAY_MINUTES: z.coerce.number().min(0).default(10),
+  COMPACTION_INTERVAL_MS: int(100).default(60_000),
+  LAKE_VACUUM_HOURS: z.coerce.number().min(0).default(24),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -128,6 +134,8 @@ export interface Config {
    * versions (0: none).
    */
   deltaLog: { leaseMs: number; pollMs: number; commitDelayMs: number; checkpointInterval: number } | null;
+  /** Compaction, retention and vacuum (lake/compactor.ts): in the background unless COMPACTION=off; on demand always. */
+  compaction: { background: boolean; targetBytes: number; minFiles: number; delayMs: number; intervalMs: number; vacuumMs: number };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -215,5 +223,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             checkpointInterval: e.DELTA_CHECKPOINT_INTERVAL,
           }
         : null,
+    compaction: {
+      background: e.COMPACTION === 'on',
+      targetBytes: e.COMPACTION_TARGET_BYTES,
+      minFiles: e.COMPACTION_MIN_FILES,
+      delayMs: e.COMPACTION_DELAY_MINUTES * 60_000,
+      intervalMs: e.COMPACTION_INTERVAL_MS,
+      vacuumMs: e.LAKE_VACUUM_HOURS * 3_600_000,
+    },
   };
 }

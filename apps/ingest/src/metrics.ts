@@ -108,6 +108,23 @@ export function createMetrics() {
       labelNames: ['stream'] as const,
       registers,
     }),
+    lakeCompactions: new Counter({
+      name: 'sluice_compactions_total',
+      help: 'Compactions committed: small files of a partition rewritten as one.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+    lakeCompactedFiles: new Counter({
+      name: 'sluice_compacted_files_total',
+      help: 'Small files replaced by compaction.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+    lakeVacuumedFiles: new Counter({
+      name: 'sluice_vacuumed_files_total',
+      help: 'Removed files (compacted, or past retention) deleted from the store after LAKE_VACUUM_HOURS.',
+      registers,
+    }),
     rejectedRequests: new Counter({
       name: 'sluice_requests_rejected_total',
       help: 'Ingest requests refused before reading the body, by reason (busy, too_many_requests, shutting_down).',

@@ -16,6 +16,7 @@ export interface StreamDto {
   delimiter: string;
   allowNonFinite: boolean;
   sinks: Sinks;
+  retentionDays: number | null;
   createdAt: string;
   updatedAt: string;
 }

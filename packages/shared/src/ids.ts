@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { base58Encode } from './base58';
 
-export type IdPrefix = 'str' | 'sv' | 'key' | 'file' | 'op' | 'ses' | 'req' | 'idem' | 'commit';
+export type IdPrefix = 'str' | 'sv' | 'key' | 'file' | 'op' | 'ses' | 'req' | 'idem' | 'commit' | 'cmp';
 
 /** 48 bits of milliseconds followed by 80 random bits, base58: unique across replicas, ordered by time. */
 export function newId(prefix: IdPrefix, now = Date.now()): string {

@@ -52,6 +52,8 @@ export const streamDefinitionSchema = z
     delimiter: z.enum(DELIMITERS).default(','),
     allowNonFinite: z.boolean().default(false),
     sinks: sinksSchema,
+    /** Days of data kept: older partitions (by their `dt`) are removed from the table, then vacuumed. Null: kept. */
+    retentionDays: z.number().int().min(1).max(36_500).nullable().default(null),
   })
   .superRefine((stream, ctx) => {
     // ClickHouse needs ORDER BY columns that exist and are not Nullable.

@@ -103,6 +103,32 @@ export function addAction(
   };
 }
 
+export interface RemoveAction {
+  path: string;
+  deletionTimestamp: number;
+  /** False when the rows are still in the table (compaction moved them to another file). */
+  dataChange: boolean;
+  extendedFileMetadata: true;
+  partitionValues: Record<string, string>;
+  size: number;
+}
+
+/** A file's remove action (compaction replaced it, or retention dropped its partition). */
+export function removeAction(
+  stream: string,
+  file: { objectKey: string; bytes: number; removedAt: Date; dataChange: boolean },
+): RemoveAction {
+  const { path, partitionValues } = addAction(stream, { ...file, rows: 0, createdAt: file.removedAt });
+  return {
+    path,
+    deletionTimestamp: file.removedAt.getTime(),
+    dataChange: file.dataChange,
+    extendedFileMetadata: true,
+    partitionValues,
+    size: file.bytes,
+  };
+}
+
 /** The object key of an add action's path (the inverse of `addAction`'s). */
 export function objectKeyOfPath(stream: string, path: string): string {
   return `${stream}/${decodeURIComponent(path)}`;
@@ -110,7 +136,7 @@ export function objectKeyOfPath(stream: string, path: string): string {
 
 export interface CommitInfo {
   timestamp: number;
-  operation: 'CREATE TABLE' | 'WRITE';
+  operation: 'CREATE TABLE' | 'WRITE' | 'OPTIMIZE' | 'DELETE';
   operationParameters: Record<string, string>;
   engineInfo: string;
   /** The stream's schema version that this commit's metaData declares (for recovery), when it has one. */
@@ -122,6 +148,7 @@ export interface Commit {
   protocol?: typeof PROTOCOL;
   metaData?: MetaDataAction;
   adds: AddAction[];
+  removes?: RemoveAction[];
 }
 
 /** A commit as its log entry: one JSON action per line. */
@@ -129,19 +156,22 @@ export function serializeCommit(commit: Commit): Uint8Array {
   const lines = [JSON.stringify({ commitInfo: commit.commitInfo })];
   if (commit.protocol) lines.push(JSON.stringify({ protocol: commit.protocol }));
   if (commit.metaData) lines.push(JSON.stringify({ metaData: commit.metaData }));
+  for (const remove of commit.removes ?? []) lines.push(JSON.stringify({ remove }));
   for (const add of commit.adds) lines.push(JSON.stringify({ add }));
   return Buffer.from(`${lines.join('\n')}\n`);
 }
 
 /** What a log entry written before holds, for a writer that finds it unrecorded: its files and its schema version. */
-export function parseCommit(bytes: Uint8Array): { addPaths: string[]; schemaVersion: number | undefined } {
+export function parseCommit(bytes: Uint8Array): { addPaths: string[]; removePaths: string[]; schemaVersion: number | undefined } {
   const addPaths: string[] = [];
+  const removePaths: string[] = [];
   let schemaVersion: number | undefined;
   for (const line of Buffer.from(bytes).toString('utf8').split('\n')) {
     if (!line.trim()) continue;
-    const action = JSON.parse(line) as { add?: { path: string }; commitInfo?: CommitInfo };
+    const action = JSON.parse(line) as { add?: { path: string }; remove?: { path: string }; commitInfo?: CommitInfo };
     if (action.add) addPaths.push(action.add.path);
+    if (action.remove) removePaths.push(action.remove.path);
     if (action.commitInfo?.sluiceSchemaVersion !== undefined) schemaVersion = action.commitInfo.sluiceSchemaVersion;
   }
-  return { addPaths, schemaVersion };
+  return { addPaths, removePaths, schemaVersion };
 }

@@ -6,8 +6,9 @@
  * 1. if the next version's entry is already in the store (a writer died after putting it and before
  *    recording it), records it: its files get its version;
  * 2. else puts the next entry, put-if-absent, with an `add` for each committed file not yet in the log
- *    (files committed together stay together), a `metaData` when the stream's schema has a new version
- *    (and the protocol at version 0), then records it the same way;
+ *    (files committed together stay together), a `remove` for each file compaction replaced (in the
+ *    commit that adds the file replacing it) or retention dropped, a `metaData` when the stream's schema
+ *    has a new version (and the protocol at version 0), then records it the same way;
  * 3. every DELTA_CHECKPOINT_INTERVAL versions writes a checkpoint (delta-checkpoint.ts).
  *
  * A reader of the table sees a file once a log entry adds it, which is after its manifest commit: never
@@ -15,10 +16,28 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { claimDeltaLog, pendingLogFiles, recordDeltaCommit, releaseDeltaLog, schemaColumns, type Db, type DeltaLogState } from '@sluice/db';
+import {
+  claimDeltaLog,
+  pendingLogChanges,
+  recordDeltaCommit,
+  releaseDeltaLog,
+  schemaColumns,
+  type Db,
+  type DeltaLogState,
+} from '@sluice/db';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ObjectStore } from '../sinks/object-store';
-import { addAction, logKey, metaData, objectKeyOfPath, parseCommit, PROTOCOL, serializeCommit, type Commit } from './delta-actions';
+import {
+  addAction,
+  logKey,
+  metaData,
+  objectKeyOfPath,
+  parseCommit,
+  PROTOCOL,
+  removeAction,
+  serializeCommit,
+  type Commit,
+} from './delta-actions';
 
 /** Adds in one log entry at most (files committed together may go past it). */
 const MAX_ADDS_PER_COMMIT = 5000;
@@ -181,19 +200,23 @@ export class DeltaLogWriter {
   private async writeNext(stream: StreamRef, state: DeltaLogState): Promise<Outcome> {
     const { db, store } = this.deps;
     const version = state.version + 1;
-    const files = await pendingLogFiles(db, stream.id, MAX_ADDS_PER_COMMIT);
+    const { adds: files, removes } = await pendingLogChanges(db, stream.id, MAX_ADDS_PER_COMMIT);
     const newSchema = stream.currentVersion > state.schemaVersion;
-    if (files.length === 0 && version > 0 && !newSchema) return 'done';
+    if (files.length === 0 && removes.length === 0 && version > 0 && !newSchema) return 'done';
     const now = Date.now();
+    // A compaction's add replaces files, adding no rows: dataChange false, as for its removes.
+    const replacing = new Set(removes.some((file) => !file.dataChange) ? files.map((file) => file.commitGroup) : []);
+    const compacted = (file: (typeof files)[number]) => file.commitGroup !== null && replacing.has(file.commitGroup);
     const commit: Commit = {
       commitInfo: {
         timestamp: now,
-        operation: version === 0 ? 'CREATE TABLE' : 'WRITE',
+        operation: version === 0 ? 'CREATE TABLE' : operationOf(files.filter((file) => !compacted(file)).length, removes),
         operationParameters: { mode: 'Append' },
         engineInfo: 'Sluice',
         ...(newSchema ? { sluiceSchemaVersion: stream.currentVersion } : {}),
       },
-      adds: files.map((file) => addAction(stream.name, file)),
+      adds: files.map((file) => ({ ...addAction(stream.name, file), dataChange: !compacted(file) })),
+      removes: removes.map((file) => removeAction(stream.name, file)),
     };
     if (version === 0) commit.protocol = PROTOCOL;
     if (newSchema) commit.metaData = metaData(stream.id, await schemaColumns(db, stream.id, stream.currentVersion), now);
@@ -203,6 +226,7 @@ export class DeltaLogWriter {
       holder: this.id,
       version,
       added: files.map((file) => file.objectKey),
+      removed: removes.map((file) => file.objectKey),
       schemaVersion: newSchema ? stream.currentVersion : undefined,
     });
     return recorded ? { adds: files.length, schemaVersion: newSchema ? stream.currentVersion : undefined } : 'done';
@@ -210,20 +234,39 @@ export class DeltaLogWriter {
 
   /** Records a version found in the store, put by a writer that did not record it. */
   private async adopt(stream: StreamRef, version: number, entry: Uint8Array): Promise<Outcome> {
-    const { addPaths, schemaVersion } = parseCommit(entry);
+    const { addPaths, removePaths, schemaVersion } = parseCommit(entry);
     const added = addPaths.map((path) => objectKeyOfPath(stream.name, path));
-    this.deps.log.info({ stream: stream.name, version, adds: added.length }, 'recording a Delta log version found in the store');
-    const recorded = await recordDeltaCommit(this.deps.db, { streamId: stream.id, holder: this.id, version, added, schemaVersion });
+    const removed = removePaths.map((path) => objectKeyOfPath(stream.name, path));
+    this.deps.log.info(
+      { stream: stream.name, version, adds: added.length, removes: removed.length },
+      'recording a Delta log version found in the store',
+    );
+    const recorded = await recordDeltaCommit(this.deps.db, {
+      streamId: stream.id,
+      holder: this.id,
+      version,
+      added,
+      removed,
+      schemaVersion,
+    });
     return recorded ? { adds: added.length, schemaVersion } : 'done';
   }
 }
 
-/** Streams with committed files that no log entry adds yet, or with no log at all. */
+/** What a commit does, for its commitInfo: appends rows, only compacts, or only drops partitions. */
+function operationOf(appends: number, removes: readonly { dataChange: boolean }[]): 'WRITE' | 'OPTIMIZE' | 'DELETE' {
+  if (appends > 0 || removes.length === 0) return 'WRITE';
+  return removes.some((file) => file.dataChange) ? 'DELETE' : 'OPTIMIZE';
+}
+
+/** Streams with committed files that no log entry adds yet, removed files it still holds, or no log at all. */
 async function streamsBehind(db: Db): Promise<string[]> {
   const rows = await db.$queryRaw<{ id: string }[]>`
     SELECT s."id" FROM "Stream" s
     LEFT JOIN "DeltaLog" l ON l."streamId" = s."id"
     WHERE l."streamId" IS NULL OR l."schemaVersion" < s."currentVersion"
-       OR EXISTS (SELECT 1 FROM "DataFile" f WHERE f."streamId" = s."id" AND f."deltaVersion" IS NULL AND f."state" = 'committed')`;
+       OR EXISTS (SELECT 1 FROM "DataFile" f WHERE f."streamId" = s."id" AND f."deltaVersion" IS NULL AND f."state" = 'committed')
+       OR EXISTS (SELECT 1 FROM "DataFile" f WHERE f."streamId" = s."id" AND f."state" = 'removed'
+                  AND f."removedVersion" IS NULL AND f."deltaVersion" IS NOT NULL)`;
   return rows.map((row) => row.id);
 }

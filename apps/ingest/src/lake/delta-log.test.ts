@@ -11,30 +11,13 @@ import { commitDataFile, reserveDataFile } from '@sluice/db';
 import { applyMigrations } from '@sluice/db/migrate';
 import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase } from '@sluice/testkit';
 import type { IngestResultDto } from '@sluice/shared';
-import { queryDelta } from '../test/delta-reader';
+import { queryDelta, SELECT_TYPED, typedRowOf } from '../test/delta-reader';
 import { startTestService, type TestService } from '../test/harness';
-import { ALL_TYPES, toCsv, toNdjson, typedRows, type TypedRow } from '../test/typed-rows';
+import { ALL_TYPES, toCsv, toNdjson, typedRows } from '../test/typed-rows';
 import { addAction, checkpointKey, lastCheckpointKey, logKey, serializeCommit } from './delta-actions';
 
 const ROWS = typedRows(3000);
-
-// 64-bit integers as text (JSON numbers lose their precision past 2^53); aliases differ from the columns
-// they read, so that ORDER BY id sorts by the column.
-const SELECT_TYPED = `toString(id) AS id_text, label, qty, toString(big) AS big_text, price, ok,
-  toString(toUnixTimestamp64Micro(at)) AS at_text, toString(day) AS day_text, toString(dt) AS dt_text, hour, _path`;
-
-function fromClickHouse(row: Record<string, unknown>): TypedRow {
-  return {
-    id: BigInt(row.id_text as string),
-    label: row.label as string | null,
-    qty: row.qty as number | null,
-    big: row.big_text === null ? null : BigInt(row.big_text as string),
-    price: row.price as number | null,
-    ok: row.ok as boolean | null,
-    at: row.at_text === null ? null : BigInt(row.at_text as string),
-    day: row.day_text as string | null,
-  };
-}
+const SELECT_TYPED_PARTITIONED = `${SELECT_TYPED}, toString(dt) AS dt_text, hour, _path`;
 
 /** The versions in the stream's log folder, in order. */
 function logVersions(lake: string, stream: string): number[] {
@@ -91,9 +74,9 @@ describe('each stream is a Delta Lake table', () => {
     await post(stream.name, toNdjson(ROWS.slice(1500)), 'application/x-ndjson');
     await service.app.deltaLog!.settle();
 
-    const rows = await queryDelta(lake, `SELECT ${SELECT_TYPED} FROM ${table(stream.name)} ORDER BY id`);
+    const rows = await queryDelta(lake, `SELECT ${SELECT_TYPED_PARTITIONED} FROM ${table(stream.name)} ORDER BY id`);
     assert.equal(rows.length, ROWS.length);
-    for (let i = 0; i < ROWS.length; i++) assert.deepEqual(fromClickHouse(rows[i]!), ROWS[i], `row ${i + 1}`);
+    for (let i = 0; i < ROWS.length; i++) assert.deepEqual(typedRowOf(rows[i]!), ROWS[i], `row ${i + 1}`);
     for (const row of rows) {
       const folder = `dt=${row.dt_text}/hour=${String(row.hour).padStart(2, '0')}/`;
       assert.ok(String(row._path).includes(folder), `${row._path} is in ${folder}`);
@@ -305,7 +288,7 @@ describe('each stream is a Delta Lake table', () => {
       const s3Table = `deltaLake('${endpoint}/${bucket}/${stream.name}/', 'S3RVER', 'S3RVER')`;
       const rows = await queryDelta(lake, `SELECT ${SELECT_TYPED} FROM ${s3Table} ORDER BY id`);
       assert.equal(rows.length, 800);
-      for (let i = 0; i < 800; i++) assert.deepEqual(fromClickHouse(rows[i]!), ROWS[i], `row ${i + 1}`);
+      for (let i = 0; i < 800; i++) assert.deepEqual(typedRowOf(rows[i]!), ROWS[i], `row ${i + 1}`);
     } finally {
       await onS3.close();
     }

@@ -58,3 +58,59 @@ function jsonValue(column: Column, bytes: Uint8Array, bound: 'min' | 'max'): str
       return null;
   }
 }
+
+interface ParsedStats {
+  numRecords: number;
+  minValues?: Record<string, unknown>;
+  maxValues?: Record<string, unknown>;
+  nullCount?: Record<string, number>;
+}
+
+/**
+ * The statistics of a file holding the rows of several (a compaction's): counts added, the least minimum
+ * and the greatest maximum of each column. A column loses its bounds when a file has none for it, or when
+ * one is a 64-bit integer past 2^53 (JSON.parse cannot keep it exact); `rows` stands in for a file with
+ * no statistics.
+ */
+export function mergeFileStats(columns: readonly Column[], files: readonly { stats: string | null; rows: number }[]): string {
+  const parsed = files.map((file): ParsedStats => (file.stats ? (JSON.parse(file.stats) as ParsedStats) : { numRecords: file.rows }));
+  const merged: Required<ParsedStats> = { numRecords: 0, minValues: {}, maxValues: {}, nullCount: {} };
+  for (const stats of parsed) merged.numRecords += stats.numRecords;
+  for (const column of columns) {
+    const nulls = parsed.map((stats) => stats.nullCount?.[column.name]);
+    if (nulls.every((count) => typeof count === 'number')) merged.nullCount[column.name] = nulls.reduce((sum, count) => sum! + count!, 0)!;
+    const min = bound(
+      column,
+      parsed.map((stats) => stats.minValues?.[column.name]),
+      -1,
+    );
+    const max = bound(
+      column,
+      parsed.map((stats) => stats.maxValues?.[column.name]),
+      1,
+    );
+    if (min !== undefined && max !== undefined) {
+      merged.minValues[column.name] = min;
+      merged.maxValues[column.name] = max;
+    }
+  }
+  return JSON.stringify(merged);
+}
+
+/** The least (`sign` -1) or greatest (1) of the files' bounds, or undefined when one is missing or inexact. */
+function bound(column: Column, values: unknown[], sign: 1 | -1): unknown {
+  let best: unknown;
+  for (const value of values) {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) return undefined;
+    if (best === undefined || compareBounds(column, value, best) * sign > 0) best = value;
+  }
+  return best;
+}
+
+/** Strings compare as UTF-8 bytes (as Delta readers do); dates and timestamps as their ISO text. */
+function compareBounds(column: Column, a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (column.type === 'string') return Buffer.compare(Buffer.from(String(a)), Buffer.from(String(b)));
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+}

@@ -156,15 +156,8 @@ export async function parquetWasmWrite(
   { zstd, statistics }: { zstd: boolean; statistics: boolean },
   ipc = new IpcBuffer(),
 ): Promise<Uint8Array> {
-  const {
-    Compression,
-    EnabledStatistics,
-    Encoding,
-    Table: WasmTable,
-    writeParquet,
-    WriterPropertiesBuilder,
-    WriterVersion,
-  } = await loadParquetWasm();
+  const parquetWasm = await loadParquetWasm();
+  const { Table: WasmTable, writeParquet } = parquetWasm;
   const rows = chunks.reduce((total, chunk) => total + chunk.rows, 0);
   const metadata = {
     [PARQUET_METADATA_KEYS.stream]: options.stream,
@@ -174,20 +167,36 @@ export async function parquetWasmWrite(
   const { schema: arrowSchema, batches } = toRecordBatches(schema, chunks, metadata);
   // fromIPCStream copies the stream into wasm memory, so the IPC buffer is free again after it.
   const wasmTable = WasmTable.fromIPCStream(ipc.collect(arrowSchema, batches));
+  const properties = writerProperties(parquetWasm, schema, { rowGroupRows: options.rowGroupRows, metadata, zstd, statistics });
+  // writeParquet takes ownership of the wasm table and properties and frees them.
+  return writeParquet(wasmTable, properties);
+}
+
+/**
+ * How Sluice writes Parquet with parquet-wasm (batches here, compacted files in lake/compact-files.ts):
+ * zstd and chunk statistics unless the native route adds them, row groups of at most `rowGroupRows`,
+ * dictionaries for strings only, DELTA_BINARY_PACKED for integers, dates and timestamps.
+ */
+export function writerProperties(
+  parquetWasm: typeof import('parquet-wasm'),
+  schema: StreamSchema,
+  options: { rowGroupRows: number; metadata: Record<string, string>; zstd: boolean; statistics: boolean },
+): import('parquet-wasm').WriterProperties {
+  const { Compression, EnabledStatistics, Encoding, WriterPropertiesBuilder, WriterVersion } = parquetWasm;
   // Dictionary encoding only pays off for strings (repeated labels); for numbers and timestamps it
   // roughly doubles the encoding time and makes files larger (measured on the benchmark dataset). A
   // dictionary page of at most 256 KiB (the default is 1 MiB) makes a string column of mostly distinct
   // values fall back to plain encoding early instead of hashing them all: encoding ~30 % faster on the
   // benchmark dataset, files slightly smaller.
   let builder = new WriterPropertiesBuilder()
-    .setCompression(zstd ? Compression.ZSTD : Compression.UNCOMPRESSED)
-    .setStatisticsEnabled(statistics ? EnabledStatistics.Chunk : EnabledStatistics.None)
+    .setCompression(options.zstd ? Compression.ZSTD : Compression.UNCOMPRESSED)
+    .setStatisticsEnabled(options.statistics ? EnabledStatistics.Chunk : EnabledStatistics.None)
     .setMaxRowGroupSize(options.rowGroupRows)
     .setWriterVersion(WriterVersion.V1)
     .setDictionaryEnabled(false)
     .setDictionaryPageSizeLimit(DICTIONARY_PAGE_BYTES)
     .setCreatedBy('sluice')
-    .setKeyValueMetadata(new Map(Object.entries(metadata)));
+    .setKeyValueMetadata(new Map(Object.entries(options.metadata)));
   // Integers, dates and timestamps are written as DELTA_BINARY_PACKED (in the Parquet format since 2.0,
   // read by DuckDB, Arrow / pandas, Spark 3.3+, Trino and ClickHouse): sequential ids and sorted times
   // shrink to a few bits a value before zstd sees them, so encoding is ~12 % faster and files ~11 %
@@ -196,8 +205,7 @@ export async function parquetWasmWrite(
     if (column.type === 'string') builder = builder.setColumnDictionaryEnabled(column.name, true);
     else if (DELTA_TYPES.has(column.type)) builder = builder.setColumnEncoding(column.name, Encoding.DELTA_BINARY_PACKED);
   }
-  // writeParquet takes ownership of the wasm table and properties and frees them.
-  return writeParquet(wasmTable, builder.build());
+  return builder.build();
 }
 
 /** The parts of the chunks' column `column` that hold rows [firstRow, firstRow + rows) of the batch. */

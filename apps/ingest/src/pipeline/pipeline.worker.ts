@@ -3,6 +3,7 @@
  * chunks, and encodes batches into Parquet. Both are CPU work kept off the main thread's event loop.
  */
 import { parentPort } from 'node:worker_threads';
+import { compactFiles } from '../lake/compact-files';
 import { deltaFileStats } from '../lake/file-stats';
 import { loadParquetWasm, ParquetEncoder } from './parquet-encode';
 import { CsvParser } from './parse/csv-parser';
@@ -142,6 +143,13 @@ port.on('message', (message: ToWorker) => {
       return;
     case 'ipc-to-parquet':
       encoding = encoding.then(() => ipcToParquet(message));
+      return;
+    case 'compact':
+      // Not behind the encodes: it yields between its inputs, and they run meanwhile.
+      compactFiles(message.schema, message.inputs, message.output, message.options).then(
+        ({ rows, bytes }) => send({ kind: 'compacted', job: message.job, rows, bytes }),
+        (error: Error) => send({ kind: 'compact-failed', job: message.job, message: error.message }),
+      );
       return;
   }
 });

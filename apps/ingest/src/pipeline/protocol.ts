@@ -1,5 +1,6 @@
 /** Messages between the main thread and the pipeline workers. Buffers are transferred, never copied. */
 import type { StreamSchema } from '@sluice/shared';
+import type { CompactOptions } from '../lake/compact-files';
 import type { EncodeOptions } from './parquet-encode';
 import type { ParsedChunk } from './parse/columns';
 import type { ParseOptions, RowError } from './parse/record-sink';
@@ -15,7 +16,9 @@ export type ToWorker =
   | { kind: 'warm' }
   | { kind: 'encode'; job: number; schema: StreamSchema; chunks: ParsedChunk[]; options: EncodeOptions }
   /** An Arrow IPC stream written as Parquet as it is (the Delta log's checkpoints). */
-  | { kind: 'ipc-to-parquet'; job: number; ipc: Uint8Array };
+  | { kind: 'ipc-to-parquet'; job: number; ipc: Uint8Array }
+  /** Small Parquet files (local paths) rewritten as one (lake/compact-files.ts). */
+  | { kind: 'compact'; job: number; schema: StreamSchema; inputs: string[]; output: string; options: CompactOptions };
 
 export interface ParseProgress {
   session: number;
@@ -41,6 +44,8 @@ export type FromWorker =
   /** `stats`: the file's Delta statistics (JSON), when asked for. */
   | { kind: 'encoded'; job: number; parquet: Uint8Array; stats?: string }
   | { kind: 'encode-failed'; job: number; message: string }
+  | { kind: 'compacted'; job: number; rows: number; bytes: number }
+  | { kind: 'compact-failed'; job: number; message: string }
   /** Something the service's log should say (the worker has no logger). */
   | { kind: 'warning'; message: string }
   /** The worker has loaded its modules and takes messages. */

@@ -9,6 +9,7 @@
  */ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { StreamSchema } from '@sluice/shared';
+import type { CompactOptions } from '../lake/compact-files';
 import type { EncodeOptions } from './parquet-encode';
 import type { ParsedChunk } from './parse/columns';
 import type { ParseOptions } from './parse/record-sink';
@@ -50,6 +51,8 @@ export class WorkerPool {
   readonly blocks = new BodyBlocks();
   private readonly sessions = new Map<number, ParseSession>();
   private readonly jobs = new Map<number, { slot: Slot; resolve(encoded: Encoded): void; reject(error: Error): void }>();
+  /** Compactions in hand: not counted as an encoder's jobs (they do not hold ingest's batches back). */
+  private readonly compactions = new Map<number, { resolve(result: { rows: number; bytes: number }): void; reject(error: Error): void }>();
   private backlogWaiters: Array<() => void> = [];
   private nextId = 1;
   private closing = false;
@@ -133,6 +136,13 @@ export class WorkerPool {
       this.wakeReaders();
       return;
     }
+    if (message.kind === 'compacted' || message.kind === 'compact-failed') {
+      const task = this.compactions.get(message.job);
+      this.compactions.delete(message.job);
+      if (message.kind === 'compacted') task?.resolve({ rows: message.rows, bytes: message.bytes });
+      else task?.reject(new Error(message.message));
+      return;
+    }
     this.sessions.get(message.session)?.receive(message);
   }
 
@@ -197,6 +207,20 @@ export class WorkerPool {
   /** Writes an Arrow IPC stream as a Parquet file, on an encoder (the main thread never loads parquet-wasm). */
   async ipcToParquet(ipc: Uint8Array): Promise<Uint8Array> {
     return (await this.encoderJob((job) => ({ kind: 'ipc-to-parquet', job, ipc }), [ipc.buffer as ArrayBuffer])).parquet;
+  }
+
+  /** Rewrites small Parquet files (local paths) as one file at `output`, on an encoder (lake/compact-files.ts). */
+  compact(schema: StreamSchema, inputs: string[], output: string, options: CompactOptions): Promise<{ rows: number; bytes: number }> {
+    const job = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.compactions.set(job, { resolve, reject });
+      try {
+        this.post(this.leastBusyEncoder(), { kind: 'compact', job, schema, inputs, output, options });
+      } catch (error) {
+        this.compactions.delete(job);
+        reject(error);
+      }
+    });
   }
 
   /** A job for the encoder with the fewest in hand, answered with the Parquet bytes it makes. */

@@ -4,6 +4,7 @@
  */
 import fp from 'fastify-plugin';
 import type { Config } from '../config';
+import { Compactor } from '../lake/compactor';
 import { writeCheckpoint } from '../lake/delta-checkpoint';
 import { DeltaLogWriter } from '../lake/delta-log-writer';
 import { Admission } from '../pipeline/admission';
@@ -21,6 +22,8 @@ declare module 'fastify' {
     janitor: OrphanJanitor;
     /** Writes each stream's Delta log from the manifest; null when DELTA_LOG=off. */
     deltaLog: DeltaLogWriter | null;
+    /** Compacts small files, drops partitions past retention, vacuums (in the background unless COMPACTION=off). */
+    compactor: Compactor;
     admission: Admission;
     budget: ByteBudget;
     draining: boolean;
@@ -103,12 +106,28 @@ export const pipelinePlugin = fp<{ config: Config }>(
       graceMs: config.orphanGraceMs,
       intervalMs: Math.min(5 * 60_000, Math.max(1_000, Math.floor(config.orphanGraceMs / 4))),
     });
+    const compactor = new Compactor({
+      db: app.db,
+      store: app.store,
+      pool,
+      log: app.log,
+      metrics: app.metrics,
+      retry: config.sinkRetry,
+      ...config.compaction,
+      // Long enough for a file of COMPACTION_TARGET_BYTES; renewed before each file.
+      leaseMs: 5 * 60_000,
+      rowGroupRows: config.rowGroupRows,
+      logged: deltaLog !== null,
+      onRemoved: (streamId) => deltaLog?.wake(streamId),
+    });
     app.addHook('onReady', async () => {
       janitor.start();
       deltaLog?.start();
+      if (config.compaction.background) compactor.start();
     });
     app.decorate('janitor', janitor);
     app.decorate('deltaLog', deltaLog);
+    app.decorate('compactor', compactor);
     app.decorate('pipeline', pipeline);
     app.decorate('admission', admission);
     app.decorate('budget', budget);
@@ -121,6 +140,7 @@ export const pipelinePlugin = fp<{ config: Config }>(
     });
     app.addHook('onClose', async () => {
       await janitor.stop();
+      await compactor.stop();
       // The files committed last go into the log before the leases are given up.
       await deltaLog?.settle().catch((error: unknown) => app.log.warn({ err: error }, 'the Delta log could not catch up before stopping'));
       await deltaLog?.stop();

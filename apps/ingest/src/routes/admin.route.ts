@@ -102,6 +102,27 @@ export function adminRoutes(streams: StreamCache): FastifyPluginAsyncZod {
     );
 
     app.post(
+      '/v1/admin/streams/:name/compact',
+      {
+        schema: {
+          summary: "Compact a stream's small files now: every partition with two or more, whatever their age",
+          tags: ['admin'],
+          params: streamParams,
+          security,
+        },
+      },
+      async (request) => {
+        const stream = await getStream(app.db, request.params.name);
+        const compactions = await app.compactor.compactNow(stream.name);
+        return {
+          compactions,
+          filesIn: compactions.reduce((sum, each) => sum + each.filesIn, 0),
+          filesOut: compactions.length,
+        };
+      },
+    );
+
+    app.post(
       '/v1/admin/keys',
       {
         schema: {

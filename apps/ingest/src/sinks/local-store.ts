@@ -5,6 +5,7 @@
  * file in it.
  */
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ObjectStore, StoredObject } from './object-store';
@@ -31,6 +32,13 @@ export class LocalStore implements ObjectStore {
     await this.place(key, body, (temp, target) => fs.rename(temp, target));
   }
 
+  async putFile(key: string, file: string): Promise<void> {
+    const copy = async (handle: fs.FileHandle) => {
+      for await (const chunk of createReadStream(file)) await handle.write(chunk as Buffer);
+    };
+    await this.place(key, copy, (temp, target) => fs.rename(temp, target));
+  }
+
   /** Links the written file into place, which fails when the target exists: nothing is replaced. */
   async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
     try {
@@ -49,14 +57,19 @@ export class LocalStore implements ObjectStore {
   }
 
   /** Writes a temporary file beside the target, fsyncs it, moves it into place with `move`, fsyncs the folders. */
-  private async place(key: string, body: Uint8Array, move: (temp: string, target: string) => Promise<void>): Promise<void> {
+  private async place(
+    key: string,
+    body: Uint8Array | ((handle: fs.FileHandle) => Promise<void>),
+    move: (temp: string, target: string) => Promise<void>,
+  ): Promise<void> {
     const target = this.pathOf(key);
     const dir = path.dirname(target);
     const firstMade = await fs.mkdir(dir, { recursive: true });
     const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
     const handle = await fs.open(temp, 'wx');
     try {
-      await handle.writeFile(body);
+      if (body instanceof Uint8Array) await handle.writeFile(body);
+      else await body(handle);
       await handle.sync();
     } finally {
       await handle.close();

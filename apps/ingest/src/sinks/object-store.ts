@@ -17,6 +17,8 @@ export interface ObjectStore {
    * writes, which servers without them ignore: there the log writer's lease alone keeps writers apart).
    */
   putIfAbsent(key: string, body: Uint8Array): Promise<boolean>;
+  /** Stores a local file's content as the object, streaming it (never whole in memory), atomically as `put`. */
+  putFile(key: string, file: string): Promise<void>;
   /** Reads bytes [start, end) of an object; the whole object when no range is given. */
   get(key: string, range?: { start: number; end: number }): Promise<Uint8Array>;
   /** The object's size, or null when it does not exist. */

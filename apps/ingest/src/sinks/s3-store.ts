@@ -3,6 +3,7 @@
  * is atomic: readers see the whole object or nothing. Retries are the caller's (see retry.ts), so the
  * SDK's own are off and every attempt is counted.
  */
+import { createReadStream } from 'node:fs';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -59,6 +60,18 @@ export class S3Store implements ObjectStore {
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.options.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' },
+      partSize: Math.max(this.options.multipartThreshold, 5 * 1024 * 1024),
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    await upload.done();
+  }
+
+  /** A multipart upload from the file, a part (of the multipart threshold, at least 5 MiB) at a time. */
+  async putFile(key: string, file: string): Promise<void> {
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.options.bucket, Key: key, Body: createReadStream(file), ContentType: 'application/vnd.apache.parquet' },
       partSize: Math.max(this.options.multipartThreshold, 5 * 1024 * 1024),
       queueSize: 2,
       leavePartsOnError: false,

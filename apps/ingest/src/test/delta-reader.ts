@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import type { TypedRow } from './typed-rows';
 
 const chdb = createRequire(import.meta.url).resolve('chdb');
 const run = promisify(execFile);
@@ -22,4 +23,25 @@ export async function queryDelta(lakeDir: string, sql: string): Promise<Record<s
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/**
+ * The typed-rows columns as a SELECT list: 64-bit integers and timestamps as text (JSON numbers lose their
+ * precision past 2^53); aliases differ from the columns they read, so that ORDER BY id sorts by the column.
+ */
+export const SELECT_TYPED = `toString(id) AS id_text, label, qty, toString(big) AS big_text, price, ok,
+  toString(toUnixTimestamp64Micro(at)) AS at_text, toString(day) AS day_text`;
+
+/** A row selected with SELECT_TYPED, as the typed row it was sent as. */
+export function typedRowOf(row: Record<string, unknown>): TypedRow {
+  return {
+    id: BigInt(row.id_text as string),
+    label: row.label as string | null,
+    qty: row.qty as number | null,
+    big: row.big_text === null ? null : BigInt(row.big_text as string),
+    price: row.price as number | null,
+    ok: row.ok as boolean | null,
+    at: row.at_text === null ? null : BigInt(row.at_text as string),
+    day: row.day_text as string | null,
+  };
 }

@@ -40,8 +40,10 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     LAKE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-lake-')),
     PIPELINE_WORKERS: '2',
     // Every suite shares the run's database but has a lake of its own: a Delta log writer would catch up
-    // every suite's streams into its own lake. The log's suites turn it on, on a database of their own.
+    // every suite's streams into its own lake, and a compactor compact them there. The lake's suites turn
+    // them on, on a database of their own.
     DELTA_LOG: 'off',
+    COMPACTION: 'off',
     ...overrides,
   });
 }

@@ -55,6 +55,7 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
       LOG_LEVEL: 'warn',
       // As in harness.ts: the run's database is shared by suites with lakes of their own.
       DELTA_LOG: 'off',
+      COMPACTION: 'off',
       ...env,
     }),
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -53,7 +53,7 @@ export interface PendingLogFile {
  * Committed files that no Delta commit has added yet, in commit order: about `limit` of them, never
  * splitting files committed together (an all-or-nothing request's go into one Delta commit).
  */
-export async function pendingLogFiles(db: Db, streamId: string, limit: number): Promise<PendingLogFile[]> {
+export async function pendingLogFiles(db: Pick<Db, '$queryRaw'>, streamId: string, limit: number): Promise<PendingLogFile[]> {
   const rows = await db.$queryRaw<(Omit<PendingLogFile, 'bytes'> & { bytes: bigint })[]>`
     SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup", "stats" FROM "DataFile"
     WHERE "streamId" = ${streamId} AND "deltaVersion" IS NULL AND "state" = 'committed'
@@ -70,12 +70,58 @@ export async function pendingLogFiles(db: Db, streamId: string, limit: number): 
   return rows.map((row) => ({ ...row, bytes: Number(row.bytes) }));
 }
 
+export interface PendingRemoval {
+  objectKey: string;
+  bytes: number;
+  removedAt: Date;
+  /** True when the file's rows left the table (retention); false when another file holds them (compaction). */
+  dataChange: boolean;
+}
+
+export interface PendingLogChanges {
+  adds: PendingLogFile[];
+  removes: PendingRemoval[];
+}
+
+/**
+ * What the next Delta commit holds: the pending adds (`pendingLogFiles`) and the removals that go with
+ * them, read in one snapshot. A compaction's removals go in the commit that adds the file replacing them,
+ * never before it (a reader would see the rows gone); a retention's removals, which replace nothing, go
+ * in the next commit.
+ */
+export async function pendingLogChanges(db: Db, streamId: string, limit: number): Promise<PendingLogChanges> {
+  return db.$transaction(
+    async (tx) => {
+      const adds = await pendingLogFiles(tx, streamId, limit);
+      const groups = [...new Set(adds.flatMap((file) => (file.commitGroup ? [file.commitGroup] : [])))];
+      const rows = await tx.$queryRaw<{ objectKey: string; bytes: bigint; removedAt: Date; replaced: boolean }[]>`
+        SELECT r."objectKey", r."bytes", r."removedAt",
+               EXISTS (SELECT 1 FROM "DataFile" a WHERE a."commitGroup" = r."removeGroup" AND a."state" = 'committed') AS "replaced"
+        FROM "DataFile" r
+        WHERE r."streamId" = ${streamId} AND r."state" = 'removed' AND r."removedVersion" IS NULL AND r."deltaVersion" IS NOT NULL
+          AND (r."removeGroup" = ANY(${groups}::text[])
+               OR NOT EXISTS (SELECT 1 FROM "DataFile" a WHERE a."commitGroup" = r."removeGroup" AND a."state" = 'committed' AND a."deltaVersion" IS NULL))
+        ORDER BY r."removedAt", r."id"`;
+      const removes = rows.map((row) => ({
+        objectKey: row.objectKey,
+        bytes: Number(row.bytes),
+        removedAt: row.removedAt,
+        dataChange: !row.replaced,
+      }));
+      return { adds, removes };
+    },
+    { isolationLevel: 'RepeatableRead' },
+  );
+}
+
 export interface LogCommitRecord {
   streamId: string;
   holder: string;
   version: number;
   /** The object keys of the files the commit added. */
   added: string[];
+  /** The object keys of the files the commit removed. */
+  removed?: string[];
   /** The schema version its metaData declared, when it had one. */
   schemaVersion?: number;
   checkpoint?: boolean;
@@ -98,6 +144,11 @@ export async function recordDeltaCommit(db: Db, commit: LogCommitRecord): Promis
         UPDATE "DataFile" SET "deltaVersion" = ${version}
         WHERE "streamId" = ${streamId} AND "objectKey" = ANY(${added}::text[]) AND "deltaVersion" IS NULL`;
     }
+    if (commit.removed && commit.removed.length > 0) {
+      await tx.$executeRaw`
+        UPDATE "DataFile" SET "removedVersion" = ${version}
+        WHERE "streamId" = ${streamId} AND "objectKey" = ANY(${commit.removed}::text[]) AND "removedVersion" IS NULL`;
+    }
     return true;
   });
 }
@@ -109,11 +160,12 @@ export async function recordDeltaCheckpoint(db: Db, streamId: string, holder: st
     WHERE "streamId" = ${streamId} AND "holder" = ${holder}`;
 }
 
-/** The files a version of the log holds (those added at or before it), for a checkpoint. */
+/** The files a version of the log holds (added at or before it, not removed by then), for a checkpoint. */
 export async function activeLogFiles(db: Db, streamId: string, version: number): Promise<PendingLogFile[]> {
   const rows = await db.$queryRaw<(Omit<PendingLogFile, 'bytes'> & { bytes: bigint })[]>`
     SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup", "stats" FROM "DataFile"
-    WHERE "streamId" = ${streamId} AND "deltaVersion" <= ${version} AND "state" = 'committed'
+    WHERE "streamId" = ${streamId} AND "deltaVersion" <= ${version} AND "state" IN ('committed', 'removed')
+      AND ("removedVersion" IS NULL OR "removedVersion" > ${version})
     ORDER BY "createdAt", "id"`;
   return rows.map((row) => ({ ...row, bytes: Number(row.bytes) }));
 }

@@ -3,3 +3,4 @@ export * from './keys';
 export * from './files';
 export * from './idempotency';
 export * from './delta';
+export * from './lake';

@@ -34,6 +34,7 @@ export function toStreamDto(row: StreamRow): StreamDto {
     delimiter: row.delimiter,
     allowNonFinite: row.allowNonFinite,
     sinks: (row.sinks ?? {}) as StreamDto['sinks'],
+    retentionDays: row.retentionDays,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -64,6 +65,7 @@ export async function createStream(db: Db, input: StreamDefinitionInput | unknow
         delimiter: definition.delimiter,
         allowNonFinite: definition.allowNonFinite,
         sinks: definition.sinks as Prisma.InputJsonValue,
+        retentionDays: definition.retentionDays,
         versions: { create: { id: newId('sv'), version: 1, columns: definition.schema.columns as Prisma.InputJsonValue } },
       },
       include: currentVersionOnly,

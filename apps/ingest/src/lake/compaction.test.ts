@@ -1,0 +1,187 @@
+/**
+ * Compaction, retention and vacuum, read back through ClickHouse's Delta reader (chdb): 300 small files
+ * become one with the same rows in one Delta commit, while a reader counting in a loop never sees another
+ * count; keyed requests' records follow their rows; partitions past retention leave the table; removed
+ * objects leave the store only when vacuumed.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { commitDataFile, reserveDataFile } from '@sluice/db';
+import { applyMigrations } from '@sluice/db/migrate';
+import type { IngestResultDto } from '@sluice/shared';
+import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase } from '@sluice/testkit';
+import { queryDelta, SELECT_TYPED, typedRowOf } from '../test/delta-reader';
+import { startTestService, type TestService } from '../test/harness';
+import { ALL_TYPES, toCsv, typedRows } from '../test/typed-rows';
+import { logKey } from './delta-actions';
+
+const ROWS = typedRows(3000);
+
+/** A log entry's line: one action, by its name. */
+type Action = Partial<
+  Record<
+    'commitInfo' | 'add' | 'remove' | 'metaData' | 'protocol',
+    { operation?: string; path: string; dataChange: boolean; stats: string }
+  >
+>;
+
+/** Each version's actions, parsed. */
+function logEntries(lake: string, stream: string): { version: number; actions: Action[] }[] {
+  return fs
+    .readdirSync(path.join(lake, stream, '_delta_log'))
+    .filter((name) => /^\d{20}\.json$/.test(name))
+    .map((name) => Number(name.slice(0, 20)))
+    .sort((a, b) => a - b)
+    .map((version) => ({
+      version,
+      actions: fs
+        .readFileSync(path.join(lake, logKey(stream, version)), 'utf8')
+        .split('\n')
+        .filter((line) => line.trim())
+        .map((line) => JSON.parse(line) as Action),
+    }));
+}
+
+/** The data files under the stream's prefix (not the log's checkpoints), relative to it. */
+function parquetObjects(lake: string, stream: string): string[] {
+  return (fs.readdirSync(path.join(lake, stream), { recursive: true }) as string[])
+    .filter((name) => name.endsWith('.parquet') && !name.startsWith('_delta_log'))
+    .sort();
+}
+
+describe('compaction, retention and vacuum', () => {
+  let service: TestService;
+  let lake: string;
+  let key: string;
+  const adminUrl = process.env.TEST_ADMIN_DATABASE_URL ?? DEFAULT_ADMIN_URL;
+  let databaseUrl: string;
+  before(async () => {
+    databaseUrl = await createDatabase(adminUrl, 'sluice_compaction');
+    await applyMigrations({ databaseUrl });
+    // Compaction on demand and by explicit passes only; removed objects are vacuumable at once.
+    service = await startTestService({
+      env: { DATABASE_URL: databaseUrl, DELTA_LOG: 'on', DELTA_COMMIT_DELAY_MS: '0', LAKE_VACUUM_HOURS: '0', STREAM_CACHE_TTL_MS: '0' },
+    });
+    lake = (service.config.store as { dir: string }).dir;
+    key = (await service.createKey('*')).key;
+  });
+  after(async () => {
+    await service.close();
+    await dropDatabase(adminUrl, databaseUrl);
+  });
+
+  const table = (stream: string) => `deltaLakeLocal('${path.join(lake, stream)}')`;
+
+  it('300 small files become one: the same rows, one commit, and a reader counting meanwhile always counts them all', {
+    timeout: 300_000,
+  }, async () => {
+    // Each request's rows flush at once (a 10 ms batch age), so each is a file of its own.
+    const stream = await service.createStream({ schema: { columns: ALL_TYPES }, batch: { maxAgeMs: 10 } });
+    const keyed = `compaction-${stream.name}`;
+    for (let i = 0; i < 300; i++) {
+      const headers: Record<string, string> = { 'content-type': 'text/csv' };
+      if (i === 7) headers['idempotency-key'] = keyed;
+      const response = await service.post(stream.name, key, toCsv(ROWS.slice(i * 10, i * 10 + 10)), headers);
+      assert.equal(response.status, 200, await response.text());
+    }
+    await service.app.deltaLog!.settle();
+    const before = await queryDelta(lake, `SELECT count() AS n, uniqExact(_path) AS files FROM ${table(stream.name)}`);
+    assert.equal(before[0]!.n, 3000);
+    const filesBefore = before[0]!.files as number;
+    assert.ok(filesBefore >= 300, `${filesBefore} files before`);
+    const versionsBefore = logEntries(lake, stream.name).length;
+
+    // A reader counts the table in a loop while the stream is compacted and the log written.
+    let reading = true;
+    const counts: number[] = [];
+    const reader = (async () => {
+      while (reading) {
+        const [row] = await queryDelta(lake, `SELECT count() AS n FROM ${table(stream.name)}`);
+        counts.push(row!.n as number);
+      }
+    })();
+    // Let it read before, too.
+    while (counts.length < 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    const response = await service.admin('POST', `/v1/admin/streams/${stream.name}/compact`);
+    const text = await response.text();
+    assert.equal(response.status, 200, text);
+    const answer = JSON.parse(text) as { filesIn: number; filesOut: number; compactions: { rows: number }[] };
+    assert.equal(answer.filesIn, filesBefore);
+    assert.ok(answer.filesOut >= 1 && answer.filesOut <= 2, `${answer.filesOut} files written (one per hour partition)`);
+    await service.app.deltaLog!.settle();
+    const readsBefore = counts.length;
+    while (counts.length < readsBefore + 2) await new Promise((resolve) => setTimeout(resolve, 50));
+    reading = false;
+    await reader;
+    assert.deepEqual(new Set(counts), new Set([3000]), `the reader counted ${counts.length} times, always 3000`);
+
+    const rows = await queryDelta(lake, `SELECT ${SELECT_TYPED}, _path FROM ${table(stream.name)} ORDER BY id`);
+    assert.equal(rows.length, 3000);
+    for (let i = 0; i < ROWS.length; i++) assert.deepEqual(typedRowOf(rows[i]!), ROWS[i], `row ${i + 1}`);
+    assert.equal(new Set(rows.map((row) => row._path)).size, answer.filesOut, 'read from the compacted files only');
+
+    // One commit removed the 300 and added the new: operation OPTIMIZE, nothing changed for readers.
+    const entries = logEntries(lake, stream.name).slice(versionsBefore);
+    const compaction = entries.filter((entry) => entry.actions.some((action) => action.remove));
+    assert.equal(compaction.length, 1, 'one Delta commit');
+    const actions = compaction[0]!.actions;
+    assert.equal(actions.find((action) => action.commitInfo)!.commitInfo!.operation, 'OPTIMIZE');
+    assert.equal(actions.filter((action) => action.remove).length, filesBefore);
+    assert.equal(actions.filter((action) => action.add).length, answer.filesOut);
+    assert.ok(actions.every((action) => !(action.add ?? action.remove) || (action.add ?? action.remove)!.dataChange === false));
+    const added = actions.find((action) => action.add)!.add!;
+    assert.equal(JSON.parse(added.stats).numRecords, answer.compactions[0]!.rows, 'the add carries the merged statistics');
+
+    // The keyed request's lines now point at the file holding them: a retry is replayed, nothing stored twice.
+    const [record] = await service.app.db.$queryRaw<{ state: string }[]>`
+      SELECT f."state"::text AS state FROM "IdempotentSpan" s JOIN "IdempotencyKey" k ON k."id" = s."idempotencyKeyId"
+      JOIN "DataFile" f ON f."id" = s."fileId" WHERE k."key" = ${keyed}`;
+    assert.equal(record?.state, 'committed');
+    const retry = await service.post(stream.name, key, toCsv(ROWS.slice(70, 80)), { 'content-type': 'text/csv', 'idempotency-key': keyed });
+    assert.equal(retry.status, 200);
+    assert.equal(retry.headers.get('idempotency-replayed'), 'true');
+
+    // The replaced objects stay in the store until vacuumed; then only the compacted files are left.
+    assert.equal(parquetObjects(lake, stream.name).length, filesBefore + answer.filesOut);
+    assert.equal(await service.app.compactor.vacuum(), filesBefore);
+    assert.equal(parquetObjects(lake, stream.name).length, answer.filesOut);
+    assert.deepEqual(await queryDelta(lake, `SELECT count() AS n FROM ${table(stream.name)}`), [{ n: 3000 }]);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    assert.match(metrics, new RegExp(`sluice_compacted_files_total\\{stream="${stream.name}"\\} ${filesBefore}`));
+    assert.match(metrics, /sluice_vacuumed_files_total \d+/);
+  });
+
+  it('a partition past retention leaves the table in one commit, and the store once vacuumed', { timeout: 120_000 }, async () => {
+    const stream = await service.createStream({ schema: { columns: ALL_TYPES }, retentionDays: 30 });
+    const answer = (await (
+      await service.post(stream.name, key, toCsv(ROWS.slice(0, 100)), { 'content-type': 'text/csv' })
+    ).json()) as IngestResultDto;
+    // The same rows as if written in 2020: a partition long past 30 days.
+    const { db, store } = service.app;
+    const old = `${stream.name}/dt=2020-01-01/hour=00/old.parquet`;
+    const parquet = await store.get(answer.files[0]!);
+    await reserveDataFile(db, { streamId: stream.id, schemaVersion: 1, key: old, rows: 100, bytes: parquet.length, clickhouse: 'skipped' });
+    await store.put(old, parquet);
+    assert.equal(await commitDataFile(db, old), true);
+    await service.app.deltaLog!.settle();
+    assert.deepEqual(await queryDelta(lake, `SELECT count() AS n FROM ${table(stream.name)}`), [{ n: 200 }]);
+
+    await service.app.compactor.pass();
+    await service.app.deltaLog!.settle();
+    assert.deepEqual(await queryDelta(lake, `SELECT count() AS n, min(dt) >= today() - 30 AS recent FROM ${table(stream.name)}`), [
+      { n: 100, recent: 1 },
+    ]);
+    const removal = logEntries(lake, stream.name).find((entry) => entry.actions.some((action) => action.remove))!;
+    assert.equal(removal.actions.find((action) => action.commitInfo)!.commitInfo!.operation, 'DELETE');
+    assert.deepEqual(
+      removal.actions.filter((action) => action.remove).map((action) => [action.remove!.path, action.remove!.dataChange]),
+      [['dt=2020-01-01/hour=00/old.parquet', true]],
+    );
+    // pass() vacuums after it removes (LAKE_VACUUM_HOURS=0 here) only once the log has the removal: the next pass.
+    await service.app.compactor.vacuum();
+    assert.ok(!parquetObjects(lake, stream.name).some((name) => name.includes('2020-01-01')), 'the old object is gone');
+    assert.equal(await db.dataFile.count({ where: { streamId: stream.id } }), 1);
+  });
+});
