@@ -159,6 +159,22 @@ test('the stream page shows its Delta table: its version, its files, and queries
   }).toPass({ timeout: 30_000 });
   await expect(table).toContainText(/[\d,]+ file\(s\), [\d.,]+ \w+ on average/);
   await expect(table.getByRole('figure', { name: 'Delta queries' })).toContainText(`deltaLakeLocal('<lake>/${streamName}')`);
+  await expect(table).toContainText('No compaction yet');
+
+  // Two more small files, then the stream compacted on demand once the log has them.
+  for (const id of [9001, 9002]) {
+    const response = await produce(apiKey, `order_id,customer,amount,paid,placed_at\n${id},Dee,1.5,true,2024-05-03T10:00:00Z\n`);
+    expect(response.status).toBe(200);
+  }
+  await expect(async () => {
+    const response = await fetch(`${ingestUrl}/v1/admin/streams/${streamName}/compact`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${process.env.E2E_ADMIN_TOKEN}` },
+    });
+    expect(((await response.json()) as { filesIn: number }).filesIn).toBeGreaterThan(1);
+  }).toPass({ timeout: 30_000 });
+  await page.reload();
+  await expect(table).toContainText(/Last compaction .+: \d+ files of dt=\d{4}-\d{2}-\d{2}\/hour=\d{2} into one/);
   await shot(page, '08b-delta-table');
 });
 

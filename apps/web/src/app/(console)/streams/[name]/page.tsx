@@ -1,4 +1,4 @@
-import { clickHouseDelivery, deltaTableSummary, findStream, listDataFiles, listSchemaVersions } from '@sluice/db';
+import { clickHouseDelivery, deltaTableSummary, findStream, lastCompaction, listDataFiles, listSchemaVersions } from '@sluice/db';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { CopyButton } from '../../../../components/copy-button';
@@ -17,11 +17,12 @@ export default async function StreamPage({ params }: { params: Promise<{ name: s
   const { name } = await params;
   const stream = await findStream(db(), name);
   if (!stream) notFound();
-  const [versions, files, delivery, table] = await Promise.all([
+  const [versions, files, delivery, table, compaction] = await Promise.all([
     listSchemaVersions(db(), name),
     listDataFiles(db(), name, { limit: 50 }),
     stream.sinks.clickhouse ? clickHouseDelivery(db(), name) : null,
     deltaTableSummary(db(), stream.id),
+    lastCompaction(db(), stream.id),
   ]);
   const queries = `-- ClickHouse (S3: deltaLake('https://<bucket endpoint>/${stream.name}/', '<key>', '<secret>'))
 SELECT count() FROM deltaLakeLocal('<lake>/${stream.name}');
@@ -72,6 +73,22 @@ SELECT count(*) FROM delta_scan('<lake>/${stream.name}');`;
             {table.pendingFiles > 0 && <> · {formatNumber(table.pendingFiles)} file(s) about to be added</>}
           </p>
         )}
+        <p>
+          {compaction ? (
+            <>
+              Last compaction {formatTime(compaction.finishedAt.toISOString())}: {formatNumber(compaction.filesIn)} files of{' '}
+              <code>{compaction.partition}</code> into one ({formatNumber(compaction.rows)} rows, {formatBytes(compaction.bytesIn)} →{' '}
+              {formatBytes(compaction.bytesOut)}).
+            </>
+          ) : (
+            <>No compaction yet: small files are compacted once a partition has enough of them.</>
+          )}{' '}
+          {stream.retentionDays !== null ? (
+            <>Keeps {formatNumber(stream.retentionDays)} day(s) of partitions.</>
+          ) : (
+            <>Keeps every partition.</>
+          )}
+        </p>
         <figure className="flush" aria-label="Delta queries">
           <pre className="code">{queries}</pre>
         </figure>
