@@ -75,6 +75,8 @@ const envSchema = z.object({
   DELTA_LOG_LEASE_MS: int(100).default(30_000),
   DELTA_LOG_POLL_MS: int(50).default(5_000),
   DELTA_COMMIT_DELAY_MS: int(0).default(1_000),
+  QUARANTINE_MAX_ROWS: int(0).default(10_000),
+  QUARANTINE_BUFFER_BYTES: int(0).default(32 * MiB),
   COMPACTION: z.enum(['on', 'off']).default('on'),
   COMPACTION_TARGET_BYTES: int(1024).default(128 * MiB),
   COMPACTION_MIN_FILES: int(2).default(16),
@@ -134,6 +136,8 @@ export interface Config {
    * versions (0: none).
    */
   deltaLog: { leaseMs: number; pollMs: number; commitDelayMs: number; checkpointInterval: number } | null;
+  /** Rejected rows stored per request (0: none), and the most bytes of them waiting in the process. */
+  quarantine: { maxRowsPerRequest: number; bufferBytes: number };
   /** Compaction, retention and vacuum (lake/compactor.ts): in the background unless COMPACTION=off; on demand always. */
   compaction: { background: boolean; targetBytes: number; minFiles: number; delayMs: number; intervalMs: number; vacuumMs: number };
 }
@@ -223,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             checkpointInterval: e.DELTA_CHECKPOINT_INTERVAL,
           }
         : null,
+    quarantine: { maxRowsPerRequest: e.QUARANTINE_MAX_ROWS, bufferBytes: e.QUARANTINE_BUFFER_BYTES },
     compaction: {
       background: e.COMPACTION === 'on',
       targetBytes: e.COMPACTION_TARGET_BYTES,

@@ -108,6 +108,18 @@ export function createMetrics() {
       labelNames: ['stream'] as const,
       registers,
     }),
+    quarantinedRows: new Counter({
+      name: 'sluice_quarantined_rows_total',
+      help: "Rejected rows stored in the streams' quarantine tables.",
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+    quarantineDropped: new Counter({
+      name: 'sluice_quarantine_dropped_rows_total',
+      help: 'Rejected rows not stored in the quarantine (past QUARANTINE_BUFFER_BYTES waiting); their answers still report them.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
     lakeCompactions: new Counter({
       name: 'sluice_compactions_total',
       help: 'Compactions committed: small files of a partition rewritten as one.',

@@ -112,3 +112,24 @@ export interface FilePreviewDto {
 }
 
 export const MAX_REPORTED_ERRORS = 100;
+
+/** A rejected row as the quarantine table holds it (GET /v1/streams/:stream/quarantine). */
+export interface QuarantineRowDto {
+  requestId: string;
+  keyId: string | null;
+  line: number;
+  column: string | null;
+  code: string;
+  message: string;
+  /** The line as sent, cut at 64 KiB; null for a line too long to have been held. */
+  raw: string | null;
+  rejectedAt: string;
+}
+
+export interface QuarantinePageDto {
+  rows: QuarantineRowDto[];
+  /** Rows in the quarantine table, whatever the filter. */
+  totalRows: number;
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}

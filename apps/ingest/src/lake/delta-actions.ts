@@ -59,9 +59,10 @@ export interface MetaDataAction {
   createdTime: number;
 }
 
-export function metaData(streamId: string, columns: readonly Column[], createdTime: number): MetaDataAction {
+/** The metaData of a table (its id derived from `idSeed`, lake-tables.ts) holding `columns`. */
+export function metaData(idSeed: string, columns: readonly Column[], createdTime: number): MetaDataAction {
   return {
-    id: tableId(streamId),
+    id: tableId(idSeed),
     format: { provider: 'parquet', options: {} },
     schemaString: deltaSchema(columns),
     partitionColumns: PARTITION_FIELDS.map((field) => field.name),

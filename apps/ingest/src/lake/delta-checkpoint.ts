@@ -6,10 +6,12 @@
  * files whose Delta version is at most the checkpoint's), not from reading the log back. The Parquet file
  * is written on an encoder worker, from an Arrow IPC stream built here.
  */
-import { activeLogFiles, recordDeltaCheckpoint, schemaColumns, type Db } from '@sluice/db';
+import { activeLogFiles, recordDeltaCheckpoint, type Db } from '@sluice/db';
 import { Bool, Field, Int32, Int64, List, Map_, Struct, Table, tableToIPC, Utf8, vectorFromArray, type DataType } from 'apache-arrow';
 import type { ObjectStore } from '../sinks/object-store';
 import { addAction, checkpointKey, lastCheckpointKey, metaData, PROTOCOL } from './delta-actions';
+import type { TableRef } from './delta-log-writer';
+import { tableColumns, tableIdSeed } from './lake-tables';
 
 const utf8 = () => new Utf8();
 const stringMap = () =>
@@ -56,20 +58,21 @@ export interface CheckpointDeps {
   toParquet: (ipc: Uint8Array) => Promise<Uint8Array>;
 }
 
-/** Writes the checkpoint of `version` for the stream whose log `holder` writes; returns its actions. */
+/** Writes the checkpoint of `version` for the table whose log `holder` writes; returns its actions. */
 export async function writeCheckpoint(
   deps: CheckpointDeps,
-  stream: { id: string; name: string },
+  lake: TableRef,
   version: number,
   schemaVersion: number,
   holder: string,
 ): Promise<number> {
   const { db, store } = deps;
-  const files = await activeLogFiles(db, stream.id, version);
-  const meta = metaData(stream.id, await schemaColumns(db, stream.id, schemaVersion), Date.now());
+  const files = await activeLogFiles(db, lake.streamId, version, lake.table);
+  const columns = await tableColumns(db, lake.streamId, lake.table, schemaVersion);
+  const meta = metaData(tableIdSeed(lake.streamId, lake.table), columns, Date.now());
   const rows = 2 + files.length;
   const at = (row: number, value: unknown) => Array.from({ length: rows }, (_, i) => (i === row ? value : null));
-  const adds = [null, null, ...files.map((file) => addAction(stream.name, file))];
+  const adds = [null, null, ...files.map((file) => addAction(lake.prefix, file))];
   const table = new Table({
     protocol: vectorFromArray(at(0, PROTOCOL), PROTOCOL_TYPE),
     metaData: vectorFromArray(
@@ -96,8 +99,8 @@ export async function writeCheckpoint(
     ),
   });
   const parquet = await deps.toParquet(tableToIPC(table, 'stream'));
-  await store.put(checkpointKey(stream.name, version), parquet);
-  await store.put(lastCheckpointKey(stream.name), Buffer.from(JSON.stringify({ version, size: rows })));
-  await recordDeltaCheckpoint(db, stream.id, holder, version);
+  await store.put(checkpointKey(lake.prefix, version), parquet);
+  await store.put(lastCheckpointKey(lake.prefix), Buffer.from(JSON.stringify({ version, size: rows })));
+  await recordDeltaCheckpoint(db, lake.streamId, holder, version, lake.table);
   return rows;
 }

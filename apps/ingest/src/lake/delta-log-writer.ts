@@ -16,15 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import {
-  claimDeltaLog,
-  pendingLogChanges,
-  recordDeltaCommit,
-  releaseDeltaLog,
-  schemaColumns,
-  type Db,
-  type DeltaLogState,
-} from '@sluice/db';
+import { claimDeltaLog, pendingLogChanges, recordDeltaCommit, releaseDeltaLog, type Db, type DeltaLogState } from '@sluice/db';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ObjectStore } from '../sinks/object-store';
 import {
@@ -38,6 +30,7 @@ import {
   serializeCommit,
   type Commit,
 } from './delta-actions';
+import { tableColumns, tableIdSeed, tablePrefix, tableSchemaVersion, type LakeTable } from './lake-tables';
 
 /** Adds in one log entry at most (files committed together may go past it). */
 const MAX_ADDS_PER_COMMIT = 5000;
@@ -53,19 +46,31 @@ export interface DeltaLogOptions {
   commitDelayMs: number;
   checkpointInterval: number;
   /** Writes the checkpoint of a version with the schema version its log declares (delta-checkpoint.ts); none when absent. */
-  checkpoint?: (stream: { id: string; name: string }, version: number, schemaVersion: number, holder: string) => Promise<unknown>;
+  checkpoint?: (table: TableRef, version: number, schemaVersion: number, holder: string) => Promise<unknown>;
   /** Called with each version recorded. */
-  onCommit?: (stream: string, version: number, adds: number) => void;
+  onCommit?: (stream: string, table: LakeTable, version: number, adds: number) => void;
 }
 
 /** A version recorded (its adds, and its schema version when it declared one), nothing to write, or a version another writer put first. */
 type Outcome = { adds: number; schemaVersion?: number } | 'done' | 'raced';
 
-interface StreamRef {
-  id: string;
-  name: string;
-  currentVersion: number;
+/** One of a stream's tables, as the writer and the checkpoint need it. */
+export interface TableRef {
+  streamId: string;
+  stream: string;
+  table: LakeTable;
+  /** Where its files and log are (lake-tables.ts). */
+  prefix: string;
+  /** The schema version its log should declare. */
+  schemaVersion: number;
 }
+
+/** The key of a table in the writer's sets. */
+const keyOf = (streamId: string, table: LakeTable) => `${table}:${streamId}`;
+const parseKey = (key: string) => {
+  const at = key.indexOf(':');
+  return { table: key.slice(0, at) as LakeTable, streamId: key.slice(at + 1) };
+};
 
 export class DeltaLogWriter {
   /** Whose lease it is: unique per process. */
@@ -91,9 +96,9 @@ export class DeltaLogWriter {
     this.schedule(0);
   }
 
-  /** Files of the stream were committed: write them to its log now rather than at the next poll. */
-  wake(streamId: string): void {
-    this.woken.add(streamId);
+  /** Files of the stream's table were committed or removed: write them to its log now rather than at the next poll. */
+  wake(streamId: string, table: LakeTable = 'data'): void {
+    this.woken.add(keyOf(streamId, table));
     // The files committed within the delay go into one version: fewer versions for readers, fewer statements.
     if (!this.running && (this.timer === null || this.due > Date.now() + this.deps.commitDelayMs)) this.schedule(this.deps.commitDelayMs);
   }
@@ -104,7 +109,10 @@ export class DeltaLogWriter {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
-    for (const streamId of this.held) await releaseDeltaLog(this.deps.db, streamId, this.id).catch(() => {});
+    for (const key of this.held) {
+      const { streamId, table } = parseKey(key);
+      await releaseDeltaLog(this.deps.db, streamId, this.id, table).catch(() => {});
+    }
     this.held.clear();
   }
 
@@ -136,12 +144,13 @@ export class DeltaLogWriter {
       this.woken.clear();
       if (this.pollDue || ids.size === 0) {
         this.pollDue = false;
-        for (const id of await streamsBehind(db)) ids.add(id);
+        for (const key of await tablesBehind(db)) ids.add(key);
       }
-      for (const id of ids) {
+      for (const key of ids) {
         if (this.closed) break;
-        await this.catchUp(id).catch((error: unknown) =>
-          log.warn({ err: error, streamId: id }, 'could not write the Delta log; retrying later'),
+        const { streamId, table } = parseKey(key);
+        await this.catchUp(streamId, table).catch((error: unknown) =>
+          log.warn({ err: error, streamId, table }, 'could not write the Delta log; retrying later'),
         );
       }
     } catch (error) {
@@ -149,45 +158,53 @@ export class DeltaLogWriter {
     }
   }
 
-  /** Writes the stream's log up to its last committed file; returns the versions written or recorded. */
-  catchUp(streamId: string): Promise<number> {
-    // One catch-up of a stream at a time in this process (passes and settle may overlap).
-    const previous = this.catchingUp.get(streamId) ?? Promise.resolve(0);
-    const next = previous.catch(() => 0).then(() => this.writeUntilCaughtUp(streamId));
-    this.catchingUp.set(streamId, next);
+  /** Writes the table's log up to its last committed file; returns the versions written or recorded. */
+  catchUp(streamId: string, table: LakeTable = 'data'): Promise<number> {
+    // One catch-up of a table at a time in this process (passes and settle may overlap).
+    const key = keyOf(streamId, table);
+    const previous = this.catchingUp.get(key) ?? Promise.resolve(0);
+    const next = previous.catch(() => 0).then(() => this.writeUntilCaughtUp(streamId, table));
+    this.catchingUp.set(key, next);
     void next
       .finally(() => {
-        if (this.catchingUp.get(streamId) === next) this.catchingUp.delete(streamId);
+        if (this.catchingUp.get(key) === next) this.catchingUp.delete(key);
       })
       .catch(() => {});
     return next;
   }
 
-  private async writeUntilCaughtUp(streamId: string): Promise<number> {
+  private async writeUntilCaughtUp(streamId: string, lakeTable: LakeTable): Promise<number> {
     const { db, store, leaseMs } = this.deps;
     let written = 0;
-    const stream = await db.stream.findUnique({ where: { id: streamId }, select: { id: true, name: true, currentVersion: true } });
-    if (!stream) return 0;
+    const row = await db.stream.findUnique({ where: { id: streamId }, select: { name: true, currentVersion: true } });
+    if (!row) return 0;
+    const table: TableRef = {
+      streamId,
+      stream: row.name,
+      table: lakeTable,
+      prefix: tablePrefix(row.name, lakeTable),
+      schemaVersion: tableSchemaVersion(row, lakeTable),
+    };
     // Only a writer that died, or another that raced this one, leaves a version unrecorded: looked for at
     // the start and after a race, not after each version this writer recorded itself.
     let look = true;
     while (!this.closed) {
       // Renewed at every version: a long catch-up keeps its lease.
-      const state = await claimDeltaLog(db, streamId, this.id, leaseMs);
+      const state = await claimDeltaLog(db, streamId, this.id, leaseMs, lakeTable);
       if (!state) break;
-      this.held.add(streamId);
+      this.held.add(keyOf(streamId, lakeTable));
       const version = state.version + 1;
-      const key = logKey(stream.name, version);
+      const key = logKey(table.prefix, version);
       const found: boolean = look && (await store.size(key)) !== null;
-      const outcome: Outcome = found ? await this.adopt(stream, version, await store.get(key)) : await this.writeNext(stream, state);
+      const outcome: Outcome = found ? await this.adopt(table, version, await store.get(key)) : await this.writeNext(table, state);
       look = outcome === 'raced';
       if (outcome === 'done') break;
       if (outcome === 'raced') continue;
       written++;
-      this.deps.onCommit?.(stream.name, version, outcome.adds);
+      this.deps.onCommit?.(table.stream, lakeTable, version, outcome.adds);
       const interval = this.deps.checkpointInterval;
       if (this.deps.checkpoint && interval > 0 && version > 0 && version % interval === 0) {
-        await this.deps.checkpoint(stream, version, outcome.schemaVersion ?? state.schemaVersion, this.id);
+        await this.deps.checkpoint(table, version, outcome.schemaVersion ?? state.schemaVersion, this.id);
       }
     }
     return written;
@@ -197,11 +214,11 @@ export class DeltaLogWriter {
    * Puts and records the next version. `done`: nothing to write, or the lease was lost; `raced`: another
    * writer put that version meanwhile (it is adopted at the next turn).
    */
-  private async writeNext(stream: StreamRef, state: DeltaLogState): Promise<Outcome> {
+  private async writeNext(table: TableRef, state: DeltaLogState): Promise<Outcome> {
     const { db, store } = this.deps;
     const version = state.version + 1;
-    const { adds: files, removes } = await pendingLogChanges(db, stream.id, MAX_ADDS_PER_COMMIT);
-    const newSchema = stream.currentVersion > state.schemaVersion;
+    const { adds: files, removes } = await pendingLogChanges(db, table.streamId, MAX_ADDS_PER_COMMIT, table.table);
+    const newSchema = table.schemaVersion > state.schemaVersion;
     if (files.length === 0 && removes.length === 0 && version > 0 && !newSchema) return 'done';
     const now = Date.now();
     // A compaction's add replaces files, adding no rows: dataChange false, as for its removes.
@@ -213,36 +230,41 @@ export class DeltaLogWriter {
         operation: version === 0 ? 'CREATE TABLE' : operationOf(files.filter((file) => !compacted(file)).length, removes),
         operationParameters: { mode: 'Append' },
         engineInfo: 'Sluice',
-        ...(newSchema ? { sluiceSchemaVersion: stream.currentVersion } : {}),
+        ...(newSchema ? { sluiceSchemaVersion: table.schemaVersion } : {}),
       },
-      adds: files.map((file) => ({ ...addAction(stream.name, file), dataChange: !compacted(file) })),
-      removes: removes.map((file) => removeAction(stream.name, file)),
+      adds: files.map((file) => ({ ...addAction(table.prefix, file), dataChange: !compacted(file) })),
+      removes: removes.map((file) => removeAction(table.prefix, file)),
     };
     if (version === 0) commit.protocol = PROTOCOL;
-    if (newSchema) commit.metaData = metaData(stream.id, await schemaColumns(db, stream.id, stream.currentVersion), now);
-    if (!(await store.putIfAbsent(logKey(stream.name, version), serializeCommit(commit)))) return 'raced';
+    if (newSchema) {
+      const columns = await tableColumns(db, table.streamId, table.table, table.schemaVersion);
+      commit.metaData = metaData(tableIdSeed(table.streamId, table.table), columns, now);
+    }
+    if (!(await store.putIfAbsent(logKey(table.prefix, version), serializeCommit(commit)))) return 'raced';
     const recorded = await recordDeltaCommit(db, {
-      streamId: stream.id,
+      streamId: table.streamId,
+      table: table.table,
       holder: this.id,
       version,
       added: files.map((file) => file.objectKey),
       removed: removes.map((file) => file.objectKey),
-      schemaVersion: newSchema ? stream.currentVersion : undefined,
+      schemaVersion: newSchema ? table.schemaVersion : undefined,
     });
-    return recorded ? { adds: files.length, schemaVersion: newSchema ? stream.currentVersion : undefined } : 'done';
+    return recorded ? { adds: files.length, schemaVersion: newSchema ? table.schemaVersion : undefined } : 'done';
   }
 
   /** Records a version found in the store, put by a writer that did not record it. */
-  private async adopt(stream: StreamRef, version: number, entry: Uint8Array): Promise<Outcome> {
+  private async adopt(table: TableRef, version: number, entry: Uint8Array): Promise<Outcome> {
     const { addPaths, removePaths, schemaVersion } = parseCommit(entry);
-    const added = addPaths.map((path) => objectKeyOfPath(stream.name, path));
-    const removed = removePaths.map((path) => objectKeyOfPath(stream.name, path));
+    const added = addPaths.map((path) => objectKeyOfPath(table.prefix, path));
+    const removed = removePaths.map((path) => objectKeyOfPath(table.prefix, path));
     this.deps.log.info(
-      { stream: stream.name, version, adds: added.length, removes: removed.length },
+      { stream: table.stream, table: table.table, version, adds: added.length, removes: removed.length },
       'recording a Delta log version found in the store',
     );
     const recorded = await recordDeltaCommit(this.deps.db, {
-      streamId: stream.id,
+      streamId: table.streamId,
+      table: table.table,
       holder: this.id,
       version,
       added,
@@ -259,14 +281,24 @@ function operationOf(appends: number, removes: readonly { dataChange: boolean }[
   return removes.some((file) => file.dataChange) ? 'DELETE' : 'OPTIMIZE';
 }
 
-/** Streams with committed files that no log entry adds yet, removed files it still holds, or no log at all. */
-async function streamsBehind(db: Db): Promise<string[]> {
-  const rows = await db.$queryRaw<{ id: string }[]>`
-    SELECT s."id" FROM "Stream" s
-    LEFT JOIN "DeltaLog" l ON l."streamId" = s."id"
+/**
+ * The tables behind their logs (as writer keys): a stream's rows with committed files that no log entry
+ * adds yet, removed files it still holds, a new schema version, or no log at all; its quarantine when it
+ * has files not yet in its log.
+ */
+async function tablesBehind(db: Db): Promise<string[]> {
+  const rows = await db.$queryRaw<{ id: string; table: LakeTable }[]>`
+    SELECT s."id", 'data' AS "table" FROM "Stream" s
+    LEFT JOIN "DeltaLog" l ON l."streamId" = s."id" AND l."lakeTable" = 'data'
     WHERE l."streamId" IS NULL OR l."schemaVersion" < s."currentVersion"
-       OR EXISTS (SELECT 1 FROM "DataFile" f WHERE f."streamId" = s."id" AND f."deltaVersion" IS NULL AND f."state" = 'committed')
-       OR EXISTS (SELECT 1 FROM "DataFile" f WHERE f."streamId" = s."id" AND f."state" = 'removed'
-                  AND f."removedVersion" IS NULL AND f."deltaVersion" IS NOT NULL)`;
-  return rows.map((row) => row.id);
+       OR EXISTS (SELECT 1 FROM "DataFile" f WHERE f."streamId" = s."id" AND f."lakeTable" = 'data' AND f."deltaVersion" IS NULL
+                  AND f."state" = 'committed')
+       OR EXISTS (SELECT 1 FROM "DataFile" f WHERE f."streamId" = s."id" AND f."lakeTable" = 'data' AND f."state" = 'removed'
+                  AND f."removedVersion" IS NULL AND f."deltaVersion" IS NOT NULL)
+    UNION ALL
+    SELECT DISTINCT f."streamId", 'quarantine' FROM "DataFile" f
+    WHERE f."lakeTable" = 'quarantine'
+      AND ((f."deltaVersion" IS NULL AND f."state" = 'committed')
+           OR (f."state" = 'removed' AND f."removedVersion" IS NULL AND f."deltaVersion" IS NOT NULL))`;
+  return rows.map((row) => keyOf(row.id, row.table));
 }

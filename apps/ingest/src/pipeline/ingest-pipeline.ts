@@ -14,6 +14,7 @@ import { feedBody } from './body-reader';
 import type { ByteBudget } from './byte-budget';
 import type { Committer } from './committer';
 import { BodyParseError, type ParseSummary } from './parse-session';
+import type { QuarantineSource, QuarantineWriter } from '../lake/quarantine';
 import type { ParseOptions, RowError } from './parse/record-sink';
 import type { BodyFormat } from './protocol';
 import { RequestFiles } from './request-files';
@@ -28,6 +29,8 @@ export interface PipelineLimits {
   chunkRows: number;
   /** Retry-After of a request refused because the budget is busy. */
   retryAfterSeconds: number;
+  /** Rejected rows of a request kept for the quarantine table (0: none). */
+  maxQuarantinedRows: number;
 }
 
 /** An attempt of a request with an Idempotency-Key (see routes/idempotency.ts). */
@@ -49,6 +52,8 @@ export interface IngestOptions {
   /** The body's Content-Length when it has one (a small body then gets a small block). */
   declaredBytes?: number;
   keyed?: KeyedAttempt;
+  /** Who sent the body: its rejected rows go to the quarantine with it. */
+  source?: QuarantineSource;
 }
 
 export interface IngestOutcome {
@@ -73,6 +78,7 @@ export class IngestPipeline {
     private readonly batchers: Batchers,
     private readonly committer: Committer,
     private readonly limits: PipelineLimits,
+    private readonly quarantine: Pick<QuarantineWriter, 'add'> | null = null,
   ) {}
 
   async ingest(
@@ -87,7 +93,7 @@ export class IngestPipeline {
     const fixedBytes = firstBlock.byteLength + stream.schema.columns.length * BUILDER_BYTES_PER_COLUMN;
     this.budget.take(fixedBytes);
     try {
-      return await this.run(stream, format, body, firstBlock, options.keyed);
+      return await this.run(stream, format, body, firstBlock, options.keyed, options.source);
     } finally {
       this.budget.release(fixedBytes);
     }
@@ -99,6 +105,7 @@ export class IngestPipeline {
     body: AsyncIterable<Uint8Array>,
     firstBlock: Uint8Array,
     keyed: KeyedAttempt | undefined,
+    source: QuarantineSource | undefined,
   ): Promise<IngestOutcome> {
     const { budget, pool } = this;
     const shared = this.batchers.of(stream);
@@ -109,7 +116,7 @@ export class IngestPipeline {
     const staging = stream.rejectMode === 'all-or-nothing' ? new Staging(budget, this.limits.retryAfterSeconds) : null;
     const errors: RowError[] = [];
     const session = pool.openBodyParse(format, this.parseOptions(stream, keyed), {
-      onRows: (chunks, rowErrors) => {
+      onRows: (chunks, rowErrors, quarantined) => {
         for (const chunk of chunks) {
           if (staging) staging.add(chunk);
           else {
@@ -118,6 +125,7 @@ export class IngestPipeline {
           }
         }
         for (const error of rowErrors) if (errors.length < MAX_REPORTED_ERRORS) errors.push(error);
+        if (quarantined.length > 0 && source) this.quarantine?.add(stream, quarantined, source);
       },
       onBodyParsed: (bytes) => budget.release(bytes),
     });
@@ -204,6 +212,7 @@ export class IngestPipeline {
       chunkRows: Math.min(this.limits.chunkRows, stream.batch.maxRows),
       chunkBytes: Math.max(64 * 1024, Math.floor(stream.batch.maxBytes / 4)),
       maxReportedErrors: MAX_REPORTED_ERRORS,
+      maxQuarantinedRows: this.quarantine ? this.limits.maxQuarantinedRows : 0,
     };
   }
 }

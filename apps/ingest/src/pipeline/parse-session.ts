@@ -5,12 +5,12 @@
  */
 import type { FromWorker, ParseProgress } from './protocol';
 import type { ParsedChunk } from './parse/columns';
-import type { RowError } from './parse/record-sink';
+import type { QuarantinedRow, RowError } from './parse/record-sink';
 import type { Slot, WorkerPool } from './worker-pool';
 
 export interface SessionHandlers {
   /** Parsed rows and rejected-row reports, in body order. */
-  onRows(chunks: ParsedChunk[], errors: RowError[]): void;
+  onRows(chunks: ParsedChunk[], errors: RowError[], quarantined: QuarantinedRow[]): void;
   /** Body bytes the parser has finished with (their memory can be counted as free). */
   onBodyParsed(bytes: number): void;
 }
@@ -104,7 +104,7 @@ export class ParseSession implements BodyParse {
     if (message.kind !== 'progress' && message.kind !== 'done') return;
     const progress: ParseProgress = message;
     if (progress.spent) this.pool.blocks.giveBack(progress.spent);
-    this.handlers.onRows(progress.chunks, progress.errors);
+    this.handlers.onRows(progress.chunks, progress.errors, progress.quarantined);
     if (progress.consumed > 0) {
       this.inFlight -= progress.consumed;
       this.handlers.onBodyParsed(progress.consumed);

@@ -35,6 +35,7 @@ function report(kind: 'progress' | 'done', session: number, parser: CsvParser | 
       consumed,
       chunks,
       errors: parser.sink.takeErrors(),
+      quarantined: parser.sink.takeQuarantined(),
       accepted: parser.sink.rowsAccepted,
       rejected: parser.sink.rowsRejected,
       skipped: parser.sink.rowsSkipped,

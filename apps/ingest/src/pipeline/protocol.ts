@@ -3,7 +3,7 @@ import type { StreamSchema } from '@sluice/shared';
 import type { CompactOptions } from '../lake/compact-files';
 import type { EncodeOptions } from './parquet-encode';
 import type { ParsedChunk } from './parse/columns';
-import type { ParseOptions, RowError } from './parse/record-sink';
+import type { ParseOptions, QuarantinedRow, RowError } from './parse/record-sink';
 
 export type BodyFormat = 'csv' | 'ndjson';
 
@@ -26,6 +26,8 @@ export interface ParseProgress {
   consumed: number;
   chunks: ParsedChunk[];
   errors: RowError[];
+  /** Rejected rows with their text, for the quarantine table (ParseOptions.maxQuarantinedRows). */
+  quarantined: QuarantinedRow[];
   accepted: number;
   rejected: number;
   /** Accepted rows not stored again (ParseOptions.skipLines). */

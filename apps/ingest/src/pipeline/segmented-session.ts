@@ -10,14 +10,14 @@
  */
 import { LF } from './parse/bytes';
 import type { ParsedChunk } from './parse/columns';
-import type { ParseOptions, RowError } from './parse/record-sink';
+import type { ParseOptions, QuarantinedRow, RowError } from './parse/record-sink';
 import { BodyParseError, type BodyParse, type ParseSession, type ParseSummary, type SessionHandlers } from './parse-session';
 
 /** One part of the body and its results not yet handed on. */
 interface Part {
   session: ParseSession;
   bytes: number;
-  waiting: { chunks: ParsedChunk[]; errors: RowError[] }[];
+  waiting: { chunks: ParsedChunk[]; errors: RowError[]; quarantined: QuarantinedRow[] }[];
   summary: ParseSummary | null;
 }
 
@@ -92,10 +92,10 @@ export class SegmentedSession implements BodyParse {
     part.session = this.open(
       { ...this.options, part: this.opened++ === 0 ? 'first' : 'later' },
       {
-        onRows: (chunks, errors) => {
+        onRows: (chunks, errors, quarantined) => {
           if (this.failure) return;
-          if (part === this.parts[0]) this.deliver(chunks, errors);
-          else part.waiting.push({ chunks, errors });
+          if (part === this.parts[0]) this.deliver(chunks, errors, quarantined);
+          else part.waiting.push({ chunks, errors, quarantined });
         },
         onBodyParsed: (bytes) => {
           this.inFlight -= bytes;
@@ -135,7 +135,7 @@ export class SegmentedSession implements BodyParse {
       this.total.skipped += done.summary!.skipped;
       const next = this.parts[0];
       if (!next) break;
-      for (const { chunks, errors } of next.waiting.splice(0)) this.deliver(chunks, errors);
+      for (const { chunks, errors, quarantined } of next.waiting.splice(0)) this.deliver(chunks, errors, quarantined);
     }
     if (!this.ended || this.parts.length > 0) return;
     this.total.lines = this.linesBefore;
@@ -146,7 +146,7 @@ export class SegmentedSession implements BodyParse {
     this.finished?.resolve(this.total);
   }
 
-  private deliver(chunks: ParsedChunk[], errors: RowError[]) {
+  private deliver(chunks: ParsedChunk[], errors: RowError[], quarantined: QuarantinedRow[]) {
     const offset = this.linesBefore;
     if (offset > 0) {
       for (const chunk of chunks) {
@@ -154,8 +154,9 @@ export class SegmentedSession implements BodyParse {
         chunk.toLine += offset;
       }
       for (const error of errors) error.line += offset;
+      for (const row of quarantined) row.line += offset;
     }
-    this.handlers.onRows(chunks, errors);
+    this.handlers.onRows(chunks, errors, quarantined);
   }
 
   private fail(error: Error) {

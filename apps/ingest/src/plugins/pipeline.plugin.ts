@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import { Compactor } from '../lake/compactor';
 import { writeCheckpoint } from '../lake/delta-checkpoint';
 import { DeltaLogWriter } from '../lake/delta-log-writer';
+import { QuarantineWriter } from '../lake/quarantine';
 import { Admission } from '../pipeline/admission';
 import { Batchers } from '../pipeline/batchers';
 import { ByteBudget } from '../pipeline/byte-budget';
@@ -24,6 +25,8 @@ declare module 'fastify' {
     deltaLog: DeltaLogWriter | null;
     /** Compacts small files, drops partitions past retention, vacuums (in the background unless COMPACTION=off). */
     compactor: Compactor;
+    /** Stores rejected rows in each stream's quarantine table. */
+    quarantine: QuarantineWriter;
     admission: Admission;
     budget: ByteBudget;
     draining: boolean;
@@ -46,14 +49,14 @@ export const pipelinePlugin = fp<{ config: Config }>(
           store: app.store,
           log: app.log,
           ...config.deltaLog,
-          onCommit: (stream, _version, adds) => {
+          onCommit: (stream, _table, _version, adds) => {
             app.metrics.deltaVersions.inc({ stream });
             app.metrics.deltaAdds.inc({ stream }, adds);
           },
-          checkpoint: (stream, version, schemaVersion, holder) =>
+          checkpoint: (table, version, schemaVersion, holder) =>
             writeCheckpoint(
               { db: app.db, store: app.store, toParquet: (ipc) => pool.ipcToParquet(ipc) },
-              stream,
+              table,
               version,
               schemaVersion,
               holder,
@@ -84,11 +87,29 @@ export const pipelinePlugin = fp<{ config: Config }>(
         if (stream.sinks.clickhouse) app.clickhouse?.forwarder.wake();
       },
     });
-    const pipeline = new IngestPipeline(pool, budget, batchers, committer, {
-      ...config.limits,
-      chunkRows: 16 * 1024,
-      retryAfterSeconds: config.queue.retryAfterSeconds,
+    const quarantine = new QuarantineWriter({
+      db: app.db,
+      store: app.store,
+      log: app.log,
+      metrics: app.metrics,
+      retry: config.sinkRetry,
+      toParquet: (ipc) => pool.ipcToParquet(ipc),
+      bufferBytes: config.quarantine.bufferBytes,
+      onCommitted: (streamId) => deltaLog?.wake(streamId, 'quarantine'),
     });
+    const pipeline = new IngestPipeline(
+      pool,
+      budget,
+      batchers,
+      committer,
+      {
+        ...config.limits,
+        chunkRows: 16 * 1024,
+        retryAfterSeconds: config.queue.retryAfterSeconds,
+        maxQuarantinedRows: config.quarantine.maxRowsPerRequest,
+      },
+      config.quarantine.maxRowsPerRequest > 0 ? quarantine : null,
+    );
     const admission = new Admission({
       budget,
       maxRequests: config.connections.maxRequests,
@@ -128,6 +149,7 @@ export const pipelinePlugin = fp<{ config: Config }>(
     app.decorate('janitor', janitor);
     app.decorate('deltaLog', deltaLog);
     app.decorate('compactor', compactor);
+    app.decorate('quarantine', quarantine);
     app.decorate('pipeline', pipeline);
     app.decorate('admission', admission);
     app.decorate('budget', budget);
@@ -141,6 +163,7 @@ export const pipelinePlugin = fp<{ config: Config }>(
     app.addHook('onClose', async () => {
       await janitor.stop();
       await compactor.stop();
+      await quarantine.settle();
       // The files committed last go into the log before the leases are given up.
       await deltaLog?.settle().catch((error: unknown) => app.log.warn({ err: error }, 'the Delta log could not catch up before stopping'));
       await deltaLog?.stop();

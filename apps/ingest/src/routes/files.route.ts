@@ -3,10 +3,12 @@
  * (schema, row groups, first rows) read from the sink. For the admin token or a key with the `read` scope
  * allowed on the stream. At most PREVIEW_MAX_CONCURRENT previews run at once in a process (429 beyond).
  */
+import { Readable } from 'node:stream';
 import { findDataFile, listDataFiles } from '@sluice/db';
 import { SluiceError } from '@sluice/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { quarantineLines, readQuarantinePage } from '../lake/quarantine-reader';
 import { previewParquet } from '../sinks/parquet-preview';
 
 const params = z.object({ stream: z.string() });
@@ -14,6 +16,36 @@ const security: Record<string, string[]>[] = [{ apiKey: [] }, { adminToken: [] }
 
 export const filesRoutes: FastifyPluginAsyncZod = async (app) => {
   let previewsRunning = 0;
+
+  app.get(
+    '/v1/streams/:stream/quarantine',
+    {
+      schema: {
+        summary: "A stream's rejected rows (its quarantine table), newest first: a page, or every matching row as CSV or NDJSON",
+        tags: ['files'],
+        params,
+        querystring: z.object({
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+          cursor: z.string().max(200).optional(),
+          code: z.string().max(100).optional(),
+          request: z.string().max(200).optional(),
+          format: z.enum(['json', 'csv', 'ndjson']).default('json'),
+        }),
+        security,
+      },
+    },
+    async (request, reply) => {
+      const { stream } = request.params;
+      await app.auth.requireStreamAccess(request, stream, 'read');
+      const { format, code, request: requestId, limit, cursor } = request.query;
+      const filter = { code: code || undefined, request: requestId || undefined };
+      if (format === 'json') return readQuarantinePage(app.db, app.store, stream, { ...filter, limit, cursor });
+      return reply
+        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
+        .header('content-disposition', `attachment; filename="${stream}-quarantine.${format}"`)
+        .send(Readable.from(quarantineLines(app.db, app.store, stream, filter, format)));
+    },
+  );
 
   app.get(
     '/v1/streams/:stream/files',

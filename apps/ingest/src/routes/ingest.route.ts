@@ -128,6 +128,7 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsyncZod {
           const outcome = await app.pipeline.ingest(stream, format, rows, {
             declaredBytes: Number.isFinite(declared) ? declared : undefined,
             keyed: attempt?.keyed,
+            source: { requestId: request.id, keyId: caller.kind === 'key' ? caller.key.id : null },
           });
           app.metrics.bytesReceived.inc({ stream: name, format }, outcome.bytesReceived);
           app.metrics.rows.inc({ stream: name, outcome: 'accepted' }, outcome.rowsAccepted - outcome.rowsAlreadyStored);

@@ -7,6 +7,9 @@
  */
 import type { Column } from '@sluice/shared';
 import type { Db } from '../client';
+import type { LakeTable } from '../generated/prisma/client';
+
+export type { LakeTable };
 
 export interface DeltaLogState {
   /** The last version written (-1: none). */
@@ -20,21 +23,28 @@ export interface DeltaLogState {
  * Takes (or renews) the stream's log lease for `holder`: the log's state, or null while another holder's
  * lease runs.
  */
-export async function claimDeltaLog(db: Db, streamId: string, holder: string, leaseMs: number): Promise<DeltaLogState | null> {
+export async function claimDeltaLog(
+  db: Db,
+  streamId: string,
+  holder: string,
+  leaseMs: number,
+  table: LakeTable = 'data',
+): Promise<DeltaLogState | null> {
   const lease = `${Math.max(1, Math.round(leaseMs))} milliseconds`;
   const rows = await db.$queryRaw<DeltaLogState[]>`
-    INSERT INTO "DeltaLog" ("streamId", "holder", "leaseUntil", "updatedAt")
-    VALUES (${streamId}, ${holder}, now() + ${lease}::interval, now())
-    ON CONFLICT ("streamId") DO UPDATE SET "holder" = EXCLUDED."holder", "leaseUntil" = EXCLUDED."leaseUntil", "updatedAt" = now()
+    INSERT INTO "DeltaLog" ("streamId", "lakeTable", "holder", "leaseUntil", "updatedAt")
+    VALUES (${streamId}, ${table}::"LakeTable", ${holder}, now() + ${lease}::interval, now())
+    ON CONFLICT ("streamId", "lakeTable") DO UPDATE SET "holder" = EXCLUDED."holder", "leaseUntil" = EXCLUDED."leaseUntil", "updatedAt" = now()
     WHERE "DeltaLog"."holder" IS NULL OR "DeltaLog"."holder" = EXCLUDED."holder" OR "DeltaLog"."leaseUntil" < now()
     RETURNING "version", "schemaVersion", "checkpointVersion"`;
   return rows[0] ?? null;
 }
 
 /** Gives the lease up (a replica stopping), so another can take the log at once. */
-export async function releaseDeltaLog(db: Db, streamId: string, holder: string): Promise<void> {
+export async function releaseDeltaLog(db: Db, streamId: string, holder: string, table: LakeTable = 'data'): Promise<void> {
   await db.$executeRaw`
-    UPDATE "DeltaLog" SET "holder" = NULL, "leaseUntil" = NULL WHERE "streamId" = ${streamId} AND "holder" = ${holder}`;
+    UPDATE "DeltaLog" SET "holder" = NULL, "leaseUntil" = NULL
+    WHERE "streamId" = ${streamId} AND "lakeTable" = ${table}::"LakeTable" AND "holder" = ${holder}`;
 }
 
 export interface PendingLogFile {
@@ -53,10 +63,15 @@ export interface PendingLogFile {
  * Committed files that no Delta commit has added yet, in commit order: about `limit` of them, never
  * splitting files committed together (an all-or-nothing request's go into one Delta commit).
  */
-export async function pendingLogFiles(db: Pick<Db, '$queryRaw'>, streamId: string, limit: number): Promise<PendingLogFile[]> {
+export async function pendingLogFiles(
+  db: Pick<Db, '$queryRaw'>,
+  streamId: string,
+  limit: number,
+  table: LakeTable = 'data',
+): Promise<PendingLogFile[]> {
   const rows = await db.$queryRaw<(Omit<PendingLogFile, 'bytes'> & { bytes: bigint })[]>`
     SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup", "stats" FROM "DataFile"
-    WHERE "streamId" = ${streamId} AND "deltaVersion" IS NULL AND "state" = 'committed'
+    WHERE "streamId" = ${streamId} AND "lakeTable" = ${table}::"LakeTable" AND "deltaVersion" IS NULL AND "state" = 'committed'
     ORDER BY "createdAt", "id" LIMIT ${limit}`;
   const last = rows[rows.length - 1];
   if (rows.length === limit && last?.commitGroup) {
@@ -89,16 +104,17 @@ export interface PendingLogChanges {
  * never before it (a reader would see the rows gone); a retention's removals, which replace nothing, go
  * in the next commit.
  */
-export async function pendingLogChanges(db: Db, streamId: string, limit: number): Promise<PendingLogChanges> {
+export async function pendingLogChanges(db: Db, streamId: string, limit: number, table: LakeTable = 'data'): Promise<PendingLogChanges> {
   return db.$transaction(
     async (tx) => {
-      const adds = await pendingLogFiles(tx, streamId, limit);
+      const adds = await pendingLogFiles(tx, streamId, limit, table);
       const groups = [...new Set(adds.flatMap((file) => (file.commitGroup ? [file.commitGroup] : [])))];
       const rows = await tx.$queryRaw<{ objectKey: string; bytes: bigint; removedAt: Date; replaced: boolean }[]>`
         SELECT r."objectKey", r."bytes", r."removedAt",
                EXISTS (SELECT 1 FROM "DataFile" a WHERE a."commitGroup" = r."removeGroup" AND a."state" = 'committed') AS "replaced"
         FROM "DataFile" r
-        WHERE r."streamId" = ${streamId} AND r."state" = 'removed' AND r."removedVersion" IS NULL AND r."deltaVersion" IS NOT NULL
+        WHERE r."streamId" = ${streamId} AND r."lakeTable" = ${table}::"LakeTable" AND r."state" = 'removed'
+          AND r."removedVersion" IS NULL AND r."deltaVersion" IS NOT NULL
           AND (r."removeGroup" = ANY(${groups}::text[])
                OR NOT EXISTS (SELECT 1 FROM "DataFile" a WHERE a."commitGroup" = r."removeGroup" AND a."state" = 'committed' AND a."deltaVersion" IS NULL))
         ORDER BY r."removedAt", r."id"`;
@@ -116,6 +132,7 @@ export async function pendingLogChanges(db: Db, streamId: string, limit: number)
 
 export interface LogCommitRecord {
   streamId: string;
+  table?: LakeTable;
   holder: string;
   version: number;
   /** The object keys of the files the commit added. */
@@ -133,11 +150,12 @@ export interface LogCommitRecord {
  */
 export async function recordDeltaCommit(db: Db, commit: LogCommitRecord): Promise<boolean> {
   const { streamId, holder, version, added } = commit;
+  const table = commit.table ?? 'data';
   return db.$transaction(async (tx) => {
     const updated = await tx.$executeRaw`
       UPDATE "DeltaLog"
       SET "version" = ${version}, "schemaVersion" = GREATEST("schemaVersion", ${commit.schemaVersion ?? 0}), "updatedAt" = now()
-      WHERE "streamId" = ${streamId} AND "holder" = ${holder} AND "version" = ${version - 1}`;
+      WHERE "streamId" = ${streamId} AND "lakeTable" = ${table}::"LakeTable" AND "holder" = ${holder} AND "version" = ${version - 1}`;
     if (updated !== 1) return false;
     if (added.length > 0) {
       await tx.$executeRaw`
@@ -154,17 +172,23 @@ export async function recordDeltaCommit(db: Db, commit: LogCommitRecord): Promis
 }
 
 /** Records a checkpoint written at `version`. */
-export async function recordDeltaCheckpoint(db: Db, streamId: string, holder: string, version: number): Promise<void> {
+export async function recordDeltaCheckpoint(
+  db: Db,
+  streamId: string,
+  holder: string,
+  version: number,
+  table: LakeTable = 'data',
+): Promise<void> {
   await db.$executeRaw`
     UPDATE "DeltaLog" SET "checkpointVersion" = ${version}, "updatedAt" = now()
-    WHERE "streamId" = ${streamId} AND "holder" = ${holder}`;
+    WHERE "streamId" = ${streamId} AND "lakeTable" = ${table}::"LakeTable" AND "holder" = ${holder}`;
 }
 
 /** The files a version of the log holds (added at or before it, not removed by then), for a checkpoint. */
-export async function activeLogFiles(db: Db, streamId: string, version: number): Promise<PendingLogFile[]> {
+export async function activeLogFiles(db: Db, streamId: string, version: number, table: LakeTable = 'data'): Promise<PendingLogFile[]> {
   const rows = await db.$queryRaw<(Omit<PendingLogFile, 'bytes'> & { bytes: bigint })[]>`
     SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "createdAt", "commitGroup", "stats" FROM "DataFile"
-    WHERE "streamId" = ${streamId} AND "deltaVersion" <= ${version} AND "state" IN ('committed', 'removed')
+    WHERE "streamId" = ${streamId} AND "lakeTable" = ${table}::"LakeTable" AND "deltaVersion" <= ${version} AND "state" IN ('committed', 'removed')
       AND ("removedVersion" IS NULL OR "removedVersion" > ${version})
     ORDER BY "createdAt", "id"`;
   return rows.map((row) => ({ ...row, bytes: Number(row.bytes) }));
@@ -192,12 +216,15 @@ export interface DeltaTableSummary {
 /** Where a stream's Delta table stands (for the console). */
 export async function deltaTableSummary(db: Db, streamId: string): Promise<DeltaTableSummary> {
   const [log, [files]] = await Promise.all([
-    db.deltaLog.findUnique({ where: { streamId }, select: { version: true, checkpointVersion: true, updatedAt: true } }),
+    db.deltaLog.findUnique({
+      where: { streamId_lakeTable: { streamId, lakeTable: 'data' } },
+      select: { version: true, checkpointVersion: true, updatedAt: true },
+    }),
     db.$queryRaw<{ active: bigint; pending: bigint; bytes: bigint | null }[]>`
       SELECT count(*) FILTER (WHERE "deltaVersion" IS NOT NULL) AS "active",
              count(*) FILTER (WHERE "deltaVersion" IS NULL) AS "pending",
              sum("bytes") FILTER (WHERE "deltaVersion" IS NOT NULL) AS "bytes"
-      FROM "DataFile" WHERE "streamId" = ${streamId} AND "state" = 'committed'`,
+      FROM "DataFile" WHERE "streamId" = ${streamId} AND "lakeTable" = 'data' AND "state" = 'committed'`,
   ]);
   const active = Number(files?.active ?? 0);
   return {

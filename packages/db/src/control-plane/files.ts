@@ -32,6 +32,8 @@ export interface DataFileRecord {
   /** When the batch was flushed: files of a stream sort by it (and then by id), whenever their rows were written. */
   createdAt?: Date;
   id?: string;
+  /** The stream's table the file belongs to: its rows (the default), or the rows it rejected. */
+  table?: 'data' | 'quarantine';
 }
 
 /** The row of a file about to be put, `writing`: not yet a file for readers. */
@@ -134,9 +136,10 @@ export async function recordDataFile(db: Db, file: DataFileRecord, state: 'writi
   // ~190 KB a call, this ~1.3 ms and ~36 KB (garbage that, outliving the ingest path's minor
   // collections, piled up in the main thread's old generation).
   await db.$executeRaw`
-    INSERT INTO "DataFile" ("id", "streamId", "schemaVersion", "objectKey", "state", "rows", "bytes", "clickhouseStatus", "createdAt", "stats")
-    VALUES (${file.id ?? newId('file')}, ${file.streamId}, ${file.schemaVersion}, ${file.key}, ${state}::"FileState", ${file.rows},
-            ${BigInt(file.bytes)}, ${file.clickhouse}::"SinkStatus", ${file.createdAt ?? new Date()}, ${file.stats ?? null})
+    INSERT INTO "DataFile" ("id", "streamId", "schemaVersion", "objectKey", "lakeTable", "state", "rows", "bytes", "clickhouseStatus", "createdAt", "stats")
+    VALUES (${file.id ?? newId('file')}, ${file.streamId}, ${file.schemaVersion}, ${file.key}, ${file.table ?? 'data'}::"LakeTable",
+            ${state}::"FileState", ${file.rows}, ${BigInt(file.bytes)}, ${file.clickhouse}::"SinkStatus", ${file.createdAt ?? new Date()},
+            ${file.stats ?? null})
     ON CONFLICT ("objectKey") DO NOTHING`;
 }
 
@@ -155,7 +158,7 @@ export async function listDataFiles(
   if (!stream) throw new SluiceError('stream.not_found', `No stream is named "${streamName}".`);
   const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
   const rows = await db.dataFile.findMany({
-    where: { streamId: stream.id, state: 'committed' },
+    where: { streamId: stream.id, lakeTable: 'data', state: 'committed' },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: limit + 1,
     ...(options.cursor ? { cursor: { id: options.cursor }, skip: 1 } : {}),
@@ -169,7 +172,7 @@ export async function listDataFiles(
 
 export async function findDataFile(db: Db, streamName: string, key: string): Promise<DataFileDto> {
   const row = await db.dataFile.findUnique({ where: { objectKey: key }, include: { stream: { select: { name: true } } } });
-  if (!row || row.stream.name !== streamName || row.state !== 'committed') {
+  if (!row || row.stream.name !== streamName || row.state !== 'committed' || row.lakeTable !== 'data') {
     throw new SluiceError('file.not_found', `No file "${key}" in stream "${streamName}".`);
   }
   return toDataFileDto(row, streamName);
@@ -217,4 +220,36 @@ export async function retryFailedClickHouseFiles(db: Db, streamName: string): Pr
     data: { clickhouseStatus: 'pending', clickhouseAttempts: 0, clickhouseNextAt: null, clickhouseError: null },
   });
   return count;
+}
+
+export interface QuarantineFile {
+  id: string;
+  objectKey: string;
+  rows: number;
+  bytes: number;
+}
+
+/**
+ * The files of a stream's quarantine table, newest first (from `fromId` on, when given), and the rows they
+ * hold together.
+ */
+export async function quarantineFiles(
+  db: Db,
+  streamName: string,
+  options: { fromId?: string; limit?: number } = {},
+): Promise<{ files: QuarantineFile[]; totalRows: number }> {
+  const stream = await db.stream.findUnique({ where: { name: streamName }, select: { id: true } });
+  if (!stream) throw new SluiceError('stream.not_found', `No stream is named "${streamName}".`);
+  const where = { streamId: stream.id, lakeTable: 'quarantine' as const, state: 'committed' as const };
+  const [rows, total] = await Promise.all([
+    db.dataFile.findMany({
+      where,
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: options.limit ?? 1000,
+      ...(options.fromId ? { cursor: { id: options.fromId } } : {}),
+      select: { id: true, objectKey: true, rows: true, bytes: true },
+    }),
+    db.dataFile.aggregate({ where, _sum: { rows: true } }),
+  ]);
+  return { files: rows.map((row) => ({ ...row, bytes: Number(row.bytes) })), totalRows: total._sum.rows ?? 0 };
 }

@@ -64,7 +64,7 @@ export async function compactionCandidates(db: Db, streamId: string, options: Ca
     { id: string; objectKey: string; schemaVersion: number; rows: number; bytes: bigint; stats: string | null }[]
   >`
     SELECT "id", "objectKey", "schemaVersion", "rows", "bytes", "stats" FROM "DataFile"
-    WHERE "streamId" = ${streamId} AND "state" = 'committed' AND "bytes" < ${options.smallBytes}
+    WHERE "streamId" = ${streamId} AND "lakeTable" = 'data' AND "state" = 'committed' AND "bytes" < ${options.smallBytes}
       AND "createdAt" < ${options.olderThan} AND "clickhouseStatus" IN ('skipped', 'done')
       AND (${!options.logged} OR "deltaVersion" IS NOT NULL)
     ORDER BY "createdAt", "id"

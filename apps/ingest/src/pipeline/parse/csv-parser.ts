@@ -180,6 +180,7 @@ export class CsvParser {
               // The body ends inside quotes: that record is rejected, its neighbours are kept.
               this.countNewlines(buf, recordStart, n);
               if (!this.header) throw new BodyError('ingest.malformed_body', 'the header row has an unterminated quote', 1);
+              this.sink.record(buf, recordStart, n, recordLine);
               this.sink.reject(
                 recordLine,
                 this.header[fields] ?? null,
@@ -234,6 +235,7 @@ export class CsvParser {
       this.line = recordLine + newlines;
       pos = i;
       const recordEnd = i;
+      this.sink.record(buf, recordStart, recordEnd, recordLine);
       if (recordEnd - recordStart > maxLine) {
         this.reportLong(recordLine);
         continue;

@@ -153,6 +153,7 @@ export class NdjsonParser {
 
   /** The general path: JSON.parse, then the value rules below. */
   private parseLine(buf: Uint8Array, start: number, end: number, line: number): void {
+    this.sink.record(buf, start, end, line);
     let text: string;
     try {
       text = this.decoder.decode(buf.subarray(start, end));

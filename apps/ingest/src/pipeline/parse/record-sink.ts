@@ -13,6 +13,15 @@ export interface RowError {
   message: string;
 }
 
+/** A rejected row as the quarantine table stores it: its report and its text. */
+export interface QuarantinedRow extends RowError {
+  /** The line as sent (its line break left out), cut at QUARANTINE_RAW_BYTES; null for a line too long to have been held. */
+  raw: string | null;
+}
+
+/** How much of a rejected line the quarantine keeps. */
+export const QUARANTINE_RAW_BYTES = 64 * 1024;
+
 /** Rows a column builder has room for at first. */
 const INITIAL_ROWS = 1024;
 
@@ -29,6 +38,8 @@ export interface ParseOptions {
   chunkBytes: number;
   /** Rejected rows reported in full; the rest are only counted. */
   maxReportedErrors: number;
+  /** Rejected rows kept with their text for the quarantine table (0: none); the rest are only counted. */
+  maxQuarantinedRows?: number;
   /**
    * Body lines whose rows are already stored (an earlier attempt of the same Idempotency-Key), sorted and
    * disjoint: their rows are read and checked as usual, counted, and not stored again.
@@ -73,6 +84,14 @@ export class RecordSink {
   private nextSkip: number;
   private reported = 0;
   private readonly chunks: ParsedChunk[] = [];
+  readonly quarantined: QuarantinedRow[] = [];
+  private quarantinedCount = 0;
+  /** The record being read on the general path (the only one that rejects): its bytes, for the quarantine. */
+  private recordBuf: Uint8Array | null = null;
+  private recordStart = 0;
+  private recordEnd = 0;
+  private recordLine = 0;
+  private readonly decoder = new TextDecoder('utf-8', { fatal: false });
 
   constructor(readonly options: ParseOptions) {
     this.columns = options.columns;
@@ -89,6 +108,14 @@ export class RecordSink {
     for (const builder of this.builders) builder.truncate(this.rows);
   }
 
+  /** The general path is reading the record at buf[start, end) starting at `line`: a rejection keeps its text. */
+  record(buf: Uint8Array, start: number, end: number, line: number): void {
+    this.recordBuf = buf;
+    this.recordStart = start;
+    this.recordEnd = end;
+    this.recordLine = line;
+  }
+
   /** Undo a half-written row and record why it was rejected. */
   reject(line: number, column: string | null, code: RowErrorCode, message: string): void {
     this.discardRow();
@@ -97,6 +124,24 @@ export class RecordSink {
       this.reported++;
       this.errors.push({ line, column, code, message });
     }
+    if (this.quarantinedCount < (this.options.maxQuarantinedRows ?? 0)) {
+      this.quarantinedCount++;
+      this.quarantined.push({ line, column, code, message, raw: this.rawOf(line) });
+    }
+  }
+
+  /** The text of the rejected record at `line`, if the general path holds it. */
+  private rawOf(line: number): string | null {
+    const buf = this.recordBuf;
+    if (buf === null || this.recordLine !== line) return null;
+    let end = this.recordEnd;
+    while (end > this.recordStart && (buf[end - 1] === 0x0a || buf[end - 1] === 0x0d)) end--;
+    // Cut at a character boundary: continuation bytes (10xxxxxx) are not where a character starts.
+    if (end - this.recordStart > QUARANTINE_RAW_BYTES) {
+      end = this.recordStart + QUARANTINE_RAW_BYTES;
+      while (end > this.recordStart && (buf[end]! & 0xc0) === 0x80) end--;
+    }
+    return this.decoder.decode(buf.subarray(this.recordStart, end));
   }
 
   rejectValue(line: number, index: number, shown: string): void {
@@ -157,5 +202,10 @@ export class RecordSink {
 
   takeErrors(): RowError[] {
     return this.errors.splice(0);
+  }
+
+  takeQuarantined(): QuarantinedRow[] {
+    this.recordBuf = null; // the buffer goes back to the main thread
+    return this.quarantined.splice(0);
   }
 }
