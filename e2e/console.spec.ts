@@ -178,6 +178,35 @@ test('the stream page shows its Delta table: its version, its files, and queries
   await shot(page, '08b-delta-table');
 });
 
+test('the stream page shows the rejected rows in its quarantine: filtered by code, downloaded as CSV', async ({ page }) => {
+  await signIn(page);
+  await page.getByRole('link', { name: streamName }).click();
+  await page.waitForURL(`**/streams/${streamName}`);
+  const quarantine = page.getByRole('region', { name: 'Quarantine' });
+  // The upload's rejected row is written to the quarantine within a second of its answer.
+  await expect(async () => {
+    await page.reload();
+    await expect(quarantine).toContainText(/[1-9][\d,]* rejected row\(s\) stored/, { timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+  const rejected = quarantine.getByRole('row', { name: /oops,not a row,x,y,z/ });
+  await expect(rejected).toContainText('row.invalid_value');
+  await expect(rejected).toContainText('order_id');
+
+  await quarantine.getByLabel('Code').fill('row.field_count');
+  await quarantine.getByRole('button', { name: 'Filter' }).click();
+  await expect(quarantine).toContainText('No rejected rows match the filter');
+  await quarantine.getByLabel('Code').fill('row.invalid_value');
+  await quarantine.getByRole('button', { name: 'Filter' }).click();
+  await expect(quarantine.getByRole('row', { name: /oops,not a row,x,y,z/ })).toBeVisible();
+  await shot(page, '08c-quarantine');
+
+  const [download] = await Promise.all([page.waitForEvent('download'), quarantine.getByRole('link', { name: 'Download CSV' }).click()]);
+  expect(download.suggestedFilename()).toBe(`${streamName}-quarantine.csv`);
+  const text = fs.readFileSync(await download.path(), 'utf8');
+  expect(text.split('\n')[0]).toBe('rejectedAt,requestId,keyId,line,column,code,message,raw');
+  expect(text).toContain('"oops,not a row,x,y,z"');
+});
+
 test('cancel stops an upload; Retry upload sends it again with its key and every row is stored exactly once', async ({ page }) => {
   await signIn(page);
   await page.getByRole('link', { name: streamName }).click();

@@ -13,11 +13,15 @@ export default async function StreamsPage() {
   today.setUTCHours(0, 0, 0, 0);
   const stats = await db().dataFile.groupBy({
     by: ['streamId'],
-    where: { state: 'committed', createdAt: { gte: today } },
+    where: { lakeTable: 'data', state: 'committed', createdAt: { gte: today } },
     _sum: { rows: true, bytes: true },
     _count: { _all: true },
   });
-  const last = await db().dataFile.groupBy({ by: ['streamId'], where: { state: 'committed' }, _max: { createdAt: true } });
+  const last = await db().dataFile.groupBy({
+    by: ['streamId'],
+    where: { lakeTable: 'data', state: 'committed' },
+    _max: { createdAt: true },
+  });
   return (
     <>
       <header className="page-header">

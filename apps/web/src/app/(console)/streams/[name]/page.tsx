@@ -2,6 +2,7 @@ import { clickHouseDelivery, deltaTableSummary, findStream, lastCompaction, list
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { CopyButton } from '../../../../components/copy-button';
+import { QuarantineSection } from '../../../../components/quarantine-section';
 import { SchemaVersionForm } from '../../../../components/schema-version-form';
 import { UploadPanel } from '../../../../components/upload-panel';
 import { env } from '../../../../env';
@@ -12,9 +13,16 @@ import { retryClickHouseAction } from '../../../actions/streams';
 
 export const dynamic = 'force-dynamic';
 
-export default async function StreamPage({ params }: { params: Promise<{ name: string }> }) {
+export default async function StreamPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ name: string }>;
+  searchParams: Promise<{ code?: string; request?: string; cursor?: string }>;
+}) {
   await verifySession();
   const { name } = await params;
+  const { code, request, cursor } = await searchParams;
   const stream = await findStream(db(), name);
   if (!stream) notFound();
   const [versions, files, delivery, table, compaction] = await Promise.all([
@@ -134,6 +142,10 @@ SELECT count(*) FROM delta_scan('<lake>/${stream.name}');`;
           )}
         </section>
       )}
+
+      <div id="quarantine">
+        <QuarantineSection stream={stream.name} filter={{ code, request, cursor }} />
+      </div>
 
       <h2>Upload</h2>
       <UploadPanel stream={stream.name} />
