@@ -120,6 +120,12 @@ export function createMetrics() {
       labelNames: ['stream'] as const,
       registers,
     }),
+    partitionFallbackRows: new Counter({
+      name: 'sluice_partition_fallback_rows_total',
+      help: 'Rows of streams partitioned by event time placed by ingest time: their partition column was null or out of range.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
     lakeCompactions: new Counter({
       name: 'sluice_compactions_total',
       help: 'Compactions committed: small files of a partition rewritten as one.',

@@ -41,6 +41,18 @@ export const clickhouseSinkSchema = z.object({
 export const sinksSchema = z.object({ clickhouse: clickhouseSinkSchema.optional() }).default({});
 export type Sinks = z.output<typeof sinksSchema>;
 
+/**
+ * Which time a row's partition (`dt=…/hour=…/` or `dt=…/`) follows: when it was ingested, or a timestamp or
+ * date column of its own (event time). Set when the stream is created.
+ */
+export const partitioningSchema = z
+  .object({
+    source: z.string().min(1).max(63).default('ingest'),
+    granularity: z.enum(['day', 'hour']).default('hour'),
+  })
+  .default({ source: 'ingest', granularity: 'hour' });
+export type Partitioning = z.output<typeof partitioningSchema>;
+
 export const streamDefinitionSchema = z
   .object({
     name: z.string().regex(STREAM_NAME_PATTERN, 'stream name must start with a-z and contain only a-z, 0-9, _ and - (max 63)'),
@@ -54,8 +66,22 @@ export const streamDefinitionSchema = z
     sinks: sinksSchema,
     /** Days of data kept: older partitions (by their `dt`) are removed from the table, then vacuumed. Null: kept. */
     retentionDays: z.number().int().min(1).max(36_500).nullable().default(null),
+    partitioning: partitioningSchema,
   })
   .superRefine((stream, ctx) => {
+    const { source, granularity } = stream.partitioning;
+    if (source !== 'ingest') {
+      const column = stream.schema.columns.find((c) => c.name === source);
+      if (!column || (column.type !== 'timestamp' && column.type !== 'date')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['partitioning', 'source'],
+          message: `partitioning.source must be "ingest" or a timestamp or date column; "${source}" is not`,
+        });
+      } else if (column.type === 'date' && granularity === 'hour') {
+        ctx.addIssue({ code: 'custom', path: ['partitioning', 'granularity'], message: `"${source}" is a date: partition it by day` });
+      }
+    }
     // ClickHouse needs ORDER BY columns that exist and are not Nullable.
     for (const name of stream.sinks.clickhouse?.orderBy ?? []) {
       const column = stream.schema.columns.find((c) => c.name === name);

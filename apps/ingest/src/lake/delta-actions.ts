@@ -37,10 +37,15 @@ export function lastCheckpointKey(stream: string): string {
   return `${stream}/_delta_log/_last_checkpoint`;
 }
 
+/** The partition columns of a table partitioned by hour (`dt`, `hour`) or by day (`dt`). */
+function partitionFields(hourly: boolean) {
+  return hourly ? PARTITION_FIELDS : PARTITION_FIELDS.slice(0, 1);
+}
+
 /** The Delta schema (`schemaString`) of a stream's columns, with the partition columns last. */
-export function deltaSchema(columns: readonly Column[]): string {
+export function deltaSchema(columns: readonly Column[], hourly = true): string {
   const fields = columns.map((column) => ({ name: column.name, type: DELTA_TYPES[column.type], nullable: column.nullable, metadata: {} }));
-  return JSON.stringify({ type: 'struct', fields: [...fields, ...PARTITION_FIELDS] });
+  return JSON.stringify({ type: 'struct', fields: [...fields, ...partitionFields(hourly)] });
 }
 
 /** The table's id: stable for a stream, so a metaData written again (a new schema) names the same table. */
@@ -59,13 +64,13 @@ export interface MetaDataAction {
   createdTime: number;
 }
 
-/** The metaData of a table (its id derived from `idSeed`, lake-tables.ts) holding `columns`. */
-export function metaData(idSeed: string, columns: readonly Column[], createdTime: number): MetaDataAction {
+/** The metaData of a table (its id derived from `idSeed`, lake-tables.ts) holding `columns`, partitioned by hour or day. */
+export function metaData(idSeed: string, columns: readonly Column[], createdTime: number, hourly = true): MetaDataAction {
   return {
     id: tableId(idSeed),
     format: { provider: 'parquet', options: {} },
-    schemaString: deltaSchema(columns),
-    partitionColumns: PARTITION_FIELDS.map((field) => field.name),
+    schemaString: deltaSchema(columns, hourly),
+    partitionColumns: partitionFields(hourly).map((field) => field.name),
     configuration: {},
     createdTime,
   };

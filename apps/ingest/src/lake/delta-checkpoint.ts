@@ -69,7 +69,7 @@ export async function writeCheckpoint(
   const { db, store } = deps;
   const files = await activeLogFiles(db, lake.streamId, version, lake.table);
   const columns = await tableColumns(db, lake.streamId, lake.table, schemaVersion);
-  const meta = metaData(tableIdSeed(lake.streamId, lake.table), columns, Date.now());
+  const meta = metaData(tableIdSeed(lake.streamId, lake.table), columns, Date.now(), lake.hourly);
   const rows = 2 + files.length;
   const at = (row: number, value: unknown) => Array.from({ length: rows }, (_, i) => (i === row ? value : null));
   const adds = [null, null, ...files.map((file) => addAction(lake.prefix, file))];

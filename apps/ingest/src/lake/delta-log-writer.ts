@@ -63,6 +63,8 @@ export interface TableRef {
   prefix: string;
   /** The schema version its log should declare. */
   schemaVersion: number;
+  /** Partitioned by `dt` and `hour` (else by `dt` alone). */
+  hourly: boolean;
 }
 
 /** The key of a table in the writer's sets. */
@@ -176,7 +178,7 @@ export class DeltaLogWriter {
   private async writeUntilCaughtUp(streamId: string, lakeTable: LakeTable): Promise<number> {
     const { db, store, leaseMs } = this.deps;
     let written = 0;
-    const row = await db.stream.findUnique({ where: { id: streamId }, select: { name: true, currentVersion: true } });
+    const row = await db.stream.findUnique({ where: { id: streamId }, select: { name: true, currentVersion: true, partitioning: true } });
     if (!row) return 0;
     const table: TableRef = {
       streamId,
@@ -184,6 +186,7 @@ export class DeltaLogWriter {
       table: lakeTable,
       prefix: tablePrefix(row.name, lakeTable),
       schemaVersion: tableSchemaVersion(row, lakeTable),
+      hourly: lakeTable === 'quarantine' || (row.partitioning as { granularity?: string }).granularity !== 'day',
     };
     // Only a writer that died, or another that raced this one, leaves a version unrecorded: looked for at
     // the start and after a race, not after each version this writer recorded itself.
@@ -238,7 +241,7 @@ export class DeltaLogWriter {
     if (version === 0) commit.protocol = PROTOCOL;
     if (newSchema) {
       const columns = await tableColumns(db, table.streamId, table.table, table.schemaVersion);
-      commit.metaData = metaData(tableIdSeed(table.streamId, table.table), columns, now);
+      commit.metaData = metaData(tableIdSeed(table.streamId, table.table), columns, now, table.hourly);
     }
     if (!(await store.putIfAbsent(logKey(table.prefix, version), serializeCommit(commit)))) return 'raced';
     const recorded = await recordDeltaCommit(db, {

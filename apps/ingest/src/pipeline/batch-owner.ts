@@ -19,7 +19,8 @@ export class BatchOwner {
   constructor(readonly keyed: { id: string; holder: string } | null = null) {}
 
   private open = 0;
-  private readonly commits: Promise<CommittedFile>[] = [];
+  /** Each batch holding the owner's rows: the file it became, or its files, one per event-time partition. */
+  private readonly commits: Promise<CommittedFile[]>[] = [];
   private idle: (() => void) | null = null;
 
   /** @internal The owner's rows joined a batch that has not been flushed yet. */
@@ -28,7 +29,7 @@ export class BatchOwner {
   }
 
   /** @internal That batch was flushed; its commit is under way. */
-  flushed(commit: Promise<CommittedFile>): void {
+  flushed(commit: Promise<CommittedFile[]>): void {
     commit.catch(() => {}); // observed in settled()
     this.commits.push(commit);
     this.left();
@@ -51,11 +52,11 @@ export class BatchOwner {
     const outcomes = await this.outcomes();
     const failed = outcomes.find((outcome) => outcome.status === 'rejected');
     if (failed) throw failed.reason;
-    return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<CommittedFile>).value);
+    return outcomes.flatMap((outcome) => (outcome as PromiseFulfilledResult<CommittedFile[]>).value);
   }
 
   /** Every commit of the owner's rows, each settled (fulfilled or not). */
-  async outcomes(): Promise<PromiseSettledResult<CommittedFile>[]> {
+  async outcomes(): Promise<PromiseSettledResult<CommittedFile[]>[]> {
     await this.flushedAll();
     return Promise.allSettled(this.commits);
   }

@@ -13,7 +13,7 @@ function recorder(maxRows: number, maxAgeMs: number, commitMs = 0) {
   const batcher = new Batcher({ maxRows, maxBytes: 1 << 30, maxAgeMs }, async (batch: Batch, reason) => {
     flushes.push({ rows: batch.rows, reason, at: Date.now() });
     if (commitMs > 0) await sleep(commitMs);
-    return { id: `f${flushes.length}`, key: `file-${flushes.length}`, rows: batch.rows, bytes: batch.bytes };
+    return [{ id: `f${flushes.length}`, key: `file-${flushes.length}`, rows: batch.rows, bytes: batch.bytes }];
   });
   return { batcher, flushes };
 }

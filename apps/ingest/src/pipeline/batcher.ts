@@ -35,7 +35,7 @@ export class Batcher {
 
   constructor(
     private readonly settings: BatchSettings,
-    private readonly commit: (batch: Batch, reason: FlushReason) => Promise<CommittedFile>,
+    private readonly commit: (batch: Batch, reason: FlushReason) => Promise<CommittedFile[]>,
   ) {}
 
   get pendingRows(): number {

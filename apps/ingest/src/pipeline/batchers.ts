@@ -7,7 +7,7 @@ import type { StreamDto } from '@sluice/shared';
 import type { BatchOwner, CommittedFile } from './batch-owner';
 import { Batcher, type Batch, type FlushReason } from './batcher';
 
-export type CommitBatch = (stream: StreamDto, batch: Batch, reason: FlushReason) => Promise<CommittedFile>;
+export type CommitBatch = (stream: StreamDto, batch: Batch, reason: FlushReason) => Promise<CommittedFile[]>;
 
 export class Batchers {
   private readonly byStream = new Map<string, Batcher>();

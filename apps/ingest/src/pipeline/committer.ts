@@ -13,12 +13,13 @@ import { abandonDataFile, commitDataFile, commitDataFiles, reserveDataFile, type
 import { newId, SluiceError, sortableToken, type StreamDto } from '@sluice/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics';
-import { objectKeyFor, type ObjectStore } from '../sinks/object-store';
+import { objectKeyFor, partitionOf, type ObjectStore } from '../sinks/object-store';
 import { withRetries, type RetryOptions } from '../sinks/retry';
 import type { CommittedFile } from './batch-owner';
 import type { Batch, FlushReason } from './batcher';
 import type { ByteBudget } from './byte-budget';
 import type { ZstdRoute } from './parquet-encode';
+import type { PartitionSpec } from './partition-rows';
 import type { WorkerPool } from './worker-pool';
 import { freeNow } from './young-gc';
 
@@ -53,15 +54,15 @@ export class Committer {
 
   constructor(private readonly deps: CommitterDeps) {}
 
-  /** Writes the batch and commits it after the stream's batches flushed before it. */
-  commit(stream: StreamDto, batch: Batch, reason: FlushReason): Promise<CommittedFile> {
-    // The file's manifest row is named and dated now, at the flush: a stream's files sort in flush order.
+  /** Writes the batch and commits its file (or its files, one per event-time partition) after the stream's batches flushed before it. */
+  commit(stream: StreamDto, batch: Batch, reason: FlushReason): Promise<CommittedFile[]> {
+    // The files' manifest rows are named and dated now, at the flush: a stream's files sort in flush order.
     const written = this.write(stream, batch, reason);
     return this.inFlushOrder(stream, async (previous) => {
-      const file = await written;
+      const files = await written;
       await previous;
-      await this.commitRows(stream, [file], false);
-      return file;
+      await this.commitRows(stream, files, false);
+      return files;
     });
   }
 
@@ -103,13 +104,14 @@ export class Committer {
   private async commitRows(stream: StreamDto, files: WrittenFile[], together: boolean): Promise<void> {
     const { db, metrics, log } = this.deps;
     const keys = files.map((file) => file.key);
+    // A batch split by event time commits its files in one transaction, as a request's files committed together do.
     const committed = await withRetries(
       () =>
-        together
+        together || files.length > 1
           ? commitDataFiles(
               db,
               files.map((file) => ({ key: file.key, spans: file.spans })),
-              new Date(),
+              together ? new Date() : undefined,
             )
           : commitDataFile(db, files[0]!.key, files[0]!.spans),
       {
@@ -132,65 +134,80 @@ export class Committer {
     this.deps.onFileCommitted?.(stream);
   }
 
-  /** Encodes the batch, reserves its manifest row (`writing`) and puts the object: not yet visible. */
-  async write(stream: StreamDto, batch: Batch, reason: FlushReason): Promise<WrittenFile> {
+  /**
+   * Encodes the batch, reserves its manifest row (`writing`) and puts the object: not yet visible. A stream
+   * partitioned by one of its columns may have a batch become a file per partition; the line spans of keyed
+   * requests go with the first (the files commit together).
+   */
+  async write(stream: StreamDto, batch: Batch, reason: FlushReason): Promise<WrittenFile[]> {
     const { db, store, pool, budget, metrics, log } = this.deps;
-    const id = newId('file');
     const flushedAt = new Date();
     metrics.batchesFlushed.inc({ stream: stream.name, reason });
-    const key = objectKeyFor(stream.name, sortableToken(), flushedAt);
+    const { granularity } = stream.partitioning;
     let held = batch.bytes;
+    let key: string | null = null;
     try {
-      const { parquet, stats } = await pool.encode(stream.schema, batch.chunks, {
+      const { files, fallbackRows } = await pool.encode(stream.schema, batch.chunks, {
         stream: stream.name,
         schemaVersion: stream.schemaVersion,
         rowGroupRows: this.deps.rowGroupRows,
         zstd: this.deps.zstd,
         fileStats: this.deps.fileStats,
+        partition: partitionSpec(stream),
+        ingestAt: flushedAt.getTime(),
       });
+      if (fallbackRows > 0) metrics.partitionFallbackRows.inc({ stream: stream.name }, fallbackRows);
       // The column buffers went to the worker and are gone; the Parquet bytes are what is held now.
-      const bytes = parquet.byteLength;
+      const bytes = files.reduce((sum, file) => sum + file.parquet.byteLength, 0);
       budget.resize(held, bytes);
       held = bytes;
 
-      // The row first, `writing`: an object put with no committed row (the manifest failed, the process
-      // died) is one the janitor can find, and no reader sees meanwhile.
-      await withRetries(
-        () =>
-          reserveDataFile(db, {
-            id,
-            createdAt: flushedAt,
-            streamId: stream.id,
-            schemaVersion: stream.schemaVersion,
-            key,
-            rows: batch.rows,
-            bytes,
-            stats,
-            clickhouse: stream.sinks.clickhouse ? 'pending' : 'skipped',
-          }),
-        {
-          ...this.deps.retry,
-          onRetry: (attempt, error) => log.warn({ key, attempt, err: error }, 'manifest insert failed; retrying'),
-        },
-      );
-
-      const started = process.hrtime.bigint();
-      try {
-        await withRetries(() => store.put(key, parquet), {
-          ...this.deps.retry,
-          onRetry: (attempt, error) => {
-            metrics.uploadRetries.inc();
-            log.warn({ key, attempt, err: error }, 'object store upload failed; retrying');
+      const written: WrittenFile[] = [];
+      for (const [index, file] of files.entries()) {
+        const id = newId('file');
+        // Chosen once: every retry of the put writes the same object.
+        key = objectKeyFor(stream.name, sortableToken(), flushedAt, file.partition ?? partitionOf(flushedAt, granularity));
+        const fileKey = key;
+        // The row first, `writing`: an object put with no committed row (the manifest failed, the process
+        // died) is one the janitor can find, and no reader sees meanwhile.
+        await withRetries(
+          () =>
+            reserveDataFile(db, {
+              id,
+              createdAt: flushedAt,
+              streamId: stream.id,
+              schemaVersion: stream.schemaVersion,
+              key: fileKey,
+              rows: file.rows,
+              bytes: file.parquet.byteLength,
+              stats: file.stats,
+              clickhouse: stream.sinks.clickhouse ? 'pending' : 'skipped',
+            }),
+          {
+            ...this.deps.retry,
+            onRetry: (attempt, error) => log.warn({ key: fileKey, attempt, err: error }, 'manifest insert failed; retrying'),
           },
-        });
-      } catch (error) {
-        // Not freed here: a failed upload's socket may still be writing from it.
-        metrics.failedUploads.inc();
-        throw new SluiceError('sink.unavailable', undefined, { cause: error });
+        );
+
+        const started = process.hrtime.bigint();
+        try {
+          await withRetries(() => store.put(fileKey, file.parquet), {
+            ...this.deps.retry,
+            onRetry: (attempt, error) => {
+              metrics.uploadRetries.inc();
+              log.warn({ key: fileKey, attempt, err: error }, 'object store upload failed; retrying');
+            },
+          });
+        } catch (error) {
+          // Not freed here: a failed upload's socket may still be writing from it.
+          metrics.failedUploads.inc();
+          throw new SluiceError('sink.unavailable', undefined, { cause: error });
+        }
+        freeNow(file.parquet.buffer as ArrayBuffer);
+        metrics.uploadDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        written.push({ id, key: fileKey, rows: file.rows, bytes: file.parquet.byteLength, spans: index === 0 ? batch.spans : [] });
       }
-      freeNow(parquet.buffer as ArrayBuffer);
-      metrics.uploadDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      return { id, key, rows: batch.rows, bytes, spans: batch.spans };
+      return written;
     } catch (error) {
       log.error({ key, rows: batch.rows, err: error }, 'batch could not be stored');
       throw error instanceof SluiceError ? error : new SluiceError('sink.unavailable', undefined, { cause: error });
@@ -198,4 +215,14 @@ export class Committer {
       budget.release(held);
     }
   }
+}
+
+/** How the worker splits a batch of a stream partitioned by one of its columns; undefined by ingest time. */
+function partitionSpec(stream: StreamDto): PartitionSpec | undefined {
+  const { source, granularity } = stream.partitioning;
+  if (source === 'ingest') return undefined;
+  const column = stream.schema.columns.findIndex((each) => each.name === source);
+  const type = stream.schema.columns[column]?.type;
+  if (type !== 'timestamp' && type !== 'date') return undefined;
+  return { column, type, granularity };
 }

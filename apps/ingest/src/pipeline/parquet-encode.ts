@@ -18,6 +18,7 @@ import { compressPages, UnsupportedParquetError } from './parquet/compress-pages
 import { statisticsFields, type ColumnSlice } from './parquet/statistics';
 import { Collector } from './young-gc';
 import type { ParsedChunk } from './parse/columns';
+import type { PartitionSpec } from './partition-rows';
 
 export interface EncodeOptions {
   stream: string;
@@ -27,6 +28,10 @@ export interface EncodeOptions {
   zstd: ZstdRoute;
   /** Also compute the file's statistics for its Delta add action (lake/file-stats.ts). */
   fileStats?: boolean;
+  /** Split the batch into a file per event-time partition (partition-rows.ts), rows without one going by `ingestAt`. */
+  partition?: PartitionSpec;
+  /** When the batch was flushed (ms): the partition of rows placed by ingest time. */
+  ingestAt?: number;
 }
 
 export type ZstdRoute = 'native' | 'wasm';

@@ -9,7 +9,8 @@ import { loadParquetWasm, ParquetEncoder } from './parquet-encode';
 import { CsvParser } from './parse/csv-parser';
 import { NdjsonParser } from './parse/ndjson-parser';
 import { BodyError } from './parse/record-sink';
-import { chunkTransferList, type FromWorker, type ToWorker } from './protocol';
+import { splitByPartition } from './partition-rows';
+import { chunkTransferList, type EncodedFile, type FromWorker, type ToWorker } from './protocol';
 import { collectYoung, freeNow, Collector } from './young-gc';
 
 const port = parentPort;
@@ -62,9 +63,20 @@ let refusalReported = false;
 
 async function encode(message: Extract<ToWorker, { kind: 'encode' }>): Promise<void> {
   try {
-    const parquet = await encoder.encode(message.schema, message.chunks, message.options);
-    const stats = message.options.fileStats ? deltaFileStats(message.schema, message.chunks) : undefined;
-    send({ kind: 'encoded', job: message.job, parquet, stats }, [parquet.buffer as ArrayBuffer]);
+    const { schema, chunks, options } = message;
+    const { parts, fallback } = options.partition
+      ? splitByPartition(chunks, options.partition, options.ingestAt ?? Date.now())
+      : { parts: [{ partition: null, chunks, rows: chunks.reduce((sum, chunk) => sum + chunk.rows, 0) }], fallback: 0 };
+    const files: EncodedFile[] = [];
+    for (const part of parts) {
+      const parquet = await encoder.encode(schema, part.chunks, options);
+      const stats = options.fileStats ? deltaFileStats(schema, part.chunks) : undefined;
+      files.push({ parquet, stats, rows: part.rows, partition: part.partition });
+    }
+    send(
+      { kind: 'encoded', job: message.job, files, fallbackRows: fallback },
+      files.map((file) => file.parquet.buffer as ArrayBuffer),
+    );
     const refusal = encoder.refusal;
     if (refusal !== null && !refusalReported) {
       refusalReported = true;
@@ -92,7 +104,9 @@ async function ipcToParquet(message: Extract<ToWorker, { kind: 'ipc-to-parquet' 
     const { Table, writeParquet, WriterPropertiesBuilder, Compression } = await loadParquetWasm();
     const table = Table.fromIPCStream(message.ipc);
     const parquet = writeParquet(table, new WriterPropertiesBuilder().setCompression(Compression.SNAPPY).build());
-    send({ kind: 'encoded', job: message.job, parquet }, [parquet.buffer as ArrayBuffer]);
+    send({ kind: 'encoded', job: message.job, files: [{ parquet, rows: 0, partition: null }], fallbackRows: 0 }, [
+      parquet.buffer as ArrayBuffer,
+    ]);
   } catch (error) {
     send({ kind: 'encode-failed', job: message.job, message: (error as Error).message });
   }

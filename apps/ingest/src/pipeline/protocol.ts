@@ -20,6 +20,15 @@ export type ToWorker =
   /** Small Parquet files (local paths) rewritten as one (lake/compact-files.ts). */
   | { kind: 'compact'; job: number; schema: StreamSchema; inputs: string[]; output: string; options: CompactOptions };
 
+/** A Parquet file encoded from a batch, its rows, its Delta statistics when asked for, its event-time partition when split. */
+export interface EncodedFile {
+  parquet: Uint8Array;
+  rows: number;
+  stats?: string;
+  /** `dt=…/hour=…` or `dt=…`; null when the batch goes by ingest time. */
+  partition: string | null;
+}
+
 export interface ParseProgress {
   session: number;
   /** Body bytes fully processed since the last message. */
@@ -44,7 +53,8 @@ export type FromWorker =
   /** `internal`: the parser itself failed (a bug), not the body: answered 500, not 400. */
   | { kind: 'failed'; session: number; message: string; line: number; column: string | null; internal?: boolean }
   /** `stats`: the file's Delta statistics (JSON), when asked for. */
-  | { kind: 'encoded'; job: number; parquet: Uint8Array; stats?: string }
+  /** `files`: one, or one per partition when the batch was split by event time (`fallbackRows` placed by ingest time). */
+  | { kind: 'encoded'; job: number; files: EncodedFile[]; fallbackRows: number }
   | { kind: 'encode-failed'; job: number; message: string }
   | { kind: 'compacted'; job: number; rows: number; bytes: number }
   | { kind: 'compact-failed'; job: number; message: string }

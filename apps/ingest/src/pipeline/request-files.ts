@@ -50,6 +50,6 @@ export class RequestFiles {
   }
 }
 
-function fulfilled(outcomes: PromiseSettledResult<CommittedFile>[]): WrittenFile[] {
-  return outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value as WrittenFile] : []));
+function fulfilled(outcomes: PromiseSettledResult<CommittedFile[]>[]): WrittenFile[] {
+  return outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? (outcome.value as WrittenFile[]) : []));
 }

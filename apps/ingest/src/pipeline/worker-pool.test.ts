@@ -106,8 +106,9 @@ describe('WorkerPool parse sessions', () => {
     assert.ok(caughtUp, 'six batches queued on two encoders: reading waits');
     await caughtUp;
     assert.ok(encoded >= 2, `released with ${6 - encoded} batches still queued`);
-    for (const { parquet } of await Promise.all(jobs)) {
-      assert.equal(new TextDecoder().decode(parquet.subarray(0, 4)), 'PAR1');
+    for (const { files } of await Promise.all(jobs)) {
+      assert.equal(files.length, 1);
+      assert.equal(new TextDecoder().decode(files[0]!.parquet.subarray(0, 4)), 'PAR1');
     }
     assert.equal(pool.encoderCaughtUp(), undefined);
   });

@@ -16,7 +16,7 @@ import type { ParseOptions } from './parse/record-sink';
 import { BodyBlocks } from './body-blocks';
 import { ParseSession, type BodyParse, type SessionHandlers } from './parse-session';
 import { SegmentedSession } from './segmented-session';
-import { chunkTransferList, type BodyFormat, type FromWorker, type ToWorker } from './protocol';
+import { chunkTransferList, type EncodedFile, type BodyFormat, type FromWorker, type ToWorker } from './protocol';
 
 /** One worker thread and what it has in hand. */
 export interface Slot {
@@ -39,10 +39,10 @@ const ENCODE_BACKLOG = 2;
 /** The size of the parts an NDJSON body is cut into, to be parsed on several workers at once. */
 const PART_BYTES = 2 << 20;
 
-/** An encoded file, and its Delta statistics when they were asked for. */
+/** The files a batch became (one, or one per event-time partition), and the rows placed by ingest time for want of one. */
 export interface Encoded {
-  parquet: Uint8Array;
-  stats?: string;
+  files: EncodedFile[];
+  fallbackRows: number;
 }
 
 export class WorkerPool {
@@ -131,7 +131,7 @@ export class WorkerPool {
       if (!job) return;
       this.jobs.delete(message.job);
       slot.jobs--;
-      if (message.kind === 'encoded') job.resolve({ parquet: message.parquet, stats: message.stats });
+      if (message.kind === 'encoded') job.resolve({ files: message.files, fallbackRows: message.fallbackRows });
       else job.reject(new Error(message.message));
       this.wakeReaders();
       return;
@@ -206,7 +206,7 @@ export class WorkerPool {
 
   /** Writes an Arrow IPC stream as a Parquet file, on an encoder (the main thread never loads parquet-wasm). */
   async ipcToParquet(ipc: Uint8Array): Promise<Uint8Array> {
-    return (await this.encoderJob((job) => ({ kind: 'ipc-to-parquet', job, ipc }), [ipc.buffer as ArrayBuffer])).parquet;
+    return (await this.encoderJob((job) => ({ kind: 'ipc-to-parquet', job, ipc }), [ipc.buffer as ArrayBuffer])).files[0]!.parquet;
   }
 
   /** Rewrites small Parquet files (local paths) as one file at `output`, on an encoder (lake/compact-files.ts). */

@@ -32,10 +32,15 @@ export interface ObjectStore {
   close?(): void;
 }
 
-/** `<stream>/dt=YYYY-MM-DD/hour=HH/<sortable unique id>.parquet`, by ingest time in UTC. */
-export function objectKeyFor(stream: string, id: string, at: Date): string {
+/** `<stream>/dt=YYYY-MM-DD/hour=HH/<sortable unique id>.parquet` (by ingest time unless `partition` says), in UTC. */
+export function objectKeyFor(stream: string, id: string, at: Date, partition = partitionOf(at, 'hour')): string {
+  return `${stream}/${partition}/${id}.parquet`;
+}
+
+/** The partition folder of an instant: `dt=YYYY-MM-DD/hour=HH`, or `dt=YYYY-MM-DD` by day. */
+export function partitionOf(at: Date, granularity: 'day' | 'hour'): string {
   const iso = at.toISOString();
-  return `${stream}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/${id}.parquet`;
+  return granularity === 'hour' ? `dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}` : `dt=${iso.slice(0, 10)}`;
 }
 
 /** A stored object as a random-access file (what Parquet readers want): each slice is a range read. */

@@ -35,6 +35,7 @@ export function toStreamDto(row: StreamRow): StreamDto {
     allowNonFinite: row.allowNonFinite,
     sinks: (row.sinks ?? {}) as StreamDto['sinks'],
     retentionDays: row.retentionDays,
+    partitioning: row.partitioning as StreamDto['partitioning'],
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -66,6 +67,7 @@ export async function createStream(db: Db, input: StreamDefinitionInput | unknow
         allowNonFinite: definition.allowNonFinite,
         sinks: definition.sinks as Prisma.InputJsonValue,
         retentionDays: definition.retentionDays,
+        partitioning: definition.partitioning as Prisma.InputJsonValue,
         versions: { create: { id: newId('sv'), version: 1, columns: definition.schema.columns as Prisma.InputJsonValue } },
       },
       include: currentVersionOnly,
