@@ -17,6 +17,9 @@ export function StreamEditor() {
   const [columns, setColumns] = useState<Column[]>([{ name: 'id', type: 'int64', nullable: false }]);
   const [rejectMode, setRejectMode] = useState<'skip' | 'all-or-nothing'>('skip');
   const [delimiter, setDelimiter] = useState(',');
+  const [partitionSource, setPartitionSource] = useState('ingest');
+  const [granularity, setGranularity] = useState<'day' | 'hour'>('hour');
+  const [retentionDays, setRetentionDays] = useState('');
   const [clickhouseTable, setClickhouseTable] = useState('');
   const [clickhouseOrderBy, setClickhouseOrderBy] = useState('');
   const [sampleNote, setSampleNote] = useState<string | null>(null);
@@ -53,7 +56,16 @@ export function StreamEditor() {
       .map((column) => column.trim())
       .filter(Boolean);
     const sinks = clickhouseTable.trim() ? { clickhouse: { table: clickhouseTable.trim(), ...(orderBy.length ? { orderBy } : {}) } } : {};
-    const definition = { name, description, schema: { columns }, rejectMode, delimiter, sinks };
+    const definition = {
+      name,
+      description,
+      schema: { columns },
+      rejectMode,
+      delimiter,
+      sinks,
+      partitioning: { source: partitionSource, granularity },
+      retentionDays: retentionDays.trim() ? Number(retentionDays) : null,
+    };
     const parsed = streamDefinitionSchema.safeParse(definition);
     if (!parsed.success) {
       setErrors(parsed.error.issues.map(formatIssue));
@@ -110,6 +122,35 @@ export function StreamEditor() {
             <option value={'\t'}>Tab</option>
             <option value="|">Pipe (|)</option>
           </select>
+        </label>
+        <label>
+          Partition rows by
+          <select value={partitionSource} onChange={(event) => setPartitionSource(event.target.value)}>
+            <option value="ingest">Ingest time</option>
+            {columns
+              .filter((column) => column.type === 'timestamp' || column.type === 'date')
+              .map((column) => (
+                <option key={column.name} value={column.name}>
+                  {column.name} ({column.type})
+                </option>
+              ))}
+          </select>
+        </label>
+        <label>
+          Partition size
+          <select value={granularity} onChange={(event) => setGranularity(event.target.value as 'day' | 'hour')}>
+            <option value="hour">An hour (dt and hour)</option>
+            <option value="day">A day (dt)</option>
+          </select>
+        </label>
+        <label>
+          Keep days of data (optional)
+          <input
+            value={retentionDays}
+            onChange={(event) => setRetentionDays(event.target.value)}
+            inputMode="numeric"
+            placeholder="every partition is kept"
+          />
         </label>
         <label>
           ClickHouse table (optional)

@@ -64,6 +64,13 @@ SELECT count(*) FROM delta_scan('<lake>/${stream.name}');`;
           </div>
         </div>
         <div className="card">
+          <div className="muted small">Partitions</div>
+          <div>
+            by {stream.partitioning.source === 'ingest' ? 'ingest time' : <code>{stream.partitioning.source}</code>},{' '}
+            {stream.partitioning.granularity === 'hour' ? 'an hour' : 'a day'} each
+          </div>
+        </div>
+        <div className="card">
           <div className="muted small">Rejected rows</div>
           <div>{stream.rejectMode === 'skip' ? 'skipped and reported' : 'all or nothing (422)'}</div>
         </div>
