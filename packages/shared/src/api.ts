@@ -2,7 +2,14 @@
 import { z } from 'zod';
 import type { RowErrorCode } from './errors';
 import type { StreamSchema } from './schema';
-import { STREAM_NAME_PATTERN, type BatchSettings, type Partitioning, type RejectMode, type Sinks, type UnknownColumnPolicy } from './stream';
+import {
+  STREAM_NAME_PATTERN,
+  type BatchSettings,
+  type Partitioning,
+  type RejectMode,
+  type Sinks,
+  type UnknownColumnPolicy,
+} from './stream';
 
 export interface StreamDto {
   id: string;

@@ -136,7 +136,9 @@ export function takeRows(chunk: ParsedChunk, rows: readonly number[]): ParsedChu
         if (column.values[row >> 3]! & (1 << (row & 7))) values[i >> 3]! |= 1 << (i & 7);
       });
     } else {
-      rows.forEach((row, i) => values.set(column.values.subarray(row * width, row * width + width), i * width));
+      rows.forEach((row, i) => {
+        values.set(column.values.subarray(row * width, row * width + width), i * width);
+      });
     }
     let validity: Uint8Array | null = null;
     let nullCount = 0;
