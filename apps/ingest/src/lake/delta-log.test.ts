@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { commitDataFile, reserveDataFile } from '@sluice/db';
@@ -13,6 +14,7 @@ import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase } from '@sluice/testkit
 import type { IngestResultDto } from '@sluice/shared';
 import { queryDelta, SELECT_TYPED, typedRowOf } from '../test/delta-reader';
 import { startTestService, type TestService } from '../test/harness';
+import { startServiceProcess } from '../test/service-process';
 import { ALL_TYPES, toCsv, toNdjson, typedRows } from '../test/typed-rows';
 import { addAction, checkpointKey, lastCheckpointKey, logKey, serializeCommit } from './delta-actions';
 
@@ -225,6 +227,52 @@ describe('each stream is a Delta Lake table', () => {
     assert.equal(new Set(adds).size, adds.length, 'the files of the version found are not added again');
     const behind = await service.app.db.dataFile.count({ where: { streamId: stream.id, state: 'committed', deltaVersion: null } });
     assert.equal(behind, 0, 'every committed file has its version');
+  });
+
+  it('a service killed between its manifest commits and its log: the next start catches the log up', { timeout: 180_000 }, async () => {
+    // A database and a lake of their own: the in-process service's writer would otherwise catch the log up first.
+    const ownUrl = await createDatabase(adminUrl, 'sluice_delta_kill');
+    await applyMigrations({ databaseUrl: ownUrl });
+    const ownLake = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-delta-kill-'));
+    // The first process writes no log for ten minutes after a commit: it is killed long before.
+    const env = { DATABASE_URL: ownUrl, LAKE_DIR: ownLake, DELTA_LOG: 'on' };
+    const first = await startServiceProcess({ ...env, DELTA_COMMIT_DELAY_MS: '600000', DELTA_LOG_POLL_MS: '600000' });
+    let second: Awaited<ReturnType<typeof startServiceProcess>> | null = null;
+    try {
+      const created = await first.admin('POST', '/v1/admin/streams', { name: 'killed_log', schema: { columns: ALL_TYPES } });
+      assert.equal(created.status, 201);
+      const { key: ownKey } = (await (await first.admin('POST', '/v1/admin/keys', { name: 'k', streams: '*' })).json()) as { key: string };
+      const response = await fetch(`${first.url}/v1/streams/killed_log/rows`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ownKey}`, 'content-type': 'text/csv' },
+        body: toCsv(ROWS.slice(0, 500)),
+      });
+      assert.equal(response.status, 200, await response.text());
+      await first.kill();
+      const logDir = path.join(ownLake, 'killed_log', '_delta_log');
+      const added = () =>
+        fs.existsSync(logDir)
+          ? fs.readdirSync(logDir).some((name) => fs.readFileSync(path.join(logDir, name), 'utf8').includes('{"add"'))
+          : false;
+      assert.equal(added(), false, 'the files are committed, the log has none of them');
+
+      second = await startServiceProcess(env);
+      let count: Record<string, unknown>[] = [];
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 500))) {
+        if (!added()) continue;
+        count = await queryDelta(
+          ownLake,
+          `SELECT count() AS n, uniqExact(id) AS ids FROM deltaLakeLocal('${path.join(ownLake, 'killed_log')}')`,
+        );
+        if (count[0]?.n === 500) break;
+      }
+      assert.deepEqual(count, [{ n: 500, ids: 500 }]);
+    } finally {
+      await first.kill();
+      await second?.stop();
+      fs.rmSync(ownLake, { recursive: true, force: true });
+      await dropDatabase(adminUrl, ownUrl);
+    }
   });
 
   it("two replicas writing one stream's log: one version at a time, every file added once", { timeout: 120_000 }, async () => {

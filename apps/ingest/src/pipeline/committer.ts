@@ -144,6 +144,10 @@ export class Committer {
     const flushedAt = new Date();
     metrics.batchesFlushed.inc({ stream: stream.name, reason });
     const { granularity } = stream.partitioning;
+    // Named at the flush, before the encode (batches encode in parallel): a stream's files sort in flush
+    // order. A batch split by partition adds a suffix per file after the first, which sorts right after it.
+    const firstId = newId('file');
+    const token = sortableToken();
     let held = batch.bytes;
     let key: string | null = null;
     try {
@@ -164,9 +168,14 @@ export class Committer {
 
       const written: WrittenFile[] = [];
       for (const [index, file] of files.entries()) {
-        const id = newId('file');
+        const id = index === 0 ? firstId : `${firstId}-${index}`;
         // Chosen once: every retry of the put writes the same object.
-        key = objectKeyFor(stream.name, sortableToken(), flushedAt, file.partition ?? partitionOf(flushedAt, granularity));
+        key = objectKeyFor(
+          stream.name,
+          index === 0 ? token : `${token}-${index}`,
+          flushedAt,
+          file.partition ?? partitionOf(flushedAt, granularity),
+        );
         const fileKey = key;
         // The row first, `writing`: an object put with no committed row (the manifest failed, the process
         // died) is one the janitor can find, and no reader sees meanwhile.
