@@ -43,6 +43,12 @@ import { mergeFileStats } from './file-stats';
 
 const LEASE_KIND = 'compaction';
 
+/**
+ * Row groups of compacted files: the row group being built is what the writer holds, so it is kept smaller
+ * than an ingest batch's (PARQUET_ROW_GROUP_ROWS) to bound memory (measured in BENCHMARKS.md).
+ */
+const COMPACTION_ROW_GROUP_ROWS = 128 * 1024;
+
 export interface CompactorOptions {
   db: Db;
   store: ObjectStore;
@@ -249,7 +255,7 @@ export class Compactor {
       const written = await pool.compact({ columns }, inputs, output, {
         stream: stream.name,
         schemaVersion: candidate.schemaVersion,
-        rowGroupRows: this.deps.rowGroupRows,
+        rowGroupRows: Math.min(this.deps.rowGroupRows, COMPACTION_ROW_GROUP_ROWS),
         rows,
       });
       const forwarded = typeof stream.sinks === 'object' && stream.sinks !== null && 'clickhouse' in stream.sinks;

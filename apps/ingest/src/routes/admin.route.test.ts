@@ -30,7 +30,7 @@ describe('streams', () => {
     const stream = (await created.json()) as StreamDto;
     assert.equal(stream.name, name);
     assert.equal(stream.schemaVersion, 1);
-    assert.deepEqual(stream.batch, { maxRows: 5000, maxBytes: 16 * 1024 * 1024, maxAgeMs: 1000 });
+    assert.deepEqual(stream.batch, { maxRows: 5000, maxBytes: 16 * 1024 * 1024, maxAgeMs: 100 });
     assert.equal(stream.rejectMode, 'skip');
     assert.equal(stream.delimiter, ';');
     assert.equal(stream.schema.columns[1]?.nullable, true);
