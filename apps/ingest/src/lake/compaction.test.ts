@@ -153,6 +153,68 @@ describe('compaction, retention and vacuum', () => {
     assert.match(metrics, /sluice_vacuumed_files_total \d+/);
   });
 
+  it('on S3 with a ClickHouse sink: compacted through a streamed upload, read through the S3 server, not sent to ClickHouse again', {
+    timeout: 180_000,
+  }, async () => {
+    const clickhouse = process.env.TEST_CLICKHOUSE_URL;
+    if (!clickhouse) throw new Error('TEST_CLICKHOUSE_URL is not set: run the suite with `npm test`.');
+    const onS3 = await startTestService({
+      s3: true,
+      env: {
+        DATABASE_URL: databaseUrl,
+        DELTA_LOG: 'on',
+        DELTA_COMMIT_DELAY_MS: '0',
+        CLICKHOUSE_URL: clickhouse,
+        CLICKHOUSE_POLL_MS: '200',
+      },
+    });
+    try {
+      const table = `compacted_${Date.now().toString(36)}`;
+      const stream = await onS3.createStream({ schema: { columns: ALL_TYPES }, batch: { maxAgeMs: 10 }, sinks: { clickhouse: { table } } });
+      const big = typedRows(120_000);
+      for (let i = 0; i < 12; i++) {
+        const response = await onS3.post(stream.name, key, toCsv(big.slice(i * 10_000, i * 10_000 + 10_000)), {
+          'content-type': 'text/csv',
+        });
+        assert.equal(response.status, 200);
+      }
+      const inClickHouse = async () => {
+        const [row] = await onS3.app.clickhouse!.sink.query<{ n: string }>(`SELECT count() AS n FROM default.${table}`);
+        return Number(row!.n);
+      };
+      for (const deadline = Date.now() + 60_000; (await inClickHouse()) < 120_000 && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(await inClickHouse(), 120_000);
+      await onS3.app.deltaLog!.settle();
+
+      const response = await onS3.admin('POST', `/v1/admin/streams/${stream.name}/compact`);
+      const answer = (await response.json()) as { filesIn: number; filesOut: number };
+      assert.equal(response.status, 200);
+      assert.ok(answer.filesIn >= 12 && answer.filesOut >= 1, JSON.stringify(answer));
+      await onS3.app.deltaLog!.settle();
+
+      const { TEST_S3_ENDPOINT: endpoint, TEST_S3_BUCKET: bucket } = process.env;
+      const s3Table = `deltaLake('${endpoint}/${bucket}/${stream.name}/', 'S3RVER', 'S3RVER')`;
+      const [read] = await queryDelta(lake, `SELECT count() AS n, uniqExact(id) AS ids, uniqExact(_path) AS files FROM ${s3Table}`);
+      assert.deepEqual(read, { n: 120_000, ids: 120_000, files: answer.filesOut });
+      const files = await onS3.app.db.dataFile.findMany({
+        where: { streamId: stream.id, state: 'committed' },
+        select: { clickhouseStatus: true },
+      });
+      assert.deepEqual(
+        files.map((file) => file.clickhouseStatus),
+        Array(answer.filesOut).fill('done'),
+        'the compacted file counts as sent',
+      );
+      // The forwarder has nothing to send: ClickHouse still holds each row once.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.equal(await inClickHouse(), 120_000);
+    } finally {
+      await onS3.close();
+    }
+  });
+
   it('a partition past retention leaves the table in one commit, and the store once vacuumed', { timeout: 120_000 }, async () => {
     const stream = await service.createStream({ schema: { columns: ALL_TYPES }, retentionDays: 30 });
     const answer = (await (
