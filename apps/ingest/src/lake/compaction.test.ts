@@ -215,6 +215,57 @@ describe('compaction, retention and vacuum', () => {
     }
   });
 
+  it('a compaction and new rows committed together in one Delta version: only the compacted file is dataChange false', {
+    timeout: 120_000,
+  }, async () => {
+    // A database and a lake of their own, and a log written only when told: both land in one version.
+    const ownUrl = await createDatabase(adminUrl, 'sluice_compaction_overlap');
+    await applyMigrations({ databaseUrl: ownUrl });
+    const own = await startTestService({
+      env: { DATABASE_URL: ownUrl, DELTA_LOG: 'on', DELTA_COMMIT_DELAY_MS: '600000', DELTA_LOG_POLL_MS: '600000' },
+    });
+    try {
+      const ownLake = (own.config.store as { dir: string }).dir;
+      const ownKey = (await own.createKey('*')).key;
+      // Partitioned by `at`: rows 1-30 fall in one hour; rows 2201-2300 straddle the next one, so their batch
+      // becomes two files (and one more for the rows without a time) committed together.
+      const stream = await own.createStream({
+        schema: { columns: ALL_TYPES },
+        batch: { maxAgeMs: 10 },
+        partitioning: { source: 'at', granularity: 'hour' },
+      });
+      const send = async (rows: typeof ROWS) => {
+        const response = await own.post(stream.name, ownKey, toCsv(rows), { 'content-type': 'text/csv' });
+        assert.equal(response.status, 200, await response.text());
+      };
+      for (let i = 0; i < 3; i++) await send(ROWS.slice(i * 10, i * 10 + 10));
+      await own.app.deltaLog!.settle();
+      const compacted = await own.app.compactor.compactNow(stream.name);
+      assert.ok(compacted.length >= 1);
+      await send(ROWS.slice(2200, 2300));
+      await own.app.deltaLog!.settle();
+
+      const version = logEntries(ownLake, stream.name).find((entry) => entry.actions.some((action) => action.remove))!;
+      const adds = version.actions.flatMap((action) => (action.add ? [action.add] : []));
+      const compactedPaths = new Set(compacted.map((each) => each.key.slice(stream.name.length + 1)));
+      const fresh = adds.filter((add) => !compactedPaths.has(add.path));
+      assert.ok(fresh.length >= 2, 'the new batch is in the compaction’s version');
+      assert.deepEqual(
+        adds.map((add) => [compactedPaths.has(add.path), add.dataChange]),
+        adds.map((add) => [compactedPaths.has(add.path), !compactedPaths.has(add.path)]),
+      );
+      assert.equal(version.actions.find((action) => action.commitInfo)!.commitInfo!.operation, 'WRITE');
+      const [count] = await queryDelta(
+        ownLake,
+        `SELECT count() AS n, uniqExact(id) AS ids FROM deltaLakeLocal('${path.join(ownLake, stream.name)}')`,
+      );
+      assert.deepEqual(count, { n: 130, ids: 130 });
+    } finally {
+      await own.close();
+      await dropDatabase(adminUrl, ownUrl);
+    }
+  });
+
   it('a partition past retention leaves the table in one commit, and the store once vacuumed', { timeout: 120_000 }, async () => {
     const stream = await service.createStream({ schema: { columns: ALL_TYPES }, retentionDays: 30 });
     const answer = (await (

@@ -227,8 +227,10 @@ export class DeltaLogWriter {
     const newSchema = table.schemaVersion > state.schemaVersion;
     if (files.length === 0 && removes.length === 0 && version > 0 && !newSchema) return 'done';
     const now = Date.now();
-    // A compaction's add replaces files, adding no rows: dataChange false, as for its removes.
-    const replacing = new Set(removes.some((file) => !file.dataChange) ? files.map((file) => file.commitGroup) : []);
+    // A compaction's add replaces files, adding no rows: dataChange false, as for its removes. Only the adds
+    // of the removals' groups: files committed together for other reasons (a request's, a batch split by
+    // partition) in the same version bring new rows.
+    const replacing = new Set(removes.flatMap((file) => (!file.dataChange && file.removeGroup ? [file.removeGroup] : [])));
     const compacted = (file: (typeof files)[number]) => file.commitGroup !== null && replacing.has(file.commitGroup);
     const commit: Commit = {
       commitInfo: {

@@ -91,6 +91,8 @@ export interface PendingRemoval {
   removedAt: Date;
   /** True when the file's rows left the table (retention); false when another file holds them (compaction). */
   dataChange: boolean;
+  /** The group of the removal: the replacing file's commitGroup (compaction). */
+  removeGroup: string | null;
 }
 
 export interface PendingLogChanges {
@@ -109,8 +111,10 @@ export async function pendingLogChanges(db: Db, streamId: string, limit: number,
     async (tx) => {
       const adds = await pendingLogFiles(tx, streamId, limit, table);
       const groups = [...new Set(adds.flatMap((file) => (file.commitGroup ? [file.commitGroup] : [])))];
-      const rows = await tx.$queryRaw<{ objectKey: string; bytes: bigint; removedAt: Date; replaced: boolean }[]>`
-        SELECT r."objectKey", r."bytes", r."removedAt",
+      const rows = await tx.$queryRaw<
+        { objectKey: string; bytes: bigint; removedAt: Date; removeGroup: string | null; replaced: boolean }[]
+      >`
+        SELECT r."objectKey", r."bytes", r."removedAt", r."removeGroup",
                EXISTS (SELECT 1 FROM "DataFile" a WHERE a."commitGroup" = r."removeGroup" AND a."state" = 'committed') AS "replaced"
         FROM "DataFile" r
         WHERE r."streamId" = ${streamId} AND r."lakeTable" = ${table}::"LakeTable" AND r."state" = 'removed'
@@ -122,6 +126,7 @@ export async function pendingLogChanges(db: Db, streamId: string, limit: number,
         objectKey: row.objectKey,
         bytes: Number(row.bytes),
         removedAt: row.removedAt,
+        removeGroup: row.removeGroup,
         dataChange: !row.replaced,
       }));
       return { adds, removes };

@@ -140,7 +140,7 @@ class Superseded extends Error {}
 
 /**
  * Removes the committed files of the stream's partitions whose day (`dt=`) is more than `days` days
- * before today (UTC); returns how many. Files removed together share a group with no file added: one
+ * before today (UTC), in its table and its quarantine alike; returns how many. Files removed together share a group with no file added: one
  * Delta commit removes them.
  */
 export async function removeExpiredPartitions(db: Db, streamId: string, days: number): Promise<number> {
