@@ -158,10 +158,14 @@ describe('compaction, retention and vacuum', () => {
   }, async () => {
     const clickhouse = process.env.TEST_CLICKHOUSE_URL;
     if (!clickhouse) throw new Error('TEST_CLICKHOUSE_URL is not set: run the suite with `npm test`.');
+    // A database of its own: the suite's service writes logs into its local lake, and could take this
+    // stream's log lease.
+    const s3Url = await createDatabase(adminUrl, 'sluice_compaction_s3');
+    await applyMigrations({ databaseUrl: s3Url });
     const onS3 = await startTestService({
       s3: true,
       env: {
-        DATABASE_URL: databaseUrl,
+        DATABASE_URL: s3Url,
         DELTA_LOG: 'on',
         DELTA_COMMIT_DELAY_MS: '0',
         CLICKHOUSE_URL: clickhouse,
@@ -169,11 +173,12 @@ describe('compaction, retention and vacuum', () => {
       },
     });
     try {
+      const s3Key = (await onS3.createKey('*')).key;
       const table = `compacted_${Date.now().toString(36)}`;
       const stream = await onS3.createStream({ schema: { columns: ALL_TYPES }, batch: { maxAgeMs: 10 }, sinks: { clickhouse: { table } } });
       const big = typedRows(120_000);
       for (let i = 0; i < 12; i++) {
-        const response = await onS3.post(stream.name, key, toCsv(big.slice(i * 10_000, i * 10_000 + 10_000)), {
+        const response = await onS3.post(stream.name, s3Key, toCsv(big.slice(i * 10_000, i * 10_000 + 10_000)), {
           'content-type': 'text/csv',
         });
         assert.equal(response.status, 200);
@@ -212,6 +217,7 @@ describe('compaction, retention and vacuum', () => {
       assert.equal(await inClickHouse(), 120_000);
     } finally {
       await onS3.close();
+      await dropDatabase(adminUrl, s3Url);
     }
   });
 

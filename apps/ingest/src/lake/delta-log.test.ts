@@ -320,14 +320,19 @@ describe('each stream is a Delta Lake table', () => {
   });
 
   it("on S3 the same: the table read through the S3 server with ClickHouse's deltaLake", { timeout: 120_000 }, async () => {
-    const onS3 = await startTestService({ s3: true, env: { DATABASE_URL: databaseUrl, DELTA_LOG: 'on' } });
+    // A database of its own: a writer with another store on the same database (the suite's service, on the
+    // local lake) could take the stream's log lease and write versions there.
+    const s3Url = await createDatabase(adminUrl, 'sluice_delta_s3');
+    await applyMigrations({ databaseUrl: s3Url });
+    const onS3 = await startTestService({ s3: true, env: { DATABASE_URL: s3Url, DELTA_LOG: 'on' } });
     try {
+      const s3Key = (await onS3.createKey('*')).key;
       const stream = await onS3.createStream({ schema: { columns: ALL_TYPES } });
       for (const [body, type] of [
         [toCsv(ROWS.slice(0, 400)), 'text/csv'],
         [toNdjson(ROWS.slice(400, 800)), 'application/x-ndjson'],
       ] as const) {
-        const response = await onS3.post(stream.name, key, body, { 'content-type': type });
+        const response = await onS3.post(stream.name, s3Key, body, { 'content-type': type });
         assert.equal(response.status, 200);
       }
       await onS3.app.deltaLog!.settle();
@@ -339,6 +344,7 @@ describe('each stream is a Delta Lake table', () => {
       for (let i = 0; i < 800; i++) assert.deepEqual(typedRowOf(rows[i]!), ROWS[i], `row ${i + 1}`);
     } finally {
       await onS3.close();
+      await dropDatabase(adminUrl, s3Url);
     }
   });
 

@@ -168,8 +168,9 @@ export async function recordDeltaCommit(db: Db, commit: LogCommitRecord): Promis
         WHERE "streamId" = ${streamId} AND "objectKey" = ANY(${added}::text[]) AND "deltaVersion" IS NULL`;
     }
     if (commit.removed && commit.removed.length > 0) {
+      // Readers see the removal from now on: LAKE_VACUUM_HOURS counts from here, not from the manifest's.
       await tx.$executeRaw`
-        UPDATE "DataFile" SET "removedVersion" = ${version}
+        UPDATE "DataFile" SET "removedVersion" = ${version}, "removedAt" = now()
         WHERE "streamId" = ${streamId} AND "objectKey" = ANY(${commit.removed}::text[]) AND "removedVersion" IS NULL`;
     }
     return true;
