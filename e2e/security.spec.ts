@@ -143,6 +143,47 @@ test('RSC payloads recorded from a signed-in browser give no data when replayed 
   }
 });
 
+test('the quarantine download gives rejected rows to a signed-in operator only: not without a cookie, with a forged one, or after sign-out', async ({
+  browser,
+}) => {
+  const stream = `quarantine_${suffix}`;
+  const marker = `rejected-secret-${suffix}`;
+  await admin('/v1/admin/streams', { name: stream, schema: { columns: [{ name: 'id', type: 'int64' }] } });
+  const key = (await admin('/v1/admin/keys', { name: `quarantine key ${suffix}`, streams: [stream] })) as { key: string };
+  const produced = await fetch(`${ingestUrl}/v1/streams/${stream}/rows`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key.key}`, 'content-type': 'text/csv' },
+    body: `id\n${marker}\n`,
+  });
+  expect(((await produced.json()) as { rowsRejected: number }).rowsRejected).toBe(1);
+
+  const page = await pageFrom(browser);
+  await signIn(page, await createOperator('quarantine'));
+  const url = `${baseUrl}/streams/${stream}/quarantine/download?format=csv`;
+  // The rejected row reaches the quarantine within a second of its answer.
+  await expect(async () => {
+    expect(await (await page.request.get(url)).text()).toContain(marker);
+  }).toPass({ timeout: 30_000 });
+  const session = (await page.context().cookies()).find((c) => c.name.endsWith('sluice_session'))!;
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+
+  const context = await playwrightRequest.newContext();
+  // No cookie: the proxy sends the request to the login page before the route runs.
+  const bare = await context.get(url, { maxRedirects: 0 });
+  expect(bare.status()).toBe(307);
+  expect(bare.headers().location).toMatch(/\/login/);
+  // A cookie the proxy lets through, but no session behind it: the route itself answers 401.
+  for (const cookie of [`${session.name}=forged.c2lnbmF0dXJl`, `${session.name}=${session.value}`]) {
+    const response = await context.get(url, { headers: { cookie }, maxRedirects: 0 });
+    expect(response.status(), cookie).toBe(401);
+    const body = await response.text();
+    expect(body).toContain('auth.session_required');
+    expect(body).not.toContain(marker);
+  }
+  await context.dispose();
+});
+
 test('the upload route refuses a cross-origin POST with a valid session, and a body that is not CSV or NDJSON', async ({ browser }) => {
   const stream = `upload_${suffix}`;
   await admin('/v1/admin/streams', { name: stream, schema: { columns: [{ name: 'id', type: 'int64' }] } });

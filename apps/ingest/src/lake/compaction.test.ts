@@ -12,37 +12,11 @@ import { commitDataFile, reserveDataFile } from '@sluice/db';
 import { applyMigrations } from '@sluice/db/migrate';
 import type { IngestResultDto } from '@sluice/shared';
 import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase } from '@sluice/testkit';
-import { queryDelta, SELECT_TYPED, typedRowOf } from '../test/delta-reader';
+import { logEntries, queryDelta, SELECT_TYPED, typedRowOf } from '../test/delta-reader';
 import { startTestService, type TestService } from '../test/harness';
 import { ALL_TYPES, toCsv, typedRows } from '../test/typed-rows';
-import { logKey } from './delta-actions';
 
 const ROWS = typedRows(3000);
-
-/** A log entry's line: one action, by its name. */
-type Action = Partial<
-  Record<
-    'commitInfo' | 'add' | 'remove' | 'metaData' | 'protocol',
-    { operation?: string; path: string; dataChange: boolean; stats: string }
-  >
->;
-
-/** Each version's actions, parsed. */
-function logEntries(lake: string, stream: string): { version: number; actions: Action[] }[] {
-  return fs
-    .readdirSync(path.join(lake, stream, '_delta_log'))
-    .filter((name) => /^\d{20}\.json$/.test(name))
-    .map((name) => Number(name.slice(0, 20)))
-    .sort((a, b) => a - b)
-    .map((version) => ({
-      version,
-      actions: fs
-        .readFileSync(path.join(lake, logKey(stream, version)), 'utf8')
-        .split('\n')
-        .filter((line) => line.trim())
-        .map((line) => JSON.parse(line) as Action),
-    }));
-}
 
 /** The data files under the stream's prefix (not the log's checkpoints), relative to it. */
 function parquetObjects(lake: string, stream: string): string[] {

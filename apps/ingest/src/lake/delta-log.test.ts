@@ -12,7 +12,7 @@ import { commitDataFile, reserveDataFile } from '@sluice/db';
 import { applyMigrations } from '@sluice/db/migrate';
 import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase } from '@sluice/testkit';
 import type { IngestResultDto } from '@sluice/shared';
-import { queryDelta, SELECT_TYPED, typedRowOf } from '../test/delta-reader';
+import { logEntries, logVersions, queryDelta, SELECT_TYPED, typedRowOf } from '../test/delta-reader';
 import { startTestService, type TestService } from '../test/harness';
 import { startServiceProcess } from '../test/service-process';
 import { ALL_TYPES, toCsv, toNdjson, typedRows } from '../test/typed-rows';
@@ -21,24 +21,9 @@ import { addAction, checkpointKey, lastCheckpointKey, logKey, serializeCommit } 
 const ROWS = typedRows(3000);
 const SELECT_TYPED_PARTITIONED = `${SELECT_TYPED}, toString(dt) AS dt_text, hour, _path`;
 
-/** The versions in the stream's log folder, in order. */
-function logVersions(lake: string, stream: string): number[] {
-  return fs
-    .readdirSync(path.join(lake, stream, '_delta_log'))
-    .filter((name) => /^\d{20}\.json$/.test(name))
-    .map((name) => Number(name.slice(0, 20)))
-    .sort((a, b) => a - b);
-}
-
 /** Every add action's path in the log, in version order. */
 function addedPaths(lake: string, stream: string): string[] {
-  return logVersions(lake, stream).flatMap((version) =>
-    fs
-      .readFileSync(path.join(lake, logKey(stream, version)), 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('{"add"'))
-      .map((line) => (JSON.parse(line) as { add: { path: string } }).add.path),
-  );
+  return logEntries(lake, stream).flatMap((entry) => entry.actions.flatMap((action) => (action.add ? [action.add.path] : [])));
 }
 
 describe('each stream is a Delta Lake table', () => {

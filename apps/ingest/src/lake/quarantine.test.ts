@@ -180,4 +180,25 @@ describe('rejected rows are stored in the stream’s quarantine table', () => {
       await bounded.close();
     }
   });
+
+  it('past QUARANTINE_BUFFER_BYTES waiting, rejected rows are counted as dropped, not stored; the answer still reports them', {
+    timeout: 120_000,
+  }, async () => {
+    const full = await startTestService({
+      env: { DATABASE_URL: databaseUrl, DELTA_LOG: 'on', DELTA_COMMIT_DELAY_MS: '0', LAKE_DIR: lake, QUARANTINE_BUFFER_BYTES: '1' },
+    });
+    try {
+      const stream = await full.createStream({ schema: { columns: COLUMNS } });
+      const answer = await post(stream.name, 'id,name,qty\n1,a,bad\n2,b,3\n3,c,worse\n', 'text/csv', full);
+      assert.equal(answer.rowsRejected, 2);
+      assert.equal(answer.errors.length, 2);
+      await settle(full);
+      const page = (await (await full.admin('GET', `/v1/streams/${stream.name}/quarantine`)).json()) as QuarantinePage;
+      assert.deepEqual([page.totalRows, page.rows.length], [0, 0]);
+      const metrics = await (await fetch(`${full.url}/metrics`)).text();
+      assert.match(metrics, new RegExp(`sluice_quarantine_dropped_rows_total\\{stream="${stream.name}"\\} 2`));
+    } finally {
+      await full.close();
+    }
+  });
 });

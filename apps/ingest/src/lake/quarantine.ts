@@ -97,6 +97,8 @@ export class QuarantineWriter {
     if (!pending) return;
     this.pending.delete(streamId);
     if (pending.timer) clearTimeout(pending.timer);
+    // Every row of it was dropped (the buffer was full): no file to write.
+    if (pending.rows.length === 0) return;
     const done = this.write(streamId, pending)
       .catch((error: unknown) =>
         this.deps.log.error(

@@ -4,8 +4,8 @@
  * outside years 1-9999, goes by the batch's ingest time, and is counted. A batch whose rows all fall in one
  * partition (the common case: producers send recent rows) is not copied.
  */
-import type { ColumnType } from '@sluice/shared';
-import type { ColumnChunk, ParsedChunk } from './parse/columns';
+import { partitionOf } from '../sinks/object-store';
+import { align8, widthOf, type ColumnChunk, type ParsedChunk } from './parse/columns';
 
 export interface PartitionSpec {
   /** The column's index in the schema, and its type. */
@@ -38,9 +38,10 @@ export function splitByPartition(
   let fallback = 0;
   const buckets = chunks.map((chunk) => {
     const column = chunk.columns[spec.column]!;
+    const values = new DataView(column.values.buffer, column.values.byteOffset, column.values.byteLength);
     const out = new Float64Array(chunk.rows);
     for (let row = 0; row < chunk.rows; row++) {
-      const ms = isNull(column, row) ? Number.NaN : instantOf(column, spec.type, row);
+      const ms = isNull(column, row) ? Number.NaN : instantOf(values, spec.type, row);
       if (Number.isNaN(ms) || ms < FIRST_MS || ms > LAST_MS) {
         fallback++;
         out[row] = fallbackBucket;
@@ -54,7 +55,7 @@ export function splitByPartition(
   const partOf = (bucket: number) => {
     let part = parts.get(bucket);
     if (!part) {
-      part = { partition: folderOf(bucket * width, spec.granularity), chunks: [], rows: 0 };
+      part = { partition: partitionOf(new Date(bucket * width), spec.granularity), chunks: [], rows: 0 };
       parts.set(bucket, part);
       order.push(bucket);
     }
@@ -78,21 +79,18 @@ export function splitByPartition(
   return { parts: order.map((bucket) => parts.get(bucket)!), fallback };
 }
 
-function folderOf(ms: number, granularity: 'day' | 'hour'): string {
-  const iso = new Date(ms).toISOString();
-  return granularity === 'hour' ? `dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}` : `dt=${iso.slice(0, 10)}`;
-}
-
 function isNull(column: ColumnChunk, row: number): boolean {
   return column.validity !== null && (column.validity[row >> 3]! & (1 << (row & 7))) === 0;
 }
 
 /** The value in ms since the epoch: timestamps are int64 microseconds, dates int32 days. */
-function instantOf(column: ColumnChunk, type: 'timestamp' | 'date', row: number): number {
-  const view = new DataView(column.values.buffer, column.values.byteOffset, column.values.byteLength);
+function instantOf(view: DataView, type: 'timestamp' | 'date', row: number): number {
   if (type === 'date') return view.getInt32(row * 4, true) * MS_PER_DAY;
-  const micros = view.getInt32(row * 8 + 4, true) * 4_294_967_296 + view.getUint32(row * 8, true);
-  return Math.floor(micros / 1000);
+  const high = view.getInt32(row * 8 + 4, true);
+  // Within ±2^53 µs (years 1685-2255) a double holds the value exactly; past it, BigInt does.
+  if (high >= -2_097_152 && high < 2_097_152) return Math.floor((high * 4_294_967_296 + view.getUint32(row * 8, true)) / 1000);
+  const micros = view.getBigInt64(row * 8, true);
+  return Number(micros / 1000n - (micros % 1000n < 0n ? 1n : 0n));
 }
 
 /** A chunk of the given rows of `chunk` (in order), in a buffer of its own laid out as finishChunk lays one out. */
@@ -157,22 +155,4 @@ export function takeRows(chunk: ParsedChunk, rows: readonly number[]): ParsedChu
 
 function int32s(bytes: Uint8Array): Int32Array {
   return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-}
-
-function align8(bytes: number): number {
-  return (bytes + 7) & ~7;
-}
-
-function widthOf(type: ColumnType): number {
-  switch (type) {
-    case 'int32':
-    case 'date':
-      return 4;
-    case 'int64':
-    case 'timestamp':
-    case 'float64':
-      return 8;
-    default:
-      return 0;
-  }
 }

@@ -5,7 +5,10 @@
  */
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
+import { logKey } from '../lake/delta-actions';
 import type { TypedRow } from './typed-rows';
 
 const chdb = createRequire(import.meta.url).resolve('chdb');
@@ -44,4 +47,33 @@ export function typedRowOf(row: Record<string, unknown>): TypedRow {
     at: row.at_text === null ? null : BigInt(row.at_text as string),
     day: row.day_text as string | null,
   };
+}
+
+/** A log entry's line: one action, by its name. */
+export type Action = Partial<
+  Record<
+    'commitInfo' | 'add' | 'remove' | 'metaData' | 'protocol',
+    { operation?: string; path: string; dataChange: boolean; stats: string }
+  >
+>;
+
+/** The versions in a table's log folder (`prefix`: the stream, or `_quarantine/<stream>`), in order. */
+export function logVersions(lake: string, prefix: string): number[] {
+  return fs
+    .readdirSync(path.join(lake, prefix, '_delta_log'))
+    .filter((name) => /^\d{20}\.json$/.test(name))
+    .map((name) => Number(name.slice(0, 20)))
+    .sort((a, b) => a - b);
+}
+
+/** Each version's actions, parsed, in version order. */
+export function logEntries(lake: string, prefix: string): { version: number; actions: Action[] }[] {
+  return logVersions(lake, prefix).map((version) => ({
+    version,
+    actions: fs
+      .readFileSync(path.join(lake, logKey(prefix, version)), 'utf8')
+      .split('\n')
+      .filter((line) => line.trim())
+      .map((line) => JSON.parse(line) as Action),
+  }));
 }

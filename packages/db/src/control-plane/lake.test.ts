@@ -9,7 +9,7 @@ import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase } from '@sluice/testkit
 import { createDb, type Db } from '../client';
 import { applyMigrations } from '../migrate';
 import { commitDataFile, reserveDataFile } from './files';
-import { commitCompaction, compactionCandidates } from './lake';
+import { commitCompaction, compactionCandidates, filesToVacuum } from './lake';
 import { createStream } from './streams';
 
 const adminUrl = process.env.TEST_ADMIN_DATABASE_URL ?? DEFAULT_ADMIN_URL;
@@ -127,5 +127,24 @@ describe('compaction candidates and commits', () => {
     assert.equal(byId.get(first)!.commitGroup, byId.get(sources[0]!)!.removeGroup, 'one group: one Delta commit');
     assert.equal(byId.get(second)!.state, 'writing', 'left for the caller to remove');
     assert.equal(await db.compaction.count({ where: { streamId } }), 1);
+  });
+
+  it('vacuums a removed file only once LAKE_VACUUM_HOURS have passed since its removal, and, with the log on, once the log removed it', async () => {
+    const { id: streamId } = await createStream(db, { name: 'vacuum', schema: { columns: [{ name: 'id', type: 'int64' }] } });
+    const removedAt = new Date(now - 60 * 60_000);
+    const removed = async (logged: boolean) => {
+      const id = await file(streamId, 'dt=2026-12-02/hour=08');
+      await db.dataFile.update({ where: { id }, data: { state: 'removed', removedAt, removedVersion: logged ? 2 : null } });
+      return id;
+    };
+    const inLog = await removed(true);
+    const notYet = await removed(false);
+    const ids = async (removedBefore: Date, logged: boolean) =>
+      (await filesToVacuum(db, { removedBefore, logged })).map((row) => row.id).filter((id) => id === inLog || id === notYet);
+    // The cutoff exactly at the removal: not yet; a millisecond after it: due.
+    assert.deepEqual(await ids(removedAt, true), []);
+    assert.deepEqual(await ids(new Date(removedAt.getTime() + 1), true), [inLog]);
+    // With the log off, nothing waits for it.
+    assert.deepEqual((await ids(new Date(removedAt.getTime() + 1), false)).sort(), [inLog, notYet].sort());
   });
 });

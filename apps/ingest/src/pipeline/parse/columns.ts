@@ -261,7 +261,8 @@ export class ColumnBuilder {
 
 type Handover = [values: number, offsets: number, validity: number];
 
-function align8(bytes: number): number {
+/** Bytes rounded up to the 8-byte alignment of a chunk's parts. */
+export function align8(bytes: number): number {
   return (bytes + 7) & ~7;
 }
 
@@ -270,7 +271,8 @@ function roomFor([values, offsets, validity]: Handover): number {
   return align8(values) + align8(offsets) + align8(validity);
 }
 
-function widthOf(type: ColumnType): number {
+/** Bytes a fixed-width value takes (0: booleans, bit-packed, and strings). */
+export function widthOf(type: ColumnType): number {
   switch (type) {
     case 'int32':
     case 'date':
