@@ -20,11 +20,13 @@ const root = path.resolve(import.meta.dirname, '..');
 const ADMIN = 'examples-test-admin-token-012345';
 let ingest: Service;
 let url: string;
+let flightPort: number;
 let lake: string;
 const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
 
 before(async () => {
   const port = await freePort();
+  flightPort = await freePort();
   lake = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-examples-lake-'));
   ingest = spawnService('ingest', process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: path.join(root, 'apps/ingest'),
@@ -32,6 +34,7 @@ before(async () => {
       ...process.env,
       DATABASE_URL: process.env.TEST_DATABASE_URL,
       INGEST_PORT: String(port),
+      FLIGHT_PORT: String(flightPort),
       SLUICE_ADMIN_TOKEN: ADMIN,
       LAKE_DIR: lake,
       LOG_LEVEL: 'warn',

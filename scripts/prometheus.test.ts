@@ -35,6 +35,7 @@ describe('Prometheus', () => {
         ...process.env,
         DATABASE_URL: databaseUrl,
         INGEST_PORT: String(port),
+        FLIGHT: 'off',
         SLUICE_ADMIN_TOKEN: ADMIN,
         LAKE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-prom-lake-')),
         LOG_LEVEL: 'warn',

@@ -27,12 +27,13 @@ function processesWithMarker(marker: string): number[] {
 }
 
 async function startAndStop(extraEnv: Record<string, string>) {
-  const [ingestPort, webPort, pgPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [ingestPort, flightPort, webPort, pgPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-start-'));
   const marker = `SLUICE_START_TEST_MARKER=${randomBytes(8).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     INGEST_PORT: String(ingestPort),
+    FLIGHT_PORT: String(flightPort),
     WEB_PORT: String(webPort),
     EMBEDDED_PG_PORT: String(pgPort),
     SLUICE_DATA_DIR: dataDir,

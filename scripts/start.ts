@@ -15,6 +15,7 @@ import { NODE_FLAGS, serviceEnv } from '../apps/ingest/runtime.mjs';
 const root = path.resolve(import.meta.dirname, '..');
 const env = process.env;
 const ingestPort = Number(env.INGEST_PORT ?? 8080);
+const flightPort = Number(env.FLIGHT_PORT ?? 8815);
 const webPort = Number(env.WEB_PORT ?? 3000);
 const dataDir = path.resolve(root, env.SLUICE_DATA_DIR ?? 'data');
 const embeddedPort = Number(env.EMBEDDED_PG_PORT ?? 54329);
@@ -50,8 +51,10 @@ setInterval(() => {
 async function main() {
   for (const [name, port] of [
     ['INGEST_PORT', ingestPort],
+    ['FLIGHT_PORT', flightPort],
     ['WEB_PORT', webPort],
   ] as const) {
+    if (name === 'FLIGHT_PORT' && env.FLIGHT === 'off') continue;
     if (await portInUse(port)) throw new Error(`${name} ${port} is already in use; set ${name} to a free port.`);
   }
 
@@ -105,6 +108,7 @@ async function main() {
     env: serviceEnv({
       ...common,
       INGEST_PORT: String(ingestPort),
+      FLIGHT_PORT: String(flightPort),
       LAKE_DIR: env.LAKE_DIR ?? path.join(dataDir, 'lake'),
     }),
     onExit: onExit('ingest'),

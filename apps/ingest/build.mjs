@@ -1,5 +1,6 @@
 // Bundles the service and its pipeline worker into plain JavaScript (dist/), so production runs without
 // a TypeScript loader. Workspace packages (TypeScript source) are bundled; npm dependencies stay external.
+import fs from 'node:fs';
 import { build } from 'esbuild';
 
 await build({
@@ -31,3 +32,6 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// The Arrow Flight service definition, read by @grpc/proto-loader at run time (flight/flight-server.ts).
+fs.copyFileSync('src/flight/flight.proto', 'dist/flight.proto');

@@ -15,6 +15,8 @@ const root = path.resolve(import.meta.dirname, '../..');
 
 export interface RunningService {
   url: string;
+  /** Its Arrow Flight endpoint (host:port). */
+  flightAddress: string;
   pid: number;
   lake: string;
   stop(): Promise<void>;
@@ -25,6 +27,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
   const databaseUrl = await createDatabase(adminUrl, 'sluice_bench');
   await applyMigrations({ databaseUrl });
   const port = await freePort();
+  const flightPort = await freePort();
   const lake = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-lake-'));
   // BENCH_NODE_ARGS adds Node options to the service, to look inside a run (`--cpu-prof`, `--trace-gc`).
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -38,6 +41,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
       ...process.env,
       DATABASE_URL: databaseUrl,
       INGEST_PORT: String(port),
+      FLIGHT_PORT: String(flightPort),
       LAKE_DIR: lake,
       SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
       LOG_LEVEL: 'warn',
@@ -49,6 +53,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
   await waitForHttp(`${url}/healthz`, { timeoutMs: 30_000, exited: () => service.exited });
   return {
     url,
+    flightAddress: `127.0.0.1:${flightPort}`,
     pid: service.child.pid!,
     lake,
     async stop() {

@@ -25,6 +25,7 @@ export async function runBrowserJourneys(
       ...env,
       DATABASE_URL: databaseUrl,
       INGEST_PORT: String(ingestPort),
+      FLIGHT: 'off',
       WEB_PORT: String(webPort),
       SLUICE_DATA_DIR: dataDir,
       SLUICE_ADMIN_TOKEN: adminToken,

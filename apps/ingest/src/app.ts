@@ -10,6 +10,7 @@ import { newId } from '@sluice/shared';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config';
+import { startFlightServer, type FlightServer } from './flight/flight-server';
 import { authPlugin } from './plugins/auth.plugin';
 import { clickhousePlugin } from './plugins/clickhouse.plugin';
 import { dbPlugin } from './plugins/db.plugin';
@@ -27,6 +28,8 @@ import { drainRefusedBody } from './routes/request-body';
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config;
+    /** The Arrow Flight endpoint once the service listens (null: FLIGHT=off, or not listening yet). */
+    flight: FlightServer | null;
   }
 }
 
@@ -90,6 +93,20 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(ingestRoutes(streams));
   await app.register(filesRoutes);
   await app.register(adminRoutes(streams));
+
+  // Arrow Flight listens beside HTTP (bound when the app is ready: a port taken fails the start), and
+  // stops taking calls with it (its calls in flight finish first, within the shutdown timeout; the
+  // pipeline's own preClose hook, registered before, flushes their rows).
+  app.decorate('flight', null);
+  if (config.flight) {
+    const { host, port } = config.flight;
+    app.addHook('onReady', async () => {
+      app.flight = await startFlightServer(app, streams, { host, port, maxMessageBytes: config.maxArrowMessageBytes });
+    });
+    app.addHook('preClose', async () => {
+      await app.flight?.close(Math.max(0, config.shutdownTimeoutMs - 1000));
+    });
+  }
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -83,6 +83,12 @@ const envSchema = z.object({
   COMPACTION_DELAY_MINUTES: z.coerce.number().min(0).default(10),
   COMPACTION_INTERVAL_MS: int(100).default(60_000),
   LAKE_VACUUM_HOURS: z.coerce.number().min(0).default(24),
+  FLIGHT: z.enum(['on', 'off']).default('on'),
+  FLIGHT_HOST: z.string().optional(),
+  FLIGHT_PORT: int(0).max(65535).default(8815),
+  FLIGHT_MAX_MESSAGE_BYTES: int(64 * 1024)
+    .max(1024 * MiB)
+    .default(64 * MiB),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -140,6 +146,12 @@ export interface Config {
   quarantine: { maxRowsPerRequest: number; bufferBytes: number };
   /** Compaction, retention and vacuum (lake/compactor.ts): in the background unless COMPACTION=off; on demand always. */
   compaction: { background: boolean; targetBytes: number; minFiles: number; delayMs: number; intervalMs: number; vacuumMs: number };
+  /**
+   * The Arrow Flight endpoint (null: off; flight/flight-server.ts), and the largest Arrow IPC message taken
+   * over Flight or HTTP (a record batch with its metadata).
+   */
+  flight: { host: string; port: number } | null;
+  maxArrowMessageBytes: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -236,5 +248,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       intervalMs: e.COMPACTION_INTERVAL_MS,
       vacuumMs: e.LAKE_VACUUM_HOURS * 3_600_000,
     },
+    flight: e.FLIGHT === 'on' ? { host: e.FLIGHT_HOST ?? e.INGEST_HOST, port: e.FLIGHT_PORT } : null,
+    maxArrowMessageBytes: e.FLIGHT_MAX_MESSAGE_BYTES,
   };
 }

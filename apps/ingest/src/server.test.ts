@@ -23,6 +23,7 @@ describe('server process', () => {
         ...process.env,
         DATABASE_URL: testDatabaseUrl(),
         INGEST_PORT: String(port),
+        FLIGHT: 'off',
         LAKE_DIR: lake,
         SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
         LOG_LEVEL: process.env.DEBUG_SIGTERM ? 'debug' : 'warn',

@@ -41,9 +41,9 @@ export const ERRORS = {
   },
   'ingest.unsupported_media_type': {
     status: 415,
-    message: 'Send text/csv or application/x-ndjson.',
+    message: 'Send text/csv, application/x-ndjson or application/vnd.apache.arrow.stream.',
   },
-  'ingest.unsupported_encoding': { status: 415, message: 'Only gzip and identity content encodings are accepted.' },
+  'ingest.unsupported_encoding': { status: 415, message: 'Only gzip, zstd and identity content encodings are accepted.' },
   'ingest.rows_rejected': { status: 422, message: 'Some rows were rejected and the stream stores all or nothing.' },
   'ingest.idempotency_mismatch': {
     status: 422,

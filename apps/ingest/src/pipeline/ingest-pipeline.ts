@@ -27,6 +27,8 @@ export interface PipelineLimits {
   maxFields: number;
   /** Rows per parsed chunk (the unit the batcher groups). */
   chunkRows: number;
+  /** The largest Arrow IPC message of an Arrow body (FLIGHT_MAX_MESSAGE_BYTES). */
+  maxMessageBytes?: number;
   /** Retry-After of a request refused because the budget is busy. */
   retryAfterSeconds: number;
   /** Rejected rows of a request kept for the quarantine table (0: none). */
@@ -209,6 +211,7 @@ export class IngestPipeline {
       allowNonFinite: stream.allowNonFinite,
       maxLineBytes: this.limits.maxLineBytes,
       maxFields: this.limits.maxFields,
+      maxMessageBytes: this.limits.maxMessageBytes,
       chunkRows: Math.min(this.limits.chunkRows, stream.batch.maxRows),
       chunkBytes: Math.max(64 * 1024, Math.floor(stream.batch.maxBytes / 4)),
       maxReportedErrors: MAX_REPORTED_ERRORS,

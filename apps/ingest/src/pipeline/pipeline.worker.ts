@@ -6,17 +6,20 @@ import { parentPort } from 'node:worker_threads';
 import { compactFiles } from '../lake/compact-files';
 import { deltaFileStats } from '../lake/file-stats';
 import { loadParquetWasm, ParquetEncoder } from './parquet-encode';
+import { ArrowParser } from './parse/arrow-parser';
 import { CsvParser } from './parse/csv-parser';
 import { NdjsonParser } from './parse/ndjson-parser';
-import { BodyError } from './parse/record-sink';
+import { BodyError, type ParseOptions } from './parse/record-sink';
 import { splitByPartition } from './partition-rows';
-import { chunkTransferList, type EncodedFile, type FromWorker, type ToWorker } from './protocol';
+import { type BodyFormat, chunkTransferList, type EncodedFile, type FromWorker, type ToWorker } from './protocol';
 import { collectYoung, freeNow, Collector } from './young-gc';
 
 const port = parentPort;
 if (!port) throw new Error('pipeline.worker must run in a worker thread');
 
-const sessions = new Map<number, CsvParser | NdjsonParser>();
+type BodyParser = CsvParser | NdjsonParser | ArrowParser;
+
+const sessions = new Map<number, BodyParser>();
 
 /** A young-generation collection after each encode and every 32 MB parsed (see young-gc.ts). */
 const parsed = new Collector(32 * 1024 * 1024);
@@ -25,7 +28,7 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []) {
   port!.postMessage(message, transfer);
 }
 
-function report(kind: 'progress' | 'done', session: number, parser: CsvParser | NdjsonParser, consumed: number, spent?: ArrayBuffer) {
+function report(kind: 'progress' | 'done', session: number, parser: BodyParser, consumed: number, spent?: ArrayBuffer) {
   const chunks = parser.sink.takeChunks();
   const transfer = chunkTransferList(chunks);
   if (spent) transfer.push(spent);
@@ -54,6 +57,12 @@ function fail(session: number, error: unknown) {
   } else {
     send({ kind: 'failed', session, message: `internal parser error: ${(error as Error).message}`, line: 0, column: null, internal: true });
   }
+}
+
+function parserFor(format: BodyFormat, options: ParseOptions): BodyParser {
+  if (format === 'csv') return new CsvParser(options);
+  if (format === 'ndjson') return new NdjsonParser(options);
+  return new ArrowParser(options);
 }
 
 /** Encodes run one after another, each answered and cleaned up after before the next starts. */
@@ -117,7 +126,7 @@ port.on('message', (message: ToWorker) => {
     case 'open':
       // A throw here would end the worker, and with it every other session it parses.
       try {
-        sessions.set(message.session, message.format === 'csv' ? new CsvParser(message.options) : new NdjsonParser(message.options));
+        sessions.set(message.session, parserFor(message.format, message.options));
       } catch (error) {
         fail(message.session, error);
       }

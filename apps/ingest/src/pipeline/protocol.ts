@@ -5,7 +5,8 @@ import type { EncodeOptions } from './parquet-encode';
 import type { ParsedChunk } from './parse/columns';
 import type { ParseOptions, QuarantinedRow, RowError } from './parse/record-sink';
 
-export type BodyFormat = 'csv' | 'ndjson';
+/** `arrow`: an Arrow IPC stream (parse/arrow-parser.ts). */
+export type BodyFormat = 'csv' | 'ndjson' | 'arrow';
 
 export type ToWorker =
   | { kind: 'open'; session: number; format: BodyFormat; options: ParseOptions }

@@ -13,6 +13,12 @@ import { FailureLimiter } from './auth-failures';
 
 export type Caller = { kind: 'admin' } | { kind: 'key'; key: ApiKey };
 
+/** What a key check reads of a request: its bearer token and its address (HTTP, or an Arrow Flight call). */
+export interface CallerRequest {
+  headers: { authorization?: string };
+  ip: string;
+}
+
 const TOUCH_INTERVAL_MS = 60_000;
 /** Known keys (found in the database, revoked or not) kept for their TTL. */
 export const KNOWN_KEYS_CACHED = 10_000;
@@ -45,7 +51,7 @@ export class Authenticator {
     this.failures = new FailureLimiter(options.failureLimit, options.failureWindowMs);
   }
 
-  static bearer(request: FastifyRequest): string | null {
+  static bearer(request: Pick<CallerRequest, 'headers'>): string | null {
     const header = request.headers.authorization;
     if (!header) return null;
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -69,7 +75,7 @@ export class Authenticator {
    * Resolves an API key: 401 when missing, unknown or revoked; 429 when the caller's address has had too
    * many unknown keys lately (a key already cached as known is still served).
    */
-  async requireKey(request: FastifyRequest): Promise<ApiKey> {
+  async requireKey(request: CallerRequest): Promise<ApiKey> {
     const token = Authenticator.bearer(request);
     if (!token) throw new SluiceError('auth.missing_key');
     const now = Date.now();
@@ -89,7 +95,7 @@ export class Authenticator {
   }
 
   /** The admin token, or a key allowed on the stream that holds the scope (403 otherwise). */
-  async requireStreamAccess(request: FastifyRequest, stream: string, scope: ApiKeyScope): Promise<Caller> {
+  async requireStreamAccess(request: CallerRequest, stream: string, scope: ApiKeyScope): Promise<Caller> {
     if (this.isAdmin(Authenticator.bearer(request))) return { kind: 'admin' };
     const key = await this.requireKey(request);
     if (!keyAllowsStream(key, stream)) {

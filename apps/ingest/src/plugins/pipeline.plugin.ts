@@ -105,6 +105,7 @@ export const pipelinePlugin = fp<{ config: Config }>(
       {
         ...config.limits,
         chunkRows: 16 * 1024,
+        maxMessageBytes: config.maxArrowMessageBytes,
         retryAfterSeconds: config.queue.retryAfterSeconds,
         maxQuarantinedRows: config.quarantine.maxRowsPerRequest,
       },

@@ -297,6 +297,7 @@ describe('413: refusals part-way', () => {
           ...process.env,
           DATABASE_URL: testDatabaseUrl(),
           INGEST_PORT: String(port),
+          FLIGHT: 'off',
           LAKE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bomb-')),
           SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
           MAX_BODY_BYTES: String(64 * 1024 * 1024 * 1024),

@@ -10,21 +10,11 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { startTestService, type TestService } from '../test/harness';
+import { chunkedBody } from '../test/paced-body';
 import { listStreamObjects, queryParquet } from '../test/read-back';
 import { ALL_TYPES, fromDuckDb, toCsv, toNdjson, typedRows } from '../test/typed-rows';
 
 const ROWS = typedRows(3000);
-
-function chunkedBody(bytes: Uint8Array, piece = 7919): ReadableStream<Uint8Array> {
-  let offset = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (offset >= bytes.length) return controller.close();
-      controller.enqueue(bytes.slice(offset, offset + piece));
-      offset += piece;
-    },
-  });
-}
 
 async function readAll(service: TestService, stream: string) {
   const objects = await listStreamObjects(service.app.store, stream);

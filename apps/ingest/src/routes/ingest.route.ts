@@ -1,17 +1,18 @@
 /**
- * POST /v1/streams/:stream/rows: a CSV or NDJSON body, streamed (never held whole), answered once every
+ * POST /v1/streams/:stream/rows: a CSV, NDJSON or Arrow IPC stream body, streamed (never held whole), answered once every
  * accepted row is durable. Everything that can refuse a request happens before its body is read:
  * auth (401/403), stream (404), content type and encoding (415), declared size (413), and admission
  * (pipeline/admission.ts: shutdown 503, busy or too many requests 429 + Retry-After).
  */
-import { SluiceError, type IngestResultDto } from '@sluice/shared';
+import { SluiceError } from '@sluice/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { BodyFormat } from '../pipeline/protocol';
 import type { StreamCache } from '../plugins/stream-cache';
-import { idempotencyKeyOf, startKeyed, type IdempotentAttempt } from './idempotency';
+import { idempotencyKeyOf } from './idempotency';
+import { runIngest } from './ingest-request';
 import { KeyLedger } from './key-ledger';
-import { requestBody } from './request-body';
+import { requestBody, type BodyEncoding } from './request-body';
 
 const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/plain']);
 const NDJSON_TYPES = new Set([
@@ -22,40 +23,28 @@ const NDJSON_TYPES = new Set([
   'application/json-lines',
 ]);
 
+/** The Arrow IPC streaming format (the file format needs its footer first: it cannot be read as it arrives). */
+const ARROW_STREAM_TYPES = new Set(['application/vnd.apache.arrow.stream', 'application/x-apache-arrow-stream']);
+
 function formatOf(contentType: string | undefined): BodyFormat {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (CSV_TYPES.has(type)) return 'csv';
   if (NDJSON_TYPES.has(type)) return 'ndjson';
+  if (ARROW_STREAM_TYPES.has(type)) return 'arrow';
+  const hint =
+    type === 'application/vnd.apache.arrow.file' ? ' (the Arrow file format cannot be read as it arrives: send the IPC stream format)' : '';
   throw new SluiceError(
     'ingest.unsupported_media_type',
-    `Content-Type "${type || '(none)'}" is not accepted: send text/csv or application/x-ndjson.`,
+    `Content-Type "${type || '(none)'}" is not accepted${hint}: send text/csv, application/x-ndjson or application/vnd.apache.arrow.stream.`,
   );
 }
 
-function gzipped(encoding: string | undefined): boolean {
-  const value = (encoding ?? 'identity').trim().toLowerCase();
-  if (value === 'identity' || value === '') return false;
-  if (value === 'gzip' || value === 'x-gzip') return true;
-  throw new SluiceError('ingest.unsupported_encoding', `Content-Encoding "${value}" is not accepted: send gzip or nothing.`);
-}
-
-/** How often a request in flight checks that its key was not revoked meanwhile. */
-const KEY_CHECK_INTERVAL_MS = 1000;
-
-/**
- * The body, cut off with 401 once its key has been revoked: a long request does not go on storing rows
- * for a key an operator has taken back (the check reads through the key cache: KEY_CACHE_TTL_MS).
- */
-async function* whileKeyValid(body: AsyncIterable<Uint8Array>, stillValid: () => Promise<boolean>): AsyncIterable<Uint8Array> {
-  let checkedAt = Date.now();
-  for await (const piece of body) {
-    if (Date.now() - checkedAt >= KEY_CHECK_INTERVAL_MS) {
-      checkedAt = Date.now();
-      if (!(await stillValid())) throw new SluiceError('auth.revoked_key');
-    }
-    yield piece;
-  }
-  if (!(await stillValid())) throw new SluiceError('auth.revoked_key');
+function encodingOf(header: string | undefined): BodyEncoding {
+  const value = (header ?? 'identity').trim().toLowerCase();
+  if (value === 'identity' || value === '') return 'identity';
+  if (value === 'gzip' || value === 'x-gzip') return 'gzip';
+  if (value === 'zstd') return 'zstd';
+  throw new SluiceError('ingest.unsupported_encoding', `Content-Encoding "${value}" is not accepted: send gzip, zstd or nothing.`);
 }
 
 export function ingestRoutes(streams: StreamCache): FastifyPluginAsyncZod {
@@ -72,8 +61,10 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsyncZod {
         schema: {
           summary: 'Ingest rows',
           description:
-            'Streams a CSV (text/csv, header row required) or NDJSON (application/x-ndjson) body into the stream. ' +
-            'Content-Encoding: gzip is accepted. Answers once every accepted row is durably stored. ' +
+            'Streams a CSV (text/csv, header row required), NDJSON (application/x-ndjson) or Arrow IPC stream ' +
+            '(application/vnd.apache.arrow.stream; fields matched to columns by name, lossless casts only, rows numbered ' +
+            'from 1 across record batches) body into the stream. ' +
+            'Content-Encoding: gzip or zstd is accepted. Answers once every accepted row is durably stored. ' +
             'With an Idempotency-Key header (1 to 200 printable ASCII characters, scoped to the stream), a retry never ' +
             'stores a row twice: an answered key replays its answer (Idempotency-Replayed: true) for the same body and ' +
             'refuses another (422 ingest.idempotency_mismatch); a key an earlier attempt stored part of stores only the ' +
@@ -90,71 +81,28 @@ export function ingestRoutes(streams: StreamCache): FastifyPluginAsyncZod {
         const caller = await app.auth.requireStreamAccess(request, name, 'ingest');
         const stream = await streams.get(name);
         const format = formatOf(request.headers['content-type']);
-        const gzip = gzipped(request.headers['content-encoding']);
+        const encoding = encodingOf(request.headers['content-encoding']);
         const declared = Number(request.headers['content-length'] ?? Number.NaN);
         if (declared > limits.maxBodyBytes) {
           throw new SluiceError('ingest.payload_too_large', `The body is larger than ${limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`);
         }
         const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key']);
-        const admitted = app.admission.admit(caller.kind === 'key' ? caller.key.id : 'admin');
-
-        app.metrics.queueLength.inc();
-        let attempt: IdempotentAttempt | null = null;
-        try {
-          let rows = requestBody(request.raw, gzip, {
-            idleTimeoutMs: connections.idleTimeoutMs,
-            maxInflationRatio: limits.maxInflationRatio,
-          });
-          if (caller.kind === 'key') rows = whileKeyValid(rows, () => app.auth.stillValid(caller.key.id));
-          if (idempotencyKey !== null) {
-            const start = await startKeyed(
-              {
-                ledger,
-                log: request.log,
-                streamId: stream.id,
-                key: idempotencyKey,
-                holder: request.id,
-                ...app.config.idempotency,
-                maxBodyBytes: limits.maxBodyBytes,
-              },
-              rows,
-            );
-            if (start.kind === 'replay') {
-              return reply.header('idempotency-replayed', 'true').code(start.status).send(start.response);
-            }
-            attempt = start.attempt;
-            rows = attempt.read(rows);
-          }
-          const outcome = await app.pipeline.ingest(stream, format, rows, {
-            declaredBytes: Number.isFinite(declared) ? declared : undefined,
-            keyed: attempt?.keyed,
-            source: { requestId: request.id, keyId: caller.kind === 'key' ? caller.key.id : null },
-          });
-          app.metrics.bytesReceived.inc({ stream: name, format }, outcome.bytesReceived);
-          app.metrics.rows.inc({ stream: name, outcome: 'accepted' }, outcome.rowsAccepted - outcome.rowsAlreadyStored);
-          app.metrics.rows.inc({ stream: name, outcome: 'rejected' }, outcome.rowsRejected);
-          const body: IngestResultDto = {
-            stream: name,
-            rowsAccepted: outcome.rowsAccepted,
-            rowsAlreadyStored: outcome.rowsAlreadyStored,
-            rowsRejected: outcome.rowsRejected,
-            errors: outcome.errors,
-            files: outcome.files,
-            requestId: request.id,
-          };
-          await attempt?.answered(200, body);
-          return reply.send(body);
-        } catch (error) {
-          await attempt?.failed(error, request.id);
-          if (error instanceof SluiceError && error.code === 'ingest.rows_rejected') {
-            const details = error.details as { rowsRejected: number };
-            app.metrics.rows.inc({ stream: name, outcome: 'rejected' }, details.rowsRejected);
-          }
-          throw error;
-        } finally {
-          admitted.leave();
-          app.metrics.queueLength.dec();
-        }
+        const answer = await runIngest(app, ledger, {
+          caller,
+          stream,
+          format,
+          openBody: () =>
+            requestBody(request.raw, encoding, {
+              idleTimeoutMs: connections.idleTimeoutMs,
+              maxInflationRatio: limits.maxInflationRatio,
+            }),
+          idempotencyKey,
+          requestId: request.id,
+          log: request.log,
+          declaredBytes: Number.isFinite(declared) ? declared : undefined,
+        });
+        if (answer.replayed) return reply.header('idempotency-replayed', 'true').code(answer.status).send(answer.body);
+        return reply.send(answer.body);
       },
     );
   };

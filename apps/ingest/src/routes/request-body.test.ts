@@ -39,21 +39,41 @@ describe('requestBody', () => {
   it('inflates gzip up to 64 MiB at any ratio, and refuses one byte more past MAX_INFLATION_RATIO', async () => {
     const atLimit = gzipSync(Buffer.alloc(INFLATION_FREE_BYTES));
     assert.ok(atLimit.length * 100 < INFLATION_FREE_BYTES, 'zeros inflate far more than 100-fold');
-    assert.equal(await drain(requestBody(asRequest(Readable.from([atLimit])), true, limits)), INFLATION_FREE_BYTES);
+    assert.equal(await drain(requestBody(asRequest(Readable.from([atLimit])), 'gzip', limits)), INFLATION_FREE_BYTES);
 
     const past = gzipSync(Buffer.alloc(INFLATION_FREE_BYTES + 1));
-    const refused = await failure(requestBody(asRequest(Readable.from([past])), true, limits));
+    const refused = await failure(requestBody(asRequest(Readable.from([past])), 'gzip', limits));
     assert.equal(refused.code, 'ingest.inflation_too_large');
     assert.equal(refused.status, 413);
 
     // The same body is taken where the ratio allows it.
     const generous = { ...limits, maxInflationRatio: (INFLATION_FREE_BYTES + 1) / past.length + 1 };
-    assert.equal(await drain(requestBody(asRequest(Readable.from([past])), true, generous)), INFLATION_FREE_BYTES + 1);
+    assert.equal(await drain(requestBody(asRequest(Readable.from([past])), 'gzip', generous)), INFLATION_FREE_BYTES + 1);
+  });
+
+  it('inflates zstd as it arrives, with the same limit, and refuses a corrupt frame', async () => {
+    const { Encoder } = await import('@toondepauw/node-zstd');
+    const atLimit = new Encoder(3).encodeSync(Buffer.alloc(INFLATION_FREE_BYTES));
+    assert.equal(await drain(requestBody(asRequest(Readable.from([atLimit])), 'zstd', limits)), INFLATION_FREE_BYTES);
+    const past = new Encoder(3).encodeSync(Buffer.alloc(INFLATION_FREE_BYTES + 1));
+    const refused = await failure(requestBody(asRequest(Readable.from([past])), 'zstd', limits));
+    assert.equal(refused.code, 'ingest.inflation_too_large');
+    const text = Buffer.from('id,name\n'.repeat(10_000));
+    const pieces = new Encoder(3).encodeSync(text);
+    const inflated: Buffer[] = [];
+    for await (const piece of requestBody(asRequest(Readable.from([pieces.subarray(0, 7), pieces.subarray(7)])), 'zstd', limits)) {
+      inflated.push(Buffer.from(piece));
+    }
+    assert.ok(Buffer.concat(inflated).equals(text));
+    const corrupt = Buffer.from(pieces);
+    corrupt[corrupt.length - 5]! ^= 0xff;
+    const broken = await failure(requestBody(asRequest(Readable.from([corrupt.subarray(0, corrupt.length - 3)])), 'zstd', limits));
+    assert.equal(broken.code, 'ingest.malformed_body');
   });
 
   it('fails with 408 once the body sends nothing for the idle timeout, not while the reader is busy', async () => {
     const source = new PassThrough();
-    const body = requestBody(asRequest(source), false, { ...limits, idleTimeoutMs: 200 });
+    const body = requestBody(asRequest(source), 'identity', { ...limits, idleTimeoutMs: 200 });
     source.write('first');
     const started = Date.now();
     let read = 0;
@@ -90,7 +110,7 @@ describe('requestBody', () => {
     const before = process.memoryUsage();
     let read = 0;
     let peakExternal = 0;
-    for await (const chunk of requestBody(asRequest(source), false, limits)) {
+    for await (const chunk of requestBody(asRequest(source), 'identity', limits)) {
       read += chunk.byteLength;
       if (read % (64 * 1024 * 1024) === 0) {
         gc();

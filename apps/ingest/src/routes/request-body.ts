@@ -1,7 +1,8 @@
 /**
  * An ingest request's body as an async iterable of byte pieces, with the limits that protect the service
- * from hostile or broken clients: gzip bodies are inflated, and refused once they inflate past
- * MAX_INFLATION_RATIO (a gzip bomb); a body that sends nothing for INGEST_IDLE_TIMEOUT_MS is cut off (408).
+ * from hostile or broken clients: gzip and zstd bodies are inflated as they arrive, and refused once they
+ * inflate past MAX_INFLATION_RATIO (a compression bomb); a body that sends nothing for
+ * INGEST_IDLE_TIMEOUT_MS is cut off (408).
  *
  * Leaving the iteration early (a refusal part-way) never destroys the request: its socket must stay up
  * for the error answer, and the refusal drains what is left of the body (see ingest.route.ts).
@@ -10,6 +11,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { SluiceError } from '@sluice/shared';
+import { Decompress } from 'fzstd';
+
+/** How a body is compressed (its Content-Encoding). */
+export type BodyEncoding = 'identity' | 'gzip' | 'zstd';
 
 export interface BodyLimits {
   idleTimeoutMs: number;
@@ -19,9 +24,68 @@ export interface BodyLimits {
 /** Inflation below this many bytes is never refused, whatever the ratio: small, very regular bodies compress well. */
 export const INFLATION_FREE_BYTES = 64 * 1024 * 1024;
 
-export function requestBody(raw: IncomingMessage, gzip: boolean, limits: BodyLimits): AsyncIterable<Uint8Array> {
-  const source = gzip ? inflated(raw, limits.maxInflationRatio) : pieces(raw);
+export function requestBody(raw: IncomingMessage, encoding: BodyEncoding, limits: BodyLimits): AsyncIterable<Uint8Array> {
+  const source =
+    encoding === 'gzip'
+      ? inflated(raw, limits.maxInflationRatio)
+      : encoding === 'zstd'
+        ? zstdInflated(raw, limits.maxInflationRatio)
+        : pieces(raw);
   return idleLimited(source, limits.idleTimeoutMs);
+}
+
+function inflationTooLarge(name: string, maxRatio: number, compressed: number, inflatedBytes: number): SluiceError {
+  return new SluiceError(
+    'ingest.inflation_too_large',
+    `The ${name} body inflates more than ${maxRatio} times (MAX_INFLATION_RATIO): ${compressed} bytes became over ${inflatedBytes}.`,
+  );
+}
+
+const ZSTD_STEP = 1024;
+
+/**
+ * A zstd body, inflated piece by piece (fzstd: Node 20's zlib has no zstd). Each compressed piece's
+ * output is yielded before the next piece is read, so the socket is read no faster than the rows go.
+ */
+function zstdInflated(raw: IncomingMessage, maxRatio: number): AsyncIterable<Uint8Array> {
+  return (async function* () {
+    let compressed = 0;
+    let inflatedBytes = 0;
+    let out: Uint8Array[] = [];
+    const decompress = new Decompress((data) => {
+      out.push(data);
+    });
+    const flush = function* () {
+      const ready = out;
+      out = [];
+      for (const piece of ready) {
+        inflatedBytes += piece.byteLength;
+        if (inflatedBytes > INFLATION_FREE_BYTES && inflatedBytes > compressed * maxRatio) {
+          throw inflationTooLarge('zstd', maxRatio, compressed, inflatedBytes);
+        }
+        yield piece;
+      }
+    };
+    const push = (piece: Uint8Array, final: boolean) => {
+      try {
+        decompress.push(piece, final);
+      } catch (error) {
+        throw new SluiceError('ingest.malformed_body', `The zstd body is truncated or corrupt (${(error as Error).message}).`);
+      }
+    };
+    for await (const piece of pieces(raw)) {
+      // A KiB at a time: a zstd block of one repeated byte inflates 4 bytes into 128 KiB, so what one push
+      // may inflate before the ratio is checked is bounded by what it is given (1 KiB: 32 MiB at most).
+      for (let at = 0; at < piece.byteLength; at += ZSTD_STEP) {
+        const step = piece.subarray(at, at + ZSTD_STEP);
+        compressed += step.byteLength;
+        push(step, false);
+        yield* flush();
+      }
+    }
+    push(new Uint8Array(0), true);
+    yield* flush();
+  })();
 }
 
 /** The stream's pieces, without destroying it when the reader stops early. */
@@ -43,10 +107,7 @@ function inflated(raw: IncomingMessage, maxRatio: number): AsyncIterable<Uint8Ar
       for await (const piece of gunzip) {
         inflatedBytes += (piece as Buffer).length;
         if (inflatedBytes > INFLATION_FREE_BYTES && inflatedBytes > compressed * maxRatio) {
-          throw new SluiceError(
-            'ingest.inflation_too_large',
-            `The gzip body inflates more than ${maxRatio} times (MAX_INFLATION_RATIO): ${compressed} bytes became over ${inflatedBytes}.`,
-          );
+          throw inflationTooLarge('gzip', maxRatio, compressed, inflatedBytes);
         }
         yield piece as Uint8Array;
       }

@@ -44,6 +44,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     // them on, on a database of their own.
     DELTA_LOG: 'off',
     COMPACTION: 'off',
+    // Arrow Flight on a port of its own per service (app.flight.port).
+    FLIGHT_PORT: '0',
     ...overrides,
   });
 }

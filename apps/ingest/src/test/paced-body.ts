@@ -36,3 +36,15 @@ export function pacedBody(pieces: string[], intervalMs: number): { body: Readabl
   });
   return { body, sent: () => sent };
 }
+
+/** The bytes as a chunked request body (no Content-Length) in pieces of `piece` bytes. */
+export function chunkedBody(bytes: Uint8Array, piece = 7919): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (offset >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(offset, offset + piece));
+      offset += piece;
+    },
+  });
+}

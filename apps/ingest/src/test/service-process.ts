@@ -31,6 +31,8 @@ export function serviceArgs(): string[] {
 
 export interface ServiceProcess {
   url: string;
+  /** Where its Arrow Flight endpoint listens (host:port). */
+  flightAddress: string;
   service: Service;
   /** Admin API call with the admin token. */
   admin(method: string, route: string, body?: unknown): Promise<Response>;
@@ -44,13 +46,14 @@ export interface ServiceProcess {
  * S3_*: the store is the caller's choice; S3_* and ClickHouse settings of this process are not passed on).
  */
 export async function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
-  const port = await freePort();
+  const [port, flightPort] = [await freePort(), await freePort()];
   const service = spawnService('ingest', process.execPath, serviceArgs(), {
     cwd: app,
     env: serviceEnv({
       ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(S3_|CLICKHOUSE_|LAKE_DIR$)/.test(name))),
       DATABASE_URL: testDatabaseUrl(),
       INGEST_PORT: String(port),
+      FLIGHT_PORT: String(flightPort),
       SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
       LOG_LEVEL: 'warn',
       // As in harness.ts: the run's database is shared by suites with lakes of their own.
@@ -69,6 +72,7 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
   }
   return {
     url,
+    flightAddress: `127.0.0.1:${flightPort}`,
     service,
     admin: (method, route, body) =>
       fetch(`${url}${route}`, {

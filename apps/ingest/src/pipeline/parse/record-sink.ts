@@ -32,6 +32,8 @@ export interface ParseOptions {
   allowNonFinite: boolean;
   maxLineBytes: number;
   maxFields: number;
+  /** The largest Arrow IPC message (a record batch with its metadata) taken, in bytes (FLIGHT_MAX_MESSAGE_BYTES). */
+  maxMessageBytes?: number;
   /** Rows per chunk handed over; the batcher needs chunks, not rows. */
   chunkRows: number;
   /** Column bytes per chunk handed over. */
@@ -181,6 +183,39 @@ export class RecordSink {
     let total = 0;
     for (const builder of this.builders) total += builder.byteSize();
     return total;
+  }
+
+  // For a columnar reader (arrow-parser.ts), which hands whole chunks over instead of writing rows.
+
+  /** Whether a rejected row's text would be kept (its rendering is worth making). */
+  keepsRaw(): boolean {
+    return this.quarantinedCount < (this.options.maxQuarantinedRows ?? 0);
+  }
+
+  /** The last line of the skipped span `line` lies in, or 0 when it lies in none. */
+  skippedThrough(line: number): number {
+    return line >= this.nextSkip && this.skipped(line) ? this.skip[this.skipIndex]![1] : 0;
+  }
+
+  /** The first line of the next skipped span at or after the line last asked about (Infinity if none). */
+  get nextSkippedLine(): number {
+    return this.nextSkip;
+  }
+
+  /** Rows read, valid, and stored by an earlier attempt: counted, not stored again. */
+  acceptSkipped(rows: number): void {
+    this.rowsAccepted += rows;
+    this.rowsSkipped += rows;
+  }
+
+  /** A chunk of accepted rows whose last row is at `lastLine`. */
+  addChunk(chunk: ParsedChunk, lastLine: number): void {
+    this.flushChunk();
+    chunk.fromLine = this.chunkFrom;
+    chunk.toLine = lastLine;
+    this.chunkFrom = lastLine + 1;
+    this.rowsAccepted += chunk.rows;
+    this.chunks.push(chunk);
   }
 
   flushChunk(): void {

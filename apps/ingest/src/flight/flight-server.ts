@@ -1,0 +1,332 @@
+/**
+ * Arrow Flight ingest: the FlightService of Arrow's Flight.proto on gRPC (FLIGHT_PORT), sharing the HTTP
+ * route's pipeline, byte budget, keys, idempotency and metrics (routes/ingest-request.ts).
+ *
+ * - DoPut: the first FlightData's descriptor names the stream (a PATH of one element, or a CMD holding JSON
+ *   `{"stream": ..., "idempotencyKey": ...}`); the key is in the call metadata (`authorization: Bearer
+ *   slk_...`). Each FlightData is an IPC message (`data_header` the flatbuffer Message, `data_body` its body):
+ *   re-framed, they are the Arrow IPC stream the HTTP route takes. The answer, once every accepted row is
+ *   durable, is one PutResult whose app_metadata is the HTTP answer's JSON.
+ * - Refusals are gRPC statuses (statusFor) with the Sluice code in the `sluice-error-code` trailer and at
+ *   the start of the details.
+ * - Backpressure: a call reads its next message only when the pipeline took the one before (the call's
+ *   buffer holds one message), so HTTP/2 flow control holds the producer back while the budget is full.
+ * - ListFlights, GetFlightInfo and GetSchema describe the streams a key may write to, with their Arrow schema;
+ *   Handshake accepts the bearer key (in the metadata or as the payload) and echoes it back.
+ */
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { keyAllowsStream, listStreams } from '@sluice/db';
+import { newId, SluiceError, toArrowSchema, toErrorBody, type StreamDto } from '@sluice/shared';
+import { Message, type Schema } from 'apache-arrow';
+import type { FastifyInstance } from 'fastify';
+import { framedMessage } from '../pipeline/parse/arrow-ipc';
+import { Authenticator, type Caller, type CallerRequest } from '../plugins/auth';
+import type { StreamCache } from '../plugins/stream-cache';
+import { runIngest } from '../routes/ingest-request';
+import { idempotencyKeyOf } from '../routes/idempotency';
+import { KeyLedger } from '../routes/key-ledger';
+
+interface FlightDescriptor {
+  type: 'UNKNOWN' | 'PATH' | 'CMD';
+  cmd: Buffer;
+  path: string[];
+}
+
+interface FlightData {
+  flight_descriptor: FlightDescriptor | null;
+  data_header: Buffer;
+  app_metadata: Buffer;
+  data_body: Buffer;
+}
+
+/** The proto beside this module (src/flight/, or dist/ once built). */
+function protoPath(): string {
+  for (const candidate of ['./flight.proto', '../flight.proto']) {
+    const file = fileURLToPath(new URL(candidate, import.meta.url));
+    if (fs.existsSync(file)) return file;
+  }
+  throw new Error('flight.proto is missing beside the service');
+}
+
+function loadService(): grpc.ServiceDefinition {
+  const definition = protoLoader.loadSync(protoPath(), { keepCase: true, longs: Number, enums: String, defaults: true });
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+    arrow: { flight: { protocol: { FlightService: grpc.ServiceClientConstructor } } };
+  };
+  return loaded.arrow.flight.protocol.FlightService.service;
+}
+
+/** A Sluice error as a gRPC status: the code decides the status, and travels in the trailers. */
+export function statusFor(error: unknown, requestId: string): grpc.StatusObject {
+  const { error: body } = toErrorBody(error, requestId);
+  const metadata = new grpc.Metadata();
+  metadata.set('sluice-error-code', body.code);
+  metadata.set('sluice-request-id', requestId);
+  if (body.details !== undefined) metadata.set('sluice-error-details', JSON.stringify(body.details));
+  return { code: grpcCodeOf(error), details: `${body.code}: ${body.message}`, metadata };
+}
+
+function grpcCodeOf(error: unknown): grpc.status {
+  if (!(error instanceof SluiceError)) return grpc.status.INTERNAL;
+  if (error.code === 'ingest.rows_rejected') return grpc.status.FAILED_PRECONDITION;
+  if (error.code === 'ingest.idempotency_in_flight') return grpc.status.ABORTED;
+  if (error.code === 'ingest.idempotency_mismatch') return grpc.status.FAILED_PRECONDITION;
+  switch (error.status) {
+    case 401:
+      return grpc.status.UNAUTHENTICATED;
+    case 403:
+      return grpc.status.PERMISSION_DENIED;
+    case 404:
+      return grpc.status.NOT_FOUND;
+    case 408:
+      return grpc.status.DEADLINE_EXCEEDED;
+    case 429:
+      return grpc.status.RESOURCE_EXHAUSTED;
+    case 499:
+      return grpc.status.CANCELLED;
+    case 503:
+      return grpc.status.UNAVAILABLE;
+    default:
+      return error.status >= 500 ? grpc.status.INTERNAL : grpc.status.INVALID_ARGUMENT;
+  }
+}
+
+/** The stream a descriptor names, and the Idempotency-Key a CMD descriptor may carry. */
+function targetOf(descriptor: FlightDescriptor | null | undefined): { stream: string; idempotencyKey: string | null } {
+  if (descriptor?.type === 'PATH' && descriptor.path.length === 1 && descriptor.path[0]) {
+    return { stream: descriptor.path[0], idempotencyKey: null };
+  }
+  if (descriptor?.type === 'CMD') {
+    let command: unknown;
+    try {
+      command = JSON.parse(descriptor.cmd.toString('utf8'));
+    } catch {
+      throw new SluiceError('request.invalid', 'A CMD descriptor holds JSON: {"stream": "...", "idempotencyKey": "..."}.');
+    }
+    const { stream, idempotencyKey } = (command ?? {}) as { stream?: unknown; idempotencyKey?: unknown };
+    if (typeof stream !== 'string' || stream === '') throw new SluiceError('request.invalid', 'The CMD descriptor names no "stream".');
+    if (idempotencyKey !== undefined && idempotencyKey !== null && typeof idempotencyKey !== 'string') {
+      throw new SluiceError('ingest.invalid_idempotency_key');
+    }
+    return { stream, idempotencyKey: idempotencyKeyOf((idempotencyKey ?? undefined) as string | undefined) };
+  }
+  throw new SluiceError('request.invalid', 'The descriptor must be a PATH holding the stream name, or a CMD holding JSON {"stream": ...}.');
+}
+
+/** A stream's schema as Flight carries it: an IPC Schema message, with its continuation prefix. */
+function schemaBytes(stream: StreamDto): Buffer {
+  const schema: Schema = toArrowSchema(stream.schema);
+  const metadata = Message.encode(Message.from(schema));
+  const padded = (metadata.length + 7) & ~7;
+  const bytes = Buffer.alloc(8 + padded);
+  bytes.writeInt32LE(-1, 0);
+  bytes.writeInt32LE(padded, 4);
+  bytes.set(metadata, 8);
+  return bytes;
+}
+
+function flightInfo(stream: StreamDto) {
+  return {
+    schema: schemaBytes(stream),
+    flight_descriptor: { type: 'PATH', path: [stream.name], cmd: Buffer.alloc(0) },
+    endpoint: [],
+    total_records: -1,
+    total_bytes: -1,
+    ordered: false,
+    app_metadata: Buffer.alloc(0),
+  };
+}
+
+type AnyCall =
+  | grpc.ServerUnaryCall<unknown, unknown>
+  | grpc.ServerWritableStream<unknown, unknown>
+  | grpc.ServerDuplexStream<unknown, unknown>;
+
+/** What a key check needs of a call: its bearer token (metadata) and the peer's address. */
+function callerRequest(call: AnyCall): CallerRequest {
+  const authorization = call.metadata.get('authorization')[0];
+  const peer = call.getPeer();
+  return {
+    headers: { authorization: typeof authorization === 'string' ? authorization : undefined },
+    ip: peer
+      .replace(/^ipv[46]:/, '')
+      .replace(/:\d+$/, '')
+      .replace(/^\[|\]$/g, ''),
+  };
+}
+
+export interface FlightServer {
+  port: number;
+  /** Stops taking calls; calls in flight finish, or get UNAVAILABLE once `timeoutMs` has passed. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+export async function startFlightServer(
+  app: FastifyInstance,
+  streams: StreamCache,
+  options: { host: string; port: number; maxMessageBytes: number },
+): Promise<FlightServer> {
+  const ledger = new KeyLedger(app.db);
+  const active = new Set<grpc.ServerDuplexStream<FlightData, unknown>>();
+  let closing = false;
+
+  const observe = (started: bigint, code: grpc.status) => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    app.metrics.requestDuration.observe({ route: 'flight', status: grpc.status[code] ?? String(code) }, seconds);
+  };
+  /** A refusal as the call's status (an unexpected failure is logged: it is ours). */
+  const refusal = (error: unknown, requestId: string, started: bigint): grpc.StatusObject => {
+    const status = statusFor(error, requestId);
+    if (!(error instanceof SluiceError)) app.log.error({ err: error, requestId }, 'an Arrow Flight call failed');
+    observe(started, status.code);
+    return status;
+  };
+  const emitStatus = (call: AnyCall, status: grpc.StatusObject) => {
+    (call as grpc.ServerWritableStream<unknown, unknown>).emit('error', status);
+  };
+  const unary =
+    <Request>(handler: (call: grpc.ServerUnaryCall<Request, unknown>) => Promise<unknown>) =>
+    (call: grpc.ServerUnaryCall<Request, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const started = process.hrtime.bigint();
+      handler(call).then(
+        (response) => {
+          observe(started, grpc.status.OK);
+          callback(null, response);
+        },
+        (error: unknown) => callback(refusal(error, newId('req'), started)),
+      );
+    };
+  const streaming =
+    (handler: (call: grpc.ServerWritableStream<unknown, unknown>) => Promise<void>) =>
+    (call: grpc.ServerWritableStream<unknown, unknown>) => {
+      const started = process.hrtime.bigint();
+      handler(call).then(
+        () => observe(started, grpc.status.OK),
+        (error: unknown) => emitStatus(call, refusal(error, newId('req'), started)),
+      );
+    };
+
+  const mayWrite = async (call: AnyCall, stream: string): Promise<Caller> =>
+    app.auth.requireStreamAccess(callerRequest(call), stream, 'ingest');
+
+  const implementation: grpc.UntypedServiceImplementation = {
+    Handshake: (call: grpc.ServerDuplexStream<{ payload: Buffer }, unknown>) => {
+      call.once('data', (request: { payload: Buffer }) => {
+        const fromMetadata = callerRequest(call);
+        const payload = request.payload?.length ? request.payload.toString('utf8') : null;
+        const authorization = fromMetadata.headers.authorization ?? (payload ? `Bearer ${payload}` : undefined);
+        app.auth.requireKey({ headers: { authorization }, ip: fromMetadata.ip }).then(
+          () => {
+            const headers = new grpc.Metadata();
+            headers.set('authorization', authorization!);
+            call.sendMetadata(headers);
+            call.write({ protocol_version: 0, payload: Buffer.alloc(0) });
+            call.end();
+          },
+          (error: unknown) => emitStatus(call, statusFor(error, newId('req'))),
+        );
+      });
+    },
+    ListFlights: streaming(async (call) => {
+      const request = callerRequest(call);
+      const admin = app.auth.isAdmin(Authenticator.bearer(request));
+      const key = admin ? null : await app.auth.requireKey(request);
+      for (const stream of await listStreams(app.db)) {
+        if (key === null || keyAllowsStream(key, stream.name)) call.write(flightInfo(stream));
+      }
+      call.end();
+    }),
+    GetFlightInfo: unary(async (call: grpc.ServerUnaryCall<FlightDescriptor, unknown>) => {
+      const { stream } = targetOf(call.request);
+      await mayWrite(call, stream);
+      return flightInfo(await streams.get(stream));
+    }),
+    GetSchema: unary(async (call: grpc.ServerUnaryCall<FlightDescriptor, unknown>) => {
+      const { stream } = targetOf(call.request);
+      await mayWrite(call, stream);
+      return { schema: schemaBytes(await streams.get(stream)) };
+    }),
+    ListActions: (call: grpc.ServerWritableStream<unknown, unknown>) => call.end(),
+    DoPut: (call: grpc.ServerDuplexStream<FlightData, unknown>) => {
+      if (closing) {
+        emitStatus(call, statusFor(new SluiceError('service.shutting_down'), newId('req')));
+        return;
+      }
+      // One message read ahead at most: the rest wait in HTTP/2 flow control, not in this process.
+      (call as unknown as { _readableState: { highWaterMark: number } })._readableState.highWaterMark = 1;
+      active.add(call);
+      const requestId = newId('req');
+      const started = process.hrtime.bigint();
+      doPut(call, requestId)
+        .then(
+          (answer) => {
+            call.write({ app_metadata: Buffer.from(JSON.stringify(answer)) });
+            call.end();
+            observe(started, grpc.status.OK);
+          },
+          (error: unknown) => emitStatus(call, refusal(error, requestId, started)),
+        )
+        .finally(() => active.delete(call));
+    },
+  };
+
+  async function doPut(call: grpc.ServerDuplexStream<FlightData, unknown>, requestId: string) {
+    // Not destroyed when the messages end: the answer still goes out on the call.
+    const messages = call.iterator({ destroyOnReturn: false })[Symbol.asyncIterator]() as AsyncIterator<FlightData>;
+    const first = await messages.next();
+    if (first.done) throw new SluiceError('ingest.empty_body', 'The DoPut sent no FlightData.');
+    const { stream: name, idempotencyKey } = targetOf(first.value.flight_descriptor);
+    const caller = await mayWrite(call, name);
+    const stream = await streams.get(name);
+    const log = app.log.child({ requestId, route: 'flight' });
+    const answer = await runIngest(app, ledger, {
+      caller,
+      stream,
+      format: 'arrow',
+      openBody: () => ipcStream(first.value, messages),
+      idempotencyKey,
+      requestId,
+      log,
+    });
+    return answer.body;
+  }
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': 4 * 1024 * 1024,
+  });
+  server.addService(loadService(), implementation);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    );
+  });
+  app.log.info({ port }, 'Arrow Flight listening');
+
+  return {
+    port,
+    async close(timeoutMs: number) {
+      closing = true;
+      const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      const timedOut = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+      if ((await Promise.race([drained, timedOut])) === 'timeout') {
+        for (const call of active) emitStatus(call, statusFor(new SluiceError('service.shutting_down'), newId('req')));
+        server.forceShutdown();
+      }
+    },
+  };
+}
+
+/** The FlightData messages of a DoPut as an Arrow IPC stream: each re-framed as an IPC message. */
+async function* ipcStream(first: FlightData, rest: AsyncIterator<FlightData>): AsyncIterable<Uint8Array> {
+  let data: FlightData | undefined = first;
+  while (data !== undefined) {
+    // A FlightData may carry only app_metadata: no IPC message then.
+    if (data.data_header.length > 0) yield framedMessage(data.data_header, data.data_body);
+    const next = await rest.next();
+    data = next.done ? undefined : next.value;
+  }
+}
