@@ -17,7 +17,8 @@ import { duckdbConvert } from './src/duckdb';
 import { columnsFor as shapeColumns, smallCsvBody } from './src/dataset';
 import { smallRequests } from './src/loadgen';
 import { median } from './src/median';
-import { admin, measuredPost, startService, type RequestSample } from './src/service';
+import { flightPut, writeArrowDataset } from './src/arrow';
+import { admin, measured, measuredPost, startService, type RequestSample } from './src/service';
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     large: { type: 'string', default: '5' },
     'small-seconds': { type: 'string', default: '10' },
+    /** The text formats run (CSV first: the Arrow figures are held against it). */
+    formats: { type: 'string', default: 'csv,ndjson' },
   },
 });
 const rows = Number(values.rows);
@@ -69,7 +72,7 @@ try {
     };
   };
 
-  for (const format of ['csv', 'ndjson'] as const) {
+  for (const format of values.formats.split(',') as ('csv' | 'ndjson')[]) {
     const file = await dataset(format, rows);
     // Sluice and DuckDB take turns, so that both see the same phases of a machine whose speed drifts;
     // each pair also gives a ratio of its own.
@@ -107,6 +110,45 @@ try {
     };
     results.push(row);
     console.log(JSON.stringify(row));
+  }
+
+  {
+    // The same rows as Arrow IPC (record batches of 64Ki rows): over HTTP, and over Arrow Flight, taking
+    // turns; each against the CSV figure of this run.
+    const file = path.join(dataDir, `mixed-${rows}-seed42.arrows`);
+    if (!fs.existsSync(file)) {
+      console.log(`generating ${path.basename(file)} ...`);
+      writeArrowDataset(rows, 42, file);
+    }
+    const stream = 'bench_arrow';
+    await admin(service.url, 'POST', '/v1/admin/streams', { name: stream, schema: { columns } });
+    const overHttp = () => measuredPost(service, stream, key, file, 'arrow', rows);
+    const overFlight = () => measured(service, rows, () => flightPut(service.flightAddress, key, stream, file));
+    await overHttp();
+    await overFlight();
+    const samples: Record<'http' | 'flight', RequestSample[]> = { http: [], flight: [] };
+    for (let run = 0; run < runs; run++) {
+      samples.http.push(await overHttp());
+      samples.flight.push(await overFlight());
+    }
+    const csvRate = (results[0] as { sluiceRowsPerSecond: number }).sluiceRowsPerSecond;
+    for (const route of ['http', 'flight'] as const) {
+      const result = summary(samples[route], file, rows);
+      const row = {
+        format: route === 'http' ? 'arrow over HTTP' : 'arrow over Flight',
+        rows,
+        fileMb: fs.statSync(file).size / 1e6,
+        sluiceRowsPerSecond: Math.round(result.rowsPerSecond),
+        sluiceMbPerSecond: Number(result.mbPerSecond.toFixed(1)),
+        sluicePeakRssMb: Math.round(result.peakRssMb),
+        sluiceCpuSeconds: Number(result.cpuSeconds.toFixed(2)),
+        sluiceMainThreadCpuSeconds: Number(result.mainThreadCpuSeconds.toFixed(2)),
+        ratioToCsv: Number((result.rowsPerSecond / csvRate).toFixed(2)),
+        target: 3,
+      };
+      results.push(row);
+      console.log(JSON.stringify(row));
+    }
   }
 
   if (largeFactor > 1) {
@@ -163,7 +205,7 @@ try {
 
 const resultsDir = path.resolve(import.meta.dirname, 'results');
 fs.mkdirSync(resultsDir, { recursive: true });
-const out = path.join(resultsDir, `ingest-${new Date().toISOString().slice(0, 10)}.json`);
+const out = path.join(resultsDir, `ingest-${new Date().toISOString().slice(0, 16).replace(':', '')}.json`);
 fs.writeFileSync(
   out,
   `${JSON.stringify({ machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, runs, results }, null, 2)}\n`,

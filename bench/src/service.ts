@@ -121,26 +121,31 @@ export interface RequestSample {
  * POSTs a file to a stream (postFile) and measures the service meanwhile; throws unless every one of
  * `rows` rows was accepted.
  */
-export async function measuredPost(
+const CONTENT_TYPES = { csv: 'text/csv', ndjson: 'application/x-ndjson', arrow: 'application/vnd.apache.arrow.stream' };
+
+export function measuredPost(
   service: RunningService,
   stream: string,
   key: string,
   file: string,
-  format: 'csv' | 'ndjson',
+  format: 'csv' | 'ndjson' | 'arrow',
   rows: number,
   headers: Record<string, string> = {},
+): Promise<RequestSample> {
+  return measured(service, rows, () => postFile(`${service.url}/v1/streams/${stream}/rows`, key, file, CONTENT_TYPES[format], headers));
+}
+
+/** One ingest call (`send`: an HTTP request, a Flight DoPut) with the service's time, peak RSS and CPU. */
+export async function measured(
+  service: RunningService,
+  rows: number,
+  send: () => Promise<{ status: number; body: any }>,
 ): Promise<RequestSample> {
   const cpuBefore = cpuSeconds(service.pid);
   const mainBefore = cpuSeconds(service.pid, service.pid);
   const sampler = sampleRss(service.pid);
   const started = performance.now();
-  const response = await postFile(
-    `${service.url}/v1/streams/${stream}/rows`,
-    key,
-    file,
-    format === 'csv' ? 'text/csv' : 'application/x-ndjson',
-    headers,
-  );
+  const response = await send();
   const seconds = (performance.now() - started) / 1000;
   const peakRss = sampler.stop();
   if (response.status !== 200 || response.body.rowsAccepted !== rows) {

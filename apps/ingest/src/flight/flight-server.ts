@@ -23,6 +23,7 @@ import { newId, SluiceError, toArrowSchema, toErrorBody, type StreamDto } from '
 import { Message, type Schema } from 'apache-arrow';
 import type { FastifyInstance } from 'fastify';
 import { framedMessage } from '../pipeline/parse/arrow-ipc';
+import { freeNow } from '../pipeline/young-gc';
 import { Authenticator, type Caller, type CallerRequest } from '../plugins/auth';
 import type { StreamCache } from '../plugins/stream-cache';
 import { runIngest } from '../routes/ingest-request';
@@ -287,6 +288,7 @@ export async function startFlightServer(
       stream,
       format: 'arrow',
       openBody: () => ipcStream(first.value, messages),
+      ownedPieces: true,
       idempotencyKey,
       requestId,
       log,
@@ -320,12 +322,20 @@ export async function startFlightServer(
   };
 }
 
+const LARGE_MESSAGE_BYTES = 1024 * 1024;
+
 /** The FlightData messages of a DoPut as an Arrow IPC stream: each re-framed as an IPC message. */
 async function* ipcStream(first: FlightData, rest: AsyncIterator<FlightData>): AsyncIterable<Uint8Array> {
   let data: FlightData | undefined = first;
   while (data !== undefined) {
     // A FlightData may carry only app_metadata: no IPC message then.
-    if (data.data_header.length > 0) yield framedMessage(data.data_header, data.data_body);
+    if (data.data_header.length > 0) {
+      const framed = framedMessage(data.data_header, data.data_body);
+      // A large message was received into a buffer of its own (grpc-js joins its frames into one): once
+      // copied out, its memory goes now, not at the next full collection (see young-gc.ts).
+      if (data.data_body.buffer.byteLength >= LARGE_MESSAGE_BYTES) freeNow(data.data_body.buffer as ArrayBuffer);
+      yield framed;
+    }
     const next = await rest.next();
     data = next.done ? undefined : next.value;
   }

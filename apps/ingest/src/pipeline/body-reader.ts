@@ -20,7 +20,8 @@ export interface BodyReaderDeps {
 
 /**
  * Feeds the whole body to `session`, starting in `firstBlock`; returns the bytes read. `failure` is
- * checked between pieces: a request that is failing for another reason stops reading.
+ * checked between pieces: a request that is failing for another reason stops reading. `ownedPieces`:
+ * each piece is the whole of its buffer, which may be handed to the worker instead of copied.
  */
 export async function feedBody(
   body: AsyncIterable<Uint8Array>,
@@ -28,6 +29,7 @@ export async function feedBody(
   firstBlock: Uint8Array,
   { pool, budget, maxBodyBytes }: BodyReaderDeps,
   failure: () => SluiceError | null,
+  ownedPieces = false,
 ): Promise<number> {
   let block = firstBlock;
   let filled = 0;
@@ -52,6 +54,16 @@ export async function feedBody(
     received.count(piece.byteLength);
     if (bodyBytes > maxBodyBytes) {
       throw new SluiceError('ingest.payload_too_large', `The body is larger than ${maxBodyBytes} bytes (MAX_BODY_BYTES).`);
+    }
+    if (ownedPieces && piece.byteLength >= block.length) {
+      // A large piece with a buffer of its own (a whole Arrow message from Flight) goes as it is.
+      await send();
+      await budget.reserve(piece.byteLength);
+      await pool.encoderCaughtUp();
+      await session.write(piece);
+      const failedNow = failure();
+      if (failedNow) throw failedNow;
+      continue;
     }
     let offset = 0;
     while (offset < piece.byteLength) {

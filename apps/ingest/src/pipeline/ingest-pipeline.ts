@@ -56,6 +56,8 @@ export interface IngestOptions {
   keyed?: KeyedAttempt;
   /** Who sent the body: its rejected rows go to the quarantine with it. */
   source?: QuarantineSource;
+  /** Each piece of the body is the whole of its own buffer (Flight's messages): large ones go to the parser as they are. */
+  ownedPieces?: boolean;
 }
 
 export interface IngestOutcome {
@@ -95,7 +97,7 @@ export class IngestPipeline {
     const fixedBytes = firstBlock.byteLength + stream.schema.columns.length * BUILDER_BYTES_PER_COLUMN;
     this.budget.take(fixedBytes);
     try {
-      return await this.run(stream, format, body, firstBlock, options.keyed, options.source);
+      return await this.run(stream, format, body, firstBlock, options);
     } finally {
       this.budget.release(fixedBytes);
     }
@@ -106,8 +108,7 @@ export class IngestPipeline {
     format: BodyFormat,
     body: AsyncIterable<Uint8Array>,
     firstBlock: Uint8Array,
-    keyed: KeyedAttempt | undefined,
-    source: QuarantineSource | undefined,
+    { keyed, source, ownedPieces }: IngestOptions,
   ): Promise<IngestOutcome> {
     const { budget, pool } = this;
     const shared = this.batchers.of(stream);
@@ -138,7 +139,7 @@ export class IngestPipeline {
     try {
       const failure = () => staging?.failure ?? null;
       const deps = { pool, budget, maxBodyBytes: this.limits.maxBodyBytes };
-      bodyBytes = await feedBody(body, session, firstBlock, deps, failure);
+      bodyBytes = await feedBody(body, session, firstBlock, deps, failure, ownedPieces);
       summary = await session.end();
       if (staging?.failure) throw staging.failure;
       keyed?.checkBody?.();

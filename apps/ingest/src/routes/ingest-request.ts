@@ -24,6 +24,8 @@ export interface IngestRequest {
   log: FastifyBaseLogger;
   /** The body's declared size, when it has one. */
   declaredBytes?: number;
+  /** Each piece of the body is the whole of its own buffer (see IngestOptions.ownedPieces). */
+  ownedPieces?: boolean;
 }
 
 /** 200 with the result, or (a keyed retry of an answered request) the answer on record, replayed. */
@@ -73,6 +75,7 @@ export async function runIngest(app: FastifyInstance, ledger: KeyLedger, request
     }
     const outcome = await app.pipeline.ingest(stream, format, rows, {
       declaredBytes: request.declaredBytes,
+      ownedPieces: request.ownedPieces,
       keyed: attempt?.keyed,
       source: { requestId: request.requestId, keyId: caller.kind === 'key' ? caller.key.id : null },
     });
