@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { freePort, spawnService, waitForHttp, type Service } from '@sluice/testkit';
+import { Int64, RecordBatchStreamWriter, Table, Utf8, vectorFromArray } from 'apache-arrow';
 
 const root = path.resolve(import.meta.dirname, '..');
 const ADMIN = 'examples-test-admin-token-012345';
@@ -46,7 +47,7 @@ before(async () => {
 });
 after(() => ingest.stop());
 
-async function streamWithKey(format: 'csv' | 'ndjson') {
+async function streamWithKey(format: 'csv' | 'ndjson' | 'arrows') {
   const name = `example_${format}_${Math.random().toString(36).slice(2, 8)}`;
   const created = await fetch(`${url}/v1/admin/streams`, {
     method: 'POST',
@@ -68,10 +69,27 @@ async function streamWithKey(format: 'csv' | 'ndjson') {
   return { name, key, file: rowsFile(format) };
 }
 
-/** 3,000 rows in a new file, with quotes and commas in the strings. */
-function rowsFile(format: 'csv' | 'ndjson'): string {
+/** 3,000 rows in a new file, with quotes and commas in the strings (`arrows`: an Arrow IPC stream of 3 batches). */
+function rowsFile(format: 'csv' | 'ndjson' | 'arrows'): string {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-example-')), `rows.${format}`);
   const rows = Array.from({ length: 3000 }, (_, i) => ({ id: i + 1, city: i % 2 ? 'Zürich, CH' : 'Lyon "FR"' }));
+  if (format === 'arrows') {
+    const batches = [0, 1000, 2000].map(
+      (from) =>
+        new Table({
+          id: vectorFromArray(
+            rows.slice(from, from + 1000).map((row) => BigInt(row.id)),
+            new Int64(),
+          ),
+          city: vectorFromArray(
+            rows.slice(from, from + 1000).map((row) => row.city),
+            new Utf8(),
+          ),
+        }).batches[0]!,
+    );
+    fs.writeFileSync(file, RecordBatchStreamWriter.writeAll(batches).toUint8Array(true));
+    return file;
+  }
   fs.writeFileSync(
     file,
     format === 'csv'
@@ -98,6 +116,7 @@ const producers = [
   ['curl, gzip and chunked', 'bash', 'examples/curl/send.sh', 'csv'],
   ['Python requests with a generator body', '/usr/bin/python3', 'examples/python/send.py', 'ndjson'],
   ['Node fetch with a stream body', process.execPath, 'examples/node/send.mjs', 'csv'],
+  ['Node, Arrow IPC over HTTP (apache-arrow)', process.execPath, 'examples/node/arrow-http.mjs', 'arrows'],
 ] as const;
 
 /** The JSON answer a producer printed last. */
@@ -147,6 +166,19 @@ async function failingTwice() {
     },
   };
 }
+
+describe('Arrow Flight producer example', () => {
+  it('puts the batches with @grpc/grpc-js; a second run is answered again and stores nothing twice', async () => {
+    const { name, key, file } = await streamWithKey('arrows');
+    const env = { SLUICE_FLIGHT: `127.0.0.1:${flightPort}`, SLUICE_KEY: key };
+    const answer = answerOf(run(process.execPath, ['examples/node/flight-put.mjs', name, file], env));
+    assert.equal(answer.rowsAccepted, 3000);
+    assert.equal(answer.rowsRejected, 0);
+    assert.equal(await storedRows(name), 3000);
+    assert.deepEqual(answerOf(run(process.execPath, ['examples/node/flight-put.mjs', name, file], env)), answer);
+    assert.equal(await storedRows(name), 3000);
+  });
+});
 
 describe('producer examples retry with the same key and body', { concurrency: true }, () => {
   for (const [label, command, script, format] of producers) {

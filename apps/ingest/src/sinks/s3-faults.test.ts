@@ -4,6 +4,7 @@
  * keyed request cut by one and retried with its Idempotency-Key stores each row once.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IngestResultDto } from '@sluice/shared';
 import { startS3rver, type S3Server } from '@sluice/testkit';
+import { Int64, Utf8, vectorFromArray } from 'apache-arrow';
+import { dataOf, ipcStream } from '../test/arrow-data';
+import { doPut, flightClient, flightData, pathTo } from '../test/flight-client';
 import { startTestService, type TestService } from '../test/harness';
 import { csvPieces, pacedBody } from '../test/paced-body';
 import { countCommitted, listCommittedFiles, listStreamObjects, queryParquet } from '../test/read-back';
@@ -135,6 +139,66 @@ describe('S3 outage', () => {
     } finally {
       if (stopped) await s3.start();
       await quick.close();
+    }
+  });
+
+  it('Arrow Flight is held back while the store is down (HTTP/2 flow control), nothing refused, and every row lands once', async () => {
+    const MiB = 1024 * 1024;
+    const held = await startTestService({
+      env: {
+        ...s3.env,
+        QUEUE_MAX_BYTES: String(4 * MiB),
+        SINK_RETRY_ATTEMPTS: '20',
+        SINK_RETRY_BASE_MS: '100',
+        SINK_RETRY_MAX_MS: '500',
+        S3_REQUEST_TIMEOUT_MS: '1000',
+      },
+    });
+    const client = flightClient(`127.0.0.1:${held.app.flight!.port}`);
+    try {
+      const stream = await held.createStream({ schema: { columns }, batch: { maxRows: 50_000, maxAgeMs: 100 } });
+      const key = (await held.createKey([stream.name])).key;
+      // 160 batches of 2,000 rows of random text (~220 KB each): about 35 MB, and about half that as
+      // Parquet (random hex does not compress below 4 bits a character), four times the byte budget.
+      const batches = Array.from({ length: 160 }, (_, b) => ({
+        id: dataOf(
+          new Int64(),
+          Array.from({ length: 2000 }, (_, i) => BigInt(b * 2000 + i)),
+          BigInt64Array,
+        ),
+        v: vectorFromArray(
+          Array.from({ length: 2000 }, () => randomBytes(50).toString('hex')),
+          new Utf8(),
+        ).data[0]!,
+      }));
+      const messages = flightData(ipcStream(batches), pathTo(stream.name));
+      await s3.stop();
+      let written = 0;
+      let peakQueue = 0;
+      const sampler = setInterval(() => {
+        peakQueue = Math.max(peakQueue, held.app.budget.used);
+      }, 20);
+      const pending = doPut(client, key, messages, { onWritten: (count) => (written = count) });
+      await sleep(2500);
+      const stalledAt = written;
+      await sleep(1000);
+      assert.ok(written < messages.length / 2, `the producer was held back (${written} of ${messages.length} messages taken)`);
+      assert.equal(written, stalledAt, 'no message was taken while the budget was full');
+      await s3.start();
+      const put = await pending;
+      clearInterval(sampler);
+      assert.ok(put.ok, JSON.stringify(put));
+      assert.equal(put.result.rowsAccepted, 320_000);
+      assert.ok(peakQueue <= 5 * MiB, `the budget held (${peakQueue} bytes at most)`);
+      const [counts] = await queryParquet(
+        held.app.store,
+        (await listStreamObjects(held.app.store, stream.name)).map((o) => o.key),
+        'SELECT count(*)::INTEGER AS n, count(DISTINCT id)::INTEGER AS d FROM data',
+      );
+      assert.deepEqual(counts, { n: 320_000, d: 320_000 });
+    } finally {
+      client.close();
+      await held.close();
     }
   });
 });

@@ -55,12 +55,15 @@ export type PutOutcome =
   | { ok: true; result: IngestResultDto }
   | { ok: false; code: grpc.status; details: string; sluiceCode: string | undefined; metadata: grpc.Metadata };
 
-/** A DoPut of `messages`, written as fast as flow control lets them go (or one per `paceMs`). */
+/**
+ * A DoPut of `messages`, written as fast as flow control lets them go (or one per `paceMs`); `onWritten`
+ * hears how many the call has taken so far (a write waiting for flow control is not taken yet).
+ */
 export function doPut(
   client: FlightClient,
   key: string | null,
   messages: object[],
-  options: { paceMs?: number } = {},
+  options: { paceMs?: number; onWritten?: (count: number) => void; stopAfter?: number } = {},
 ): Promise<PutOutcome> {
   return new Promise((resolve) => {
     const call = client.DoPut!(bearer(key)) as grpc.ClientDuplexStream<object, { app_metadata: Buffer }>;
@@ -83,9 +86,14 @@ export function doPut(
       }
     });
     void (async () => {
+      let written = 0;
       for (const message of messages) {
         if (options.paceMs) await new Promise((done) => setTimeout(done, options.paceMs));
         if (!call.write(message)) await new Promise((done) => call.once('drain', done));
+        written++;
+        options.onWritten?.(written);
+        // A producer that stops sending part-way, its call left open.
+        if (written === options.stopAfter) return;
       }
       call.end();
     })();
