@@ -87,6 +87,11 @@ test('create a stream by inferring its columns from a sample file', async ({ pag
   await expect(page.getByRole('heading', { name: streamName })).toBeVisible();
   await expect(page.getByText('by placed_at, a day each')).toBeVisible();
   await expect(page.getByLabel('curl example')).toContainText(`/v1/streams/${streamName}/rows`);
+  // How to send Arrow: over HTTP and Flight with pyarrow, and from Node.
+  await expect(page.getByLabel('pyarrow, Arrow IPC over HTTP')).toContainText('application/vnd.apache.arrow.stream');
+  await expect(page.getByLabel('pyarrow, Arrow Flight')).toContainText(`FlightDescriptor.for_path("${streamName}")`);
+  await expect(page.getByLabel('pyarrow, Arrow Flight')).toContainText(/grpc:\/\/[\w.]+:8815/);
+  await expect(page.getByLabel('Node, apache-arrow over HTTP')).toContainText("tableToIPC(table, 'stream')");
   await shot(page, '05-stream');
 });
 

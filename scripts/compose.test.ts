@@ -27,7 +27,7 @@ const SECRETS = [
   'SLUICE_SETUP_TOKEN',
 ];
 /** Optional, with an empty default: unset, no operator is created at start. */
-const OPTIONAL = new Set(['SLUICE_ADMIN_EMAIL', 'SLUICE_ADMIN_PASSWORD', 'INGEST_PUBLISH', 'WEB_PUBLISH']);
+const OPTIONAL = new Set(['SLUICE_ADMIN_EMAIL', 'SLUICE_ADMIN_PASSWORD', 'INGEST_PUBLISH', 'FLIGHT_PUBLISH', 'WEB_PUBLISH']);
 
 /** The compose command here (the v2 plugin, else the standalone docker-compose), or null. */
 function composeCommand(): string[] | null {

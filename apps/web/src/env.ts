@@ -14,6 +14,8 @@ const schema = z
     INGEST_URL: z.string().url().default('http://127.0.0.1:8080'),
     /** Where browsers reach the ingest API (shown in curl examples); defaults to INGEST_URL. */
     INGEST_PUBLIC_URL: z.string().url().optional(),
+    /** Where producers reach Arrow Flight (shown in the Flight examples); defaults to INGEST_PUBLIC_URL's host, port 8815. */
+    FLIGHT_PUBLIC_URL: z.string().url().optional(),
     SLUICE_ADMIN_TOKEN: z.string().min(16).optional(),
     SLUICE_SESSION_SECRET: z.string().min(32, 'SLUICE_SESSION_SECRET must be at least 32 characters').optional(),
     SLUICE_ADMIN_EMAIL: z.string().email().optional(),

@@ -39,6 +39,8 @@ SELECT count() FROM deltaLakeLocal('<lake>/${stream.name}');
 SELECT count(*) FROM delta_scan('<lake>/${stream.name}');`;
   const ingestUrl = env().INGEST_PUBLIC_URL ?? env().INGEST_URL;
   const header = stream.schema.columns.map((c) => c.name).join(stream.delimiter === '\t' ? '\\t' : stream.delimiter);
+  const flightUrl = env().FLIGHT_PUBLIC_URL ?? `grpc://${new URL(ingestUrl).hostname}:8815`;
+  const arrowSnippets = arrowExamples(stream.name, ingestUrl, flightUrl);
   const curl = `curl -T data.csv \\
   -H "Authorization: Bearer $SLUICE_KEY" \\
   -H "Content-Type: text/csv" \\
@@ -171,6 +173,22 @@ SELECT count(*) FROM delta_scan('<lake>/${stream.name}');`;
         ; gzip: <code>Content-Encoding: gzip</code>.
       </p>
 
+      <h2>Send Arrow</h2>
+      <p className="muted small">
+        Arrow record batches go in as they are: fields matched to columns by name, no text parsed. Over HTTP as an Arrow IPC stream (
+        <code>Content-Type: application/vnd.apache.arrow.stream</code>), or over Arrow Flight at <code>{flightUrl}</code> (DoPut, the API
+        key in the <code>authorization</code> header).
+      </p>
+      {arrowSnippets.map((snippet) => (
+        <figure className="flush" aria-label={snippet.label} key={snippet.label}>
+          <figcaption className="muted small">{snippet.label}</figcaption>
+          <pre className="code">{snippet.code}</pre>
+          <div className="row">
+            <CopyButton text={snippet.code} label={`Copy: ${snippet.label}`} />
+          </div>
+        </figure>
+      ))}
+
       <h2>Schema versions</h2>
       {versions.map((version) => (
         <details key={version.version} open={version.version === stream.schemaVersion}>
@@ -230,4 +248,51 @@ SELECT count(*) FROM delta_scan('<lake>/${stream.name}');`;
       )}
     </>
   );
+}
+
+/** How to send Arrow to the stream: pyarrow over HTTP, pyarrow over Flight, Node with apache-arrow. */
+function arrowExamples(stream: string, ingestUrl: string, flightUrl: string): { label: string; code: string }[] {
+  return [
+    {
+      label: 'pyarrow, Arrow IPC over HTTP',
+      code: `import io, os, pyarrow as pa, requests
+
+table = pa.table({...})  # columns named as the stream's
+sink = io.BytesIO()
+with pa.ipc.new_stream(sink, table.schema) as writer:
+    writer.write_table(table, max_chunksize=65536)
+response = requests.post(
+    "${ingestUrl}/v1/streams/${stream}/rows",
+    data=sink.getvalue(),
+    headers={"Authorization": f"Bearer {os.environ['SLUICE_KEY']}",
+             "Content-Type": "application/vnd.apache.arrow.stream"},
+)
+print(response.json())`,
+    },
+    {
+      label: 'pyarrow, Arrow Flight',
+      code: `import json, os, pyarrow as pa, pyarrow.flight as flight
+
+client = flight.FlightClient("${flightUrl}")
+options = flight.FlightCallOptions(headers=[(b"authorization", f"Bearer {os.environ['SLUICE_KEY']}".encode())])
+descriptor = flight.FlightDescriptor.for_path("${stream}")
+writer, reader = client.do_put(descriptor, table.schema, options)
+writer.write_table(table, max_chunksize=65536)
+writer.done_writing()
+print(json.loads(reader.read().to_pybytes()))  # the HTTP route's answer
+writer.close()`,
+    },
+    {
+      label: 'Node, apache-arrow over HTTP',
+      code: `import { tableFromArrays, tableToIPC } from 'apache-arrow';
+
+const table = tableFromArrays({ /* columns named as the stream's */ });
+const response = await fetch('${ingestUrl}/v1/streams/${stream}/rows', {
+  method: 'POST',
+  headers: { authorization: \`Bearer \${process.env.SLUICE_KEY}\`, 'content-type': 'application/vnd.apache.arrow.stream' },
+  body: tableToIPC(table, 'stream'),
+});
+console.log(await response.json());`,
+    },
+  ];
 }
