@@ -7,7 +7,8 @@
  * overflow), float16/32/64 into float64, utf8, large_utf8 and dictionary-encoded strings into string,
  * bool, date32/date64 into date (a date64 that is not a whole day is rejected), and timestamps of any
  * unit and time zone into microseconds UTC (Arrow stores UTC instants whatever the zone; a nanosecond
- * value that is not a whole microsecond is rejected, not rounded). Anything else is refused.
+ * value that is not a whole microsecond is rejected, not rounded); a field of the null type is all nulls.
+ * Anything else is refused.
  *
  * A column whose Arrow type is the stream type's own layout (int32, int64, float64, bool, utf8, date32,
  * timestamp[us]) is copied buffer by buffer, never value by value.
@@ -134,7 +135,8 @@ export class ArrowColumn {
     private readonly allowNonFinite: boolean,
   ) {
     this.width = widthOf(column.type);
-    if (field === null) {
+    // A field of Arrow's null type (pandas' all-None column) holds no values: as if it were missing.
+    if (field === null || field.type.typeId === Type.Null) {
       this.cast = 'missing';
       return;
     }
@@ -149,7 +151,7 @@ export class ArrowColumn {
 
   /** The data of the next batch (its child for this field), or null when the field is missing. */
   bind(data: Data | null, rows: number): void {
-    this.data = data;
+    this.data = this.cast === 'missing' ? null : data;
     this.rows = rows;
   }
 

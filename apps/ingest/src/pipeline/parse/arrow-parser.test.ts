@@ -19,6 +19,7 @@ import {
   LargeUtf8,
   List,
   makeData,
+  Null,
   makeVector,
   RecordBatch,
   RecordBatchStreamWriter,
@@ -42,6 +43,7 @@ import {
 import type { ParsedChunk } from './columns';
 import { parseOptions } from '../../test/parse-helpers';
 import { dataOf, ipcStream } from '../../test/arrow-data';
+import { IpcFramer } from './arrow-ipc';
 import { ArrowParser } from './arrow-parser';
 import { copyBits, countBits, float16 } from './arrow-columns';
 import { BodyError, type ParseOptions } from './record-sink';
@@ -352,6 +354,16 @@ describe('ArrowParser', () => {
       Array.from({ length: 12 }, (_, i) => (i + 5) % 2 === 0),
     );
     assert.deepEqual(rawColumn(result.chunks, 2), Array(12).fill(null));
+    // A field of the null type (an all-None pandas column) is all nulls; in a required column, every row is rejected.
+    const nulls = ipcStream([{ id: dataOf(new Int64(), [1n, 2n], BigInt64Array), gone: makeData({ type: new Null(), length: 2 }) }]);
+    assert.deepEqual(rawColumn(parseArrow(nulls, [col('id', 'int64'), col('gone', 'string')]).chunks, 1), [null, null]);
+    assert.deepEqual(
+      parseArrow(nulls, [col('id', 'int64'), col('gone', 'string', false)]).errors.map((error) => [error.line, error.code]),
+      [
+        [1, 'row.missing_column'],
+        [2, 'row.missing_column'],
+      ],
+    );
     assert.throws(
       () => parseArrow(tableToIPC(new Table({ s: sliced }), 'stream'), [col('s', 'string'), col('id', 'int64', false)]),
       (error: unknown) => error instanceof BodyError && /required column "id" has no field/.test(error.message),
@@ -503,11 +515,16 @@ describe('ArrowParser', () => {
     assert.throws(() => parseArrow(new TextEncoder().encode('id,name\n1,a\n'), columns), BodyError);
     assert.throws(() => parseArrow(body.subarray(0, body.length - 100), columns), /ends inside a message/);
     assert.throws(() => parseArrow(new Uint8Array(0), columns), /no schema message/);
+    // FLIGHT_MAX_MESSAGE_BYTES at its edge: the record batch's message, prefix and metadata included.
+    let largest = 0;
+    new IpcFramer(Number.MAX_SAFE_INTEGER).push(body, ({ bytes }) => {
+      largest = Math.max(largest, bytes.length);
+    });
+    assert.equal(parseArrow(body, columns, { maxMessageBytes: largest }).accepted, 1000);
     assert.throws(
-      () => parseArrow(body, columns, { maxMessageBytes: 2000 }),
-      /larger than the limit of 2000 bytes \(FLIGHT_MAX_MESSAGE_BYTES\)/,
+      () => parseArrow(body, columns, { maxMessageBytes: largest - 1 }),
+      new RegExp(`a message of ${largest} bytes is larger than the limit of ${largest - 1} bytes \\(FLIGHT_MAX_MESSAGE_BYTES\\)`),
     );
-    assert.equal(parseArrow(body, columns, { maxMessageBytes: 4200 }).accepted, 1000);
   });
 
   it('copies and counts bits at any offset', () => {
