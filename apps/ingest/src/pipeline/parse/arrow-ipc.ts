@@ -1,8 +1,8 @@
 /**
  * Arrow IPC stream framing: cuts a byte stream, arriving in blocks of any size, into whole IPC messages
  * (prefix, flatbuffer `Message`, body), without holding more than the message being assembled. A message
- * that lies whole in a block is handed over as a view of it (valid until the push returns); one cut by a
- * block boundary is assembled in a buffer of its exact size.
+ * that lies whole in a block is handed over as a view of it; one cut by a block boundary is assembled in a
+ * buffer reused from message to message. Either is valid only while the callback runs.
  *
  * The stream format (https://arrow.apache.org/docs/format/Columnar.html#ipc-streaming-format): each
  * message is 0xFFFFFFFF, an int32 metadata length, the metadata (padded to 8 bytes), then `bodyLength`
@@ -11,6 +11,8 @@
 import { Message } from 'apache-arrow';
 
 const CONTINUATION = -1;
+/** The largest assembly buffer kept for the next message. */
+const SCRATCH_KEPT_BYTES = 16 * 1024 * 1024;
 
 export class IpcFormatError extends Error {}
 
@@ -18,7 +20,8 @@ export interface IpcMessage {
   /** The whole framed message: prefix, metadata, body. */
   bytes: Uint8Array;
   message: Message;
-  /** True when `bytes` is a buffer of its own (assembled), false when it is a view of the pushed block. */
+  /** True when `bytes` is a buffer of its own; false when it is a view of the pushed block or of the
+   * assembly buffer, valid only until the callback returns. */
   owned: boolean;
 }
 
@@ -29,6 +32,7 @@ export class IpcFramer {
   private assembling: { bytes: Uint8Array; message: Message; filled: number } | null = null;
   /** The end-of-stream marker was read. */
   ended = false;
+  private scratch = new Uint8Array(0);
 
   constructor(private readonly maxMessageBytes: number) {}
 
@@ -45,7 +49,7 @@ export class IpcFramer {
         at += take;
         if (assembling.filled < assembling.bytes.length) return;
         this.assembling = null;
-        onMessage({ bytes: assembling.bytes, message: assembling.message, owned: true });
+        onMessage({ bytes: assembling.bytes, message: assembling.message, owned: false });
         continue;
       }
       let view = block.subarray(at);
@@ -72,14 +76,25 @@ export class IpcFramer {
         at += size;
         continue;
       }
-      // Cut by the block's end (or begun in an earlier one): assembled in a buffer of its own.
-      const bytes = new Uint8Array(size);
+      // Cut by the block's end (or begun in an earlier one): assembled in the scratch buffer.
+      const bytes = this.scratchOf(size);
       const have = Math.min(size, view.length);
       bytes.set(view.subarray(0, have));
       at += have - held;
-      if (have === size) onMessage({ bytes, message, owned: true });
+      if (have === size) onMessage({ bytes, message, owned: false });
       else this.assembling = { bytes, message, filled: have };
     }
+  }
+
+  /**
+   * Room for a message of `size` bytes, valid until the next message: one buffer reused from message to
+   * message (a new one each time cost a fresh, zeroed allocation of each batch's size, and its collection).
+   * A message larger than SCRATCH_KEPT_BYTES gets a buffer of its own, not kept.
+   */
+  private scratchOf(size: number): Uint8Array {
+    if (size > SCRATCH_KEPT_BYTES) return new Uint8Array(size);
+    if (this.scratch.length < size) this.scratch = new Uint8Array(Math.min(SCRATCH_KEPT_BYTES, Math.max(size, this.scratch.length * 2)));
+    return this.scratch.subarray(0, size);
   }
 
   /** The stream has no more bytes: throws if a message was cut short. */
