@@ -16,6 +16,19 @@ describe('loadConfig', () => {
     assert.deepEqual(config.queue, { maxBytes: 64 * 1024 ** 2, highWater: Math.floor(64 * 1024 ** 2 * 0.8), retryAfterSeconds: 1 });
     assert.equal(config.adminToken, null);
     assert.equal(config.clickhouse, null);
+    assert.deepEqual(config.flight, { host: '127.0.0.1', port: 8815 });
+    assert.equal(config.maxArrowMessageBytes, 64 * 1024 ** 2);
+    assert.match(config.replicaId, new RegExp(`-${process.pid}$`));
+  });
+
+  it('Arrow Flight follows INGEST_HOST unless FLIGHT_HOST says otherwise, and FLIGHT=off turns it off', () => {
+    assert.deepEqual(loadConfig({ ...base, INGEST_HOST: '0.0.0.0', FLIGHT_PORT: '9000' }).flight, { host: '0.0.0.0', port: 9000 });
+    assert.deepEqual(loadConfig({ ...base, INGEST_HOST: '0.0.0.0', FLIGHT_HOST: '10.0.0.1' }).flight, { host: '10.0.0.1', port: 8815 });
+    assert.equal(loadConfig({ ...base, FLIGHT: 'off' }).flight, null);
+    assert.equal(loadConfig({ ...base, FLIGHT_MAX_MESSAGE_BYTES: String(64 * 1024) }).maxArrowMessageBytes, 64 * 1024);
+    assert.throws(() => loadConfig({ ...base, FLIGHT_MAX_MESSAGE_BYTES: String(64 * 1024 - 1) }), /FLIGHT_MAX_MESSAGE_BYTES/);
+    assert.equal(loadConfig({ ...base, REPLICA_ID: 'ingest-0' }).replicaId, 'ingest-0');
+    assert.throws(() => loadConfig({ ...base, REPLICA_ID: 'a b' }), /REPLICA_ID/);
   });
 
   it('writes to S3 when S3_BUCKET is set, and treats empty variables as unset', () => {

@@ -12,6 +12,10 @@ const int = (min: number) => z.coerce.number().int().min(min);
 const MiB = 1024 * 1024;
 
 const envSchema = z.object({
+  REPLICA_ID: z
+    .string()
+    .regex(/^[\w.-]{1,100}$/, 'REPLICA_ID is 1 to 100 letters, digits, _, . or -')
+    .optional(),
   INGEST_HOST: z.string().default('127.0.0.1'),
   INGEST_PORT: int(0).max(65535).default(8080),
   DATABASE_URL: z.string().url('DATABASE_URL must be a postgresql:// URL'),
@@ -94,6 +98,8 @@ const envSchema = z.object({
 export type Env = z.input<typeof envSchema>;
 
 export interface Config {
+  /** This replica's name, in /healthz and the sluice_replica_info metric (REPLICA_ID; default: host name and pid). */
+  replicaId: string;
   host: string;
   port: number;
   databaseUrl: string;
@@ -164,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   return {
+    replicaId: e.REPLICA_ID ?? `${os.hostname()}-${process.pid}`,
     host: e.INGEST_HOST,
     port: e.INGEST_PORT,
     databaseUrl: e.DATABASE_URL,

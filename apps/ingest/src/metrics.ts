@@ -7,6 +7,12 @@ export function createMetrics() {
   const registers = [registry];
   return {
     registry,
+    replicaInfo: new Gauge({
+      name: 'sluice_replica_info',
+      help: 'Always 1: the replica this process is (REPLICA_ID), to tell replicas apart behind one load balancer.',
+      labelNames: ['replica'] as const,
+      registers,
+    }),
     rows: new Counter({
       name: 'sluice_rows_total',
       help: 'Rows received, by stream and outcome (accepted, rejected).',

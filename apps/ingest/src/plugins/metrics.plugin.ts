@@ -21,6 +21,7 @@ declare module 'fastify' {
 export const metricsPlugin = fp(
   async (app) => {
     const metrics = createMetrics();
+    metrics.replicaInfo.set({ replica: app.config.replicaId }, 1);
     app.decorate('metrics', metrics);
     app.addHook('onResponse', async (request, reply) => {
       metrics.requestDuration.observe(

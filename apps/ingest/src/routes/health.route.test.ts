@@ -8,21 +8,23 @@ import { buildTestApp, testConfig } from '../test/harness';
 describe('health', () => {
   let app: FastifyInstance;
   before(async () => {
-    app = await buildTestApp();
+    app = await buildTestApp({ REPLICA_ID: 'ingest-a.1' });
   });
   after(() => app.close());
 
-  it('GET /healthz answers 200 with a request id', async () => {
+  it('GET /healthz answers 200 with the replica and a request id; the replica is a metric label too', async () => {
     const response = await app.inject({ method: 'GET', url: '/healthz' });
     assert.equal(response.statusCode, 200);
-    assert.deepEqual(response.json(), { status: 'ok' });
+    assert.deepEqual(response.json(), { status: 'ok', replica: 'ingest-a.1' });
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.match(metrics.body, /^sluice_replica_info\{replica="ingest-a\.1"\} 1$/m);
     assert.match(String(response.headers['x-request-id']), /^req_/);
   });
 
   it('GET /readyz answers 200 when Postgres is reachable', async () => {
     const response = await app.inject({ method: 'GET', url: '/readyz' });
     assert.equal(response.statusCode, 200);
-    assert.deepEqual(response.json(), { status: 'ok', checks: { database: 'ok', store: 'ok' }, draining: false });
+    assert.deepEqual(response.json(), { status: 'ok', replica: 'ingest-a.1', checks: { database: 'ok', store: 'ok' }, draining: false });
   });
 
   /** /readyz of an app whose `check` dependency cannot be reached. */

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 
 export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.get('/healthz', { schema: { hide: true }, logLevel: 'warn' }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { hide: true }, logLevel: 'warn' }, async () => ({ status: 'ok', replica: app.config.replicaId }));
 
   app.get('/readyz', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) => {
     const [database, store] = await Promise.all([
@@ -18,6 +18,6 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
     const ready = database === 'ok' && store === 'ok' && !app.draining;
     return reply
       .status(ready ? 200 : 503)
-      .send({ status: ready ? 'ok' : 'unavailable', checks: { database, store }, draining: app.draining });
+      .send({ status: ready ? 'ok' : 'unavailable', replica: app.config.replicaId, checks: { database, store }, draining: app.draining });
   });
 };
