@@ -50,6 +50,7 @@ async function main() {
     { name: 'clickhouse-server', binary: CLICKHOUSE_BINARY },
     { name: 'prometheus', binary: '/usr/bin/prometheus', aptArgs: ['--no-install-recommends'] },
     { name: 'chromium', binary: '/usr/bin/chromium' },
+    { name: 'nginx', binary: '/usr/sbin/nginx' },
     { name: 'python3-requests', binary: '/usr/lib/python3/dist-packages/requests/__init__.py' },
     { name: 'python3-pandas', binary: '/usr/lib/python3/dist-packages/pandas/__init__.py' },
     { name: 'python3-matplotlib', binary: '/usr/lib/python3/dist-packages/matplotlib/__init__.py' },
