@@ -16,22 +16,21 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { applyMigrations } from '@sluice/db/migrate';
 import type { CreatedApiKeyDto } from '@sluice/shared';
-import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase, freePort, spawnService, waitForHttp, type Service } from '@sluice/testkit';
+import { createDatabase, DEFAULT_ADMIN_URL, dropDatabase } from '@sluice/testkit';
 import { Int64, Utf8, vectorFromArray, Table, tableToIPC } from 'apache-arrow';
 import { chromium } from 'playwright-core';
-import { NODE_FLAGS, serviceEnv } from '../apps/ingest/runtime.mjs';
+import { ReplicaSet } from './lib/replica-set';
 import { S3Store } from '../apps/ingest/src/sinks/s3-store';
 import { queryDelta } from '../apps/ingest/src/test/delta-reader';
 import { uniqueName } from '../apps/ingest/src/test/harness';
 import { doPut, flightClient, flightData, pathTo } from '../apps/ingest/src/test/flight-client';
 
-const root = path.resolve(import.meta.dirname, '..');
 const adminUrl = process.env.TEST_ADMIN_DATABASE_URL ?? DEFAULT_ADMIN_URL;
 const ADMIN = 'replicas-test-admin-token-0123456';
 const OPERATOR = { email: 'ops@example.com', password: 'replicas-test-password' };
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-replicas-'));
-const services: Service[] = [];
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-replicas-test-'));
 let databaseUrl: string;
+let set: ReplicaSet;
 
 function s3Env(): Record<string, string> {
   const { TEST_S3_ENDPOINT: endpoint, TEST_S3_BUCKET: bucket } = process.env;
@@ -43,102 +42,6 @@ function s3Env(): Record<string, string> {
     S3_SECRET_ACCESS_KEY: 'S3RVER',
     S3_FORCE_PATH_STYLE: 'true',
   };
-}
-
-const ports = { ingest: [0, 0], flight: [0, 0], console: [0, 0], lbIngest: 0, lbFlight: 0, lbConsole: 0 };
-
-/** Ingest replica `i` (a or b) on its fixed ports: the load balancer's upstreams do not move. */
-function startIngest(i: number): Service {
-  const service = spawnService(`ingest-${'ab'[i]}`, process.execPath, [...NODE_FLAGS, 'dist/server.mjs'], {
-    cwd: path.join(root, 'apps/ingest'),
-    env: serviceEnv({
-      PATH: process.env.PATH,
-      ...s3Env(),
-      DATABASE_URL: databaseUrl,
-      SLUICE_ADMIN_TOKEN: ADMIN,
-      REPLICA_ID: `ingest-${'ab'[i]}`,
-      INGEST_PORT: String(ports.ingest[i]),
-      FLIGHT_PORT: String(ports.flight[i]),
-      INGEST_TRUST_PROXY: 'true',
-      LOG_LEVEL: 'error',
-      CLICKHOUSE_URL: process.env.TEST_CLICKHOUSE_URL!,
-      CLICKHOUSE_POLL_MS: '200',
-      CLICKHOUSE_RETRY_BASE_MS: '200',
-      // A file a killed replica was inserting is leased to it for max(30 s, 3 x this): the shortest lease.
-      CLICKHOUSE_REQUEST_TIMEOUT_MS: '3000',
-      // Short leases and grace, so that what a killed replica held is taken over within the test.
-      IDEMPOTENCY_LEASE_MS: '3000',
-      DELTA_LOG_LEASE_MS: '3000',
-      DELTA_COMMIT_DELAY_MS: '200',
-      DELTA_LOG_POLL_MS: '500',
-      ORPHAN_GRACE_MINUTES: '0.1',
-      COMPACTION: 'off',
-      INGEST_SHUTDOWN_TIMEOUT_MS: '10000',
-    }),
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  services.push(service);
-  return service;
-}
-
-function startConsole(i: number): Service {
-  const service = spawnService(
-    `console-${'ab'[i]}`,
-    path.join(root, 'node_modules/.bin/next'),
-    ['start', '-p', String(ports.console[i]), '-H', '127.0.0.1'],
-    {
-      cwd: path.join(root, 'apps/web'),
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: 'production',
-        NEXT_TELEMETRY_DISABLED: '1',
-        DATABASE_URL: databaseUrl,
-        INGEST_URL: `http://127.0.0.1:${ports.lbIngest}`,
-        SLUICE_ADMIN_TOKEN: ADMIN,
-        SLUICE_SESSION_SECRET: 'replicas-test-session-secret-0123456789abcdef',
-        SLUICE_ADMIN_EMAIL: OPERATOR.email,
-        SLUICE_ADMIN_PASSWORD: OPERATOR.password,
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  services.push(service);
-  return service;
-}
-
-/** deploy/nginx/sluice.conf with this run's addresses, in an nginx.conf of its own. */
-function nginxConfig(): string {
-  let conf = fs.readFileSync(path.join(root, 'deploy/nginx/sluice.conf'), 'utf8');
-  for (const i of [0, 1]) {
-    conf = conf
-      .replaceAll(`10.0.0.1${i + 1}:8080`, `127.0.0.1:${ports.ingest[i]}`)
-      .replaceAll(`10.0.0.1${i + 1}:8815`, `127.0.0.1:${ports.flight[i]}`)
-      .replaceAll(`10.0.0.1${i + 1}:3000`, `127.0.0.1:${ports.console[i]}`);
-  }
-  conf = conf
-    .replace('listen 80;', `listen 127.0.0.1:${ports.lbIngest};`)
-    .replace('listen 80;', `listen 127.0.0.1:${ports.lbConsole};`)
-    .replace('listen 8815 http2;', `listen 127.0.0.1:${ports.lbFlight} http2;`);
-  assert.doesNotMatch(conf, /10\.0\.0\.|listen 80;|listen 8815/, 'every address of the example is replaced');
-  const file = path.join(work, 'nginx.conf');
-  fs.writeFileSync(
-    file,
-    `daemon off;
-pid ${work}/nginx.pid;
-error_log ${work}/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${work}/body;
-  proxy_temp_path ${work}/proxy;
-  fastcgi_temp_path ${work}/fastcgi;
-  uwsgi_temp_path ${work}/uwsgi;
-  scgi_temp_path ${work}/scgi;
-  ${conf}
-}
-`,
-  );
-  return file;
 }
 
 async function json<T>(response: Response): Promise<T> {
@@ -176,34 +79,37 @@ before(async () => {
   // A database of its own: its Delta log writers and janitors must see only this suite's streams.
   databaseUrl = await createDatabase(adminUrl, 'sluice_replicas');
   await applyMigrations({ databaseUrl });
-  for (const name of ['lbIngest', 'lbFlight', 'lbConsole'] as const) ports[name] = await freePort();
-  for (const i of [0, 1]) {
-    ports.ingest[i] = await freePort();
-    ports.flight[i] = await freePort();
-    ports.console[i] = await freePort();
-  }
-  const replicas = [startIngest(0), startIngest(1)];
-  for (const i of [0, 1]) {
-    await waitForHttp(`http://127.0.0.1:${ports.ingest[i]}/healthz`, { timeoutMs: 60_000, exited: () => replicas[i]!.exited });
-  }
-  const nginx = spawnService('nginx', '/usr/sbin/nginx', ['-c', nginxConfig()], { stdio: ['ignore', 'ignore', 'inherit'] });
-  services.push(nginx);
-  await waitForHttp(`http://127.0.0.1:${ports.lbIngest}/healthz`, { timeoutMs: 30_000, exited: () => nginx.exited });
-  // One console first: both create the operator from SLUICE_ADMIN_EMAIL if none exists.
-  const first = startConsole(0);
-  await waitForHttp(`http://127.0.0.1:${ports.console[0]}/healthz`, { timeoutMs: 90_000, exited: () => first.exited });
-  const second = startConsole(1);
-  await waitForHttp(`http://127.0.0.1:${ports.console[1]}/healthz`, { timeoutMs: 90_000, exited: () => second.exited });
+  set = await ReplicaSet.start({
+    databaseUrl,
+    adminToken: ADMIN,
+    consoles: { ...OPERATOR, sessionSecret: 'replicas-test-session-secret-0123456789abcdef' },
+    ingestEnv: {
+      ...s3Env(),
+      CLICKHOUSE_URL: process.env.TEST_CLICKHOUSE_URL!,
+      CLICKHOUSE_POLL_MS: '200',
+      CLICKHOUSE_RETRY_BASE_MS: '200',
+      // A file a killed replica was inserting is leased to it for max(30 s, 3 x this): the shortest lease.
+      CLICKHOUSE_REQUEST_TIMEOUT_MS: '3000',
+      // Short leases and grace, so that what a killed replica held is taken over within the test.
+      IDEMPOTENCY_LEASE_MS: '3000',
+      DELTA_LOG_LEASE_MS: '3000',
+      DELTA_COMMIT_DELAY_MS: '200',
+      DELTA_LOG_POLL_MS: '500',
+      ORPHAN_GRACE_MINUTES: '0.1',
+      COMPACTION: 'off',
+      INGEST_SHUTDOWN_TIMEOUT_MS: '10000',
+    },
+  });
 });
 
 after(async () => {
-  for (const service of services.reverse()) await service.stop();
+  await set?.stop();
   if (databaseUrl) await dropDatabase(adminUrl, databaseUrl);
   fs.rmSync(work, { recursive: true, force: true });
 });
 
 describe('two ingest replicas and two consoles behind nginx', () => {
-  const lb = () => `http://127.0.0.1:${ports.lbIngest}`;
+  const lb = () => set.ingestUrl;
 
   it('round-robins: both replicas answer through the load balancer, each with its id', async () => {
     const seen = new Set<string>();
@@ -287,19 +193,17 @@ describe('two ingest replicas and two consoles behind nginx', () => {
     // Replica a killed (no shutdown at all) a fifth of the way in, started again 3 s later; replica b stopped
     // with SIGTERM at 60 %, started again once it has exited.
     while (done < (producers * requests) / 5) await sleep(50);
-    const replicaA = services.find((s) => s.name === 'ingest-a' && !s.exited)!;
-    process.kill(-replicaA.child.pid!, 'SIGKILL');
+    process.kill(-set.ingest(0)!.child.pid!, 'SIGKILL');
     killedAt = Date.now();
     await sleep(3000);
-    startIngest(0);
+    set.startIngest(0);
     while (done < (producers * requests * 3) / 5) await sleep(50);
-    const replicaB = services.find((s) => s.name === 'ingest-b' && !s.exited)!;
-    await replicaB.stop();
-    startIngest(1);
+    await set.ingest(1)!.stop();
+    set.startIngest(1);
     await producing;
     console.log(`# failover: a keyed request cut by the SIGKILL went through the other replica ${failoverMs} ms after the kill`);
     assert.ok(failoverMs > 0 && failoverMs < 30_000, `failover took ${failoverMs} ms`);
-    for (const i of [0, 1]) await waitForHttp(`http://127.0.0.1:${ports.ingest[i]}/healthz`, { timeoutMs: 60_000 });
+    for (const i of [0, 1]) await set.ready(i);
 
     // The manifest first: its committed files hold every row once.
     const manifestRows = await eventually(
@@ -372,7 +276,7 @@ describe('two ingest replicas and two consoles behind nginx', () => {
     );
     const { key } = await json<CreatedApiKeyDto>(await admin(lb(), 'POST', '/v1/admin/keys', { name: 'flight', streams: [stream] }));
     const table = new Table({ id: vectorFromArray([1n, 2n, 3n], new Int64()), v: vectorFromArray(['a', 'b', null], new Utf8()) });
-    const client = flightClient(`127.0.0.1:${ports.lbFlight}`);
+    const client = flightClient(set.flightAddress);
     try {
       const put = await doPut(client, key, flightData(tableToIPC(table, 'stream'), pathTo(stream)));
       assert.ok(put.ok && put.result.rowsAccepted === 3, JSON.stringify(put));
@@ -391,14 +295,14 @@ describe('two ingest replicas and two consoles behind nginx', () => {
     );
     const created = await json<CreatedApiKeyDto>(await admin(lb(), 'POST', '/v1/admin/keys', { name: 'revoked', streams: [stream] }));
     const post = (replica: number) =>
-      fetch(`http://127.0.0.1:${ports.ingest[replica]}/v1/streams/${stream}/rows`, {
+      fetch(`${set.replicaUrl(replica)}/v1/streams/${stream}/rows`, {
         method: 'POST',
         headers: { authorization: `Bearer ${created.key}`, 'content-type': 'text/csv' },
         body: 'id\n1\n',
       });
     // Replica b has the key in its cache.
     assert.equal((await post(1)).status, 200);
-    assert.equal((await admin(`http://127.0.0.1:${ports.ingest[0]}`, 'DELETE', `/v1/admin/keys/${created.id}`)).status, 200);
+    assert.equal((await admin(set.replicaUrl(0), 'DELETE', `/v1/admin/keys/${created.id}`)).status, 200);
     const revokedAt = Date.now();
     let status = 200;
     while (status === 200 && Date.now() - revokedAt < 10_000) {
@@ -408,6 +312,35 @@ describe('two ingest replicas and two consoles behind nginx', () => {
     const refusedAfter = Date.now() - revokedAt;
     assert.equal(status, 401);
     assert.ok(refusedAfter < 5000, `refused ${refusedAfter} ms after the revocation`);
+  });
+
+  it("a stream's new schema version, made through one replica, is taken by the other within 5 s", async () => {
+    const stream = uniqueName('replicas_schema');
+    const id = { name: 'id', type: 'int64', nullable: false };
+    await json(
+      await admin(set.replicaUrl(0), 'POST', '/v1/admin/streams', { name: stream, schema: { columns: [id] }, unknownColumns: 'reject' }),
+    );
+    const post = () =>
+      fetch(`${set.replicaUrl(1)}/v1/streams/${stream}/rows`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'text/csv' },
+        body: 'id,extra\n1,x\n',
+      });
+    assert.equal((await post()).status, 400, 'replica b refuses the column it does not know yet');
+    await json(
+      await admin(set.replicaUrl(0), 'POST', `/v1/admin/streams/${stream}/schema`, {
+        columns: [id, { name: 'extra', type: 'string', nullable: true }],
+      }),
+    );
+    const changedAt = Date.now();
+    let status = 400;
+    while (status !== 200 && Date.now() - changedAt < 10_000) {
+      status = (await post()).status;
+      if (status !== 200) await sleep(100);
+    }
+    const takenAfter = Date.now() - changedAt;
+    assert.equal(status, 200);
+    assert.ok(takenAfter < 5000, `taken ${takenAfter} ms after the change`);
   });
 
   it('an operator signed in through one console is served by the other, and through nginx', async () => {
@@ -424,7 +357,7 @@ describe('two ingest replicas and two consoles behind nginx', () => {
     });
     try {
       const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${ports.console[0]}/login`);
+      await page.goto(`http://127.0.0.1:${set.ports.console[0]}/login`);
       await page.getByLabel('Email').fill(OPERATOR.email);
       await page.getByLabel('Password').fill(OPERATOR.password);
       await page.getByRole('button', { name: 'Sign in' }).click();
@@ -435,11 +368,7 @@ describe('two ingest replicas and two consoles behind nginx', () => {
           throw new Error(`${error.message}\nat ${page.url()}: ${((await page.locator('body').textContent()) ?? '').slice(0, 500)}`);
         });
       // The session cookie is the host's (127.0.0.1), whatever the port: the other console must accept it.
-      for (const base of [
-        `http://127.0.0.1:${ports.console[1]}`,
-        `http://127.0.0.1:${ports.lbConsole}`,
-        `http://127.0.0.1:${ports.lbConsole}`,
-      ]) {
+      for (const base of [`http://127.0.0.1:${set.ports.console[1]}`, set.consoleUrl, set.consoleUrl]) {
         await page.goto(`${base}/`);
         await page
           .getByRole('heading', { name: 'Streams' })
