@@ -315,13 +315,17 @@ describe('Arrow in: IPC over HTTP and Arrow Flight', () => {
       schema: { columns: [{ name: 'id', type: 'int32', nullable: false }] },
       rejectMode: 'all-or-nothing',
     });
-    const put = await doPut(
-      client,
-      key,
-      flightData(ipcStream([{ id: dataOf(new Int64(), [1n, 2n ** 40n, 3n], BigInt64Array) }]), pathTo(stream.name)),
-    );
+    const descriptor = { type: 'CMD' as const, cmd: Buffer.from(JSON.stringify({ stream: stream.name, idempotencyKey: 'refused-0001' })) };
+    const messages = flightData(ipcStream([{ id: dataOf(new Int64(), [1n, 2n ** 40n, 3n], BigInt64Array) }]), descriptor);
+    const put = await doPut(client, key, messages);
     assert.ok(!put.ok && put.code === grpc.status.FAILED_PRECONDITION && put.sluiceCode === 'ingest.rows_rejected', JSON.stringify(put));
-    const details = JSON.parse(String(put.metadata.get('sluice-error-details')[0]));
+    // Its retry with the same key gets the same refusal, as a status: not its JSON as a PutResult.
+    const retried = await doPut(client, key, messages);
+    assert.ok(
+      !retried.ok && retried.code === grpc.status.FAILED_PRECONDITION && retried.sluiceCode === 'ingest.rows_rejected',
+      JSON.stringify(retried),
+    );
+    const details = JSON.parse((put.metadata.get('sluice-error-details-bin')[0] as Buffer).toString('utf8'));
     assert.deepEqual(
       details.errors.map((error: { line: number }) => error.line),
       [2],
@@ -412,5 +416,27 @@ describe('Arrow in: IPC over HTTP and Arrow Flight', () => {
     assert.match(metrics, /sluice_bytes_received_total\{stream="[^"]+",format="arrow"\} [1-9]/);
     assert.match(metrics, /sluice_request_duration_seconds_count\{route="flight",status="OK"\} [1-9]/);
     assert.match(metrics, /sluice_request_duration_seconds_count\{route="flight",status="UNAUTHENTICATED"\} [1-9]/);
+  });
+});
+
+describe('Arrow Flight: a call that goes quiet', () => {
+  let service: TestService;
+  before(async () => {
+    service = await startTestService({ env: { INGEST_IDLE_TIMEOUT_MS: '500' } });
+  });
+  after(() => service.close());
+
+  it('ends with DEADLINE_EXCEEDED (ingest.body_timeout) once it has sent nothing for INGEST_IDLE_TIMEOUT_MS', async () => {
+    const stream = await service.createStream({ schema: { columns: [{ name: 'id', type: 'int64', nullable: false }] } });
+    const key = (await service.createKey([stream.name])).key;
+    const client = flightClient(`127.0.0.1:${service.app.flight!.port}`);
+    try {
+      const batches = Array.from({ length: 4 }, (_, b) => ({ id: dataOf(new Int64(), [BigInt(b)], BigInt64Array) }));
+      // The schema and one batch, then nothing, the call left open.
+      const put = await doPut(client, key, flightData(ipcStream(batches), pathTo(stream.name)), { stopAfter: 2 });
+      assert.ok(!put.ok && put.code === grpc.status.DEADLINE_EXCEEDED && put.sluiceCode === 'ingest.body_timeout', JSON.stringify(put));
+    } finally {
+      client.close();
+    }
   });
 });

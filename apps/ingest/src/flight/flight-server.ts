@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { keyAllowsStream, listStreams } from '@sluice/db';
-import { newId, SluiceError, toArrowSchema, toErrorBody, type StreamDto } from '@sluice/shared';
+import { type ErrorCode, newId, SluiceError, toArrowSchema, toErrorBody, type StreamDto } from '@sluice/shared';
 import { Message, type Schema } from 'apache-arrow';
 import type { FastifyInstance } from 'fastify';
 import { framedMessage } from '../pipeline/parse/arrow-ipc';
@@ -28,6 +28,7 @@ import { Authenticator, type Caller, type CallerRequest } from '../plugins/auth'
 import type { StreamCache } from '../plugins/stream-cache';
 import { runIngest } from '../routes/ingest-request';
 import { idempotencyKeyOf } from '../routes/idempotency';
+import { idleLimited } from '../routes/request-body';
 import { KeyLedger } from '../routes/key-ledger';
 
 interface FlightDescriptor {
@@ -66,8 +67,26 @@ export function statusFor(error: unknown, requestId: string): grpc.StatusObject 
   const metadata = new grpc.Metadata();
   metadata.set('sluice-error-code', body.code);
   metadata.set('sluice-request-id', requestId);
-  if (body.details !== undefined) metadata.set('sluice-error-details', JSON.stringify(body.details));
+  if (body.details !== undefined) metadata.set('sluice-error-details-bin', detailsBytes(body.details));
   return { code: grpcCodeOf(error), details: `${body.code}: ${body.message}`, metadata };
+}
+
+/** Trailers beyond 8 KiB are refused by most gRPC clients: the details as JSON within that, errors cut if need be. */
+const MAX_DETAILS_BYTES = 6 * 1024;
+
+/**
+ * An error's details (UTF-8 JSON, in a binary trailer: field names and values need not be ASCII), within
+ * MAX_DETAILS_BYTES: rejected rows past what fits are left out (`errorsOmitted` says how many).
+ */
+function detailsBytes(details: unknown): Buffer {
+  let bytes = Buffer.from(JSON.stringify(details));
+  const { errors } = details as { errors?: unknown[] };
+  if (bytes.length <= MAX_DETAILS_BYTES || !Array.isArray(errors)) return bytes.subarray(0, MAX_DETAILS_BYTES);
+  for (let kept = errors.length - 1; kept >= 0 && bytes.length > MAX_DETAILS_BYTES; kept = Math.floor(kept / 2)) {
+    bytes = Buffer.from(JSON.stringify({ ...(details as object), errors: errors.slice(0, kept), errorsOmitted: errors.length - kept }));
+    if (kept === 0) break;
+  }
+  return bytes;
 }
 
 function grpcCodeOf(error: unknown): grpc.status {
@@ -179,9 +198,17 @@ export async function startFlightServer(
     app.metrics.requestDuration.observe({ route: 'flight', status: grpc.status[code] ?? String(code) }, seconds);
   };
   /** A refusal as the call's status (an unexpected failure is logged: it is ours). */
-  const refusal = (error: unknown, requestId: string, started: bigint): grpc.StatusObject => {
-    const status = statusFor(error, requestId);
-    if (!(error instanceof SluiceError)) app.log.error({ err: error, requestId }, 'an Arrow Flight call failed');
+  const refusal = (error: unknown, requestId: string, started: bigint, call?: AnyCall): grpc.StatusObject => {
+    // A call its client cancelled ends with no answer anyone reads: counted as CANCELLED, not as our failure.
+    const cause = !(error instanceof SluiceError) && call?.cancelled ? new SluiceError('request.aborted') : error;
+    let status: grpc.StatusObject;
+    try {
+      status = statusFor(cause, requestId);
+    } catch (failure) {
+      status = { code: grpc.status.INTERNAL, details: 'internal.error', metadata: new grpc.Metadata() };
+      app.log.error({ err: failure, requestId }, 'an Arrow Flight refusal could not be written');
+    }
+    if (!(cause instanceof SluiceError)) app.log.error({ err: error, requestId }, 'an Arrow Flight call failed');
     observe(started, status.code);
     return status;
   };
@@ -268,32 +295,44 @@ export async function startFlightServer(
             call.end();
             observe(started, grpc.status.OK);
           },
-          (error: unknown) => emitStatus(call, refusal(error, requestId, started)),
+          (error: unknown) => emitStatus(call, refusal(error, requestId, started, call)),
         )
         .finally(() => active.delete(call));
     },
   };
 
   async function doPut(call: grpc.ServerDuplexStream<FlightData, unknown>, requestId: string) {
-    // Not destroyed when the messages end: the answer still goes out on the call.
-    const messages = call.iterator({ destroyOnReturn: false })[Symbol.asyncIterator]() as AsyncIterator<FlightData>;
-    const first = await messages.next();
-    if (first.done) throw new SluiceError('ingest.empty_body', 'The DoPut sent no FlightData.');
-    const { stream: name, idempotencyKey } = targetOf(first.value.flight_descriptor);
-    const caller = await mayWrite(call, name);
-    const stream = await streams.get(name);
-    const log = app.log.child({ requestId, route: 'flight' });
-    const answer = await runIngest(app, ledger, {
-      caller,
-      stream,
-      format: 'arrow',
-      openBody: () => ipcStream(first.value, messages),
-      ownedPieces: true,
-      idempotencyKey,
-      requestId,
-      log,
-    });
-    return answer.body;
+    // Not destroyed when the messages end: the answer still goes out on the call. A call that sends nothing
+    // for INGEST_IDLE_TIMEOUT_MS ends, as an HTTP body does (408, here DEADLINE_EXCEEDED).
+    const received = call.iterator({ destroyOnReturn: false }) as AsyncIterable<FlightData>;
+    const messages = idleLimited(received, app.config.connections.idleTimeoutMs)[Symbol.asyncIterator]();
+    try {
+      const first = await messages.next();
+      if (first.done) throw new SluiceError('ingest.empty_body', 'The DoPut sent no FlightData.');
+      const { stream: name, idempotencyKey } = targetOf(first.value.flight_descriptor);
+      const caller = await mayWrite(call, name);
+      const stream = await streams.get(name);
+      const log = app.log.child({ requestId, route: 'flight' });
+      const answer = await runIngest(app, ledger, {
+        caller,
+        stream,
+        format: 'arrow',
+        openBody: () => ipcStream(first.value, messages),
+        ownedPieces: true,
+        idempotencyKey,
+        requestId,
+        log,
+      });
+      // A retry of an Idempotency-Key answered with a refusal gets that refusal again, as a status.
+      if (answer.replayed && answer.status !== 200) {
+        const { error } = answer.body as { error: { code: ErrorCode; message: string; details?: unknown } };
+        throw new SluiceError(error.code, error.message, { details: error.details });
+      }
+      return answer.body;
+    } finally {
+      // A call refused before its messages were read whole still has them open, and their idle timer armed.
+      void messages.return?.(undefined)?.catch(() => {});
+    }
   }
 
   const server = new grpc.Server({

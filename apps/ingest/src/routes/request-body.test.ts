@@ -10,7 +10,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { gzipSync } from 'node:zlib';
 import { SluiceError } from '@sluice/shared';
-import { INFLATION_FREE_BYTES, requestBody } from './request-body';
+import { INFLATION_FREE_BYTES, requestBody, ZSTD_MAX_WINDOW_BYTES, zstdWindowOf } from './request-body';
 
 const limits = { idleTimeoutMs: 60_000, maxInflationRatio: 100 };
 
@@ -65,6 +65,14 @@ describe('requestBody', () => {
       inflated.push(Buffer.from(piece));
     }
     assert.ok(Buffer.concat(inflated).equals(text));
+    // A frame whose header declares a window past ZSTD_MAX_WINDOW_BYTES is refused before it is inflated.
+    // (magic, a descriptor with no single segment, a window descriptor of 2^24 bytes, then anything)
+    const long = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (24 - 10) << 3]), Buffer.alloc(64)]);
+    assert.equal(zstdWindowOf(long), ZSTD_MAX_WINDOW_BYTES * 2);
+    assert.ok(zstdWindowOf(pieces)! <= ZSTD_MAX_WINDOW_BYTES, 'a frame of zstd level 3 is taken');
+    const refusedWindow = await failure(requestBody(asRequest(Readable.from([long])), 'zstd', limits));
+    assert.equal(refusedWindow.code, 'ingest.inflation_too_large');
+    assert.match(refusedWindow.message, /window is 16777216 bytes/);
     const corrupt = Buffer.from(pieces);
     corrupt[corrupt.length - 5]! ^= 0xff;
     const broken = await failure(requestBody(asRequest(Readable.from([corrupt.subarray(0, corrupt.length - 3)])), 'zstd', limits));

@@ -42,6 +42,33 @@ function inflationTooLarge(name: string, maxRatio: number, compressed: number, i
 }
 
 const ZSTD_STEP = 1024;
+/**
+ * The largest zstd window taken. The decoder keeps a buffer of the window's size per request and moves it
+ * for every block (128 KiB), so a frame declaring a window of gigabytes (a few bytes of hostile body) would
+ * pin that much memory outside the byte budget. zstd's levels up to 19 use at most 8 MiB; `--long` and
+ * `--ultra` frames are refused (413).
+ */
+export const ZSTD_MAX_WINDOW_BYTES = 8 * 1024 * 1024;
+
+/** The window a zstd frame header declares (RFC 8878 3.1.1.1), or null when `bytes` do not start a frame yet. */
+export function zstdWindowOf(bytes: Uint8Array): number | null {
+  if (bytes.length < 6 || bytes[0] !== 0x28 || bytes[1] !== 0xb5 || bytes[2] !== 0x2f || bytes[3] !== 0xfd) return null;
+  const descriptor = bytes[4]!;
+  const singleSegment = (descriptor >> 5) & 1;
+  if (!singleSegment) {
+    const window = bytes[5]!;
+    const base = 2 ** (10 + (window >> 3));
+    return base + (base / 8) * (window & 7);
+  }
+  // A single segment: the window is the frame's content size, after the dictionary id.
+  const dictionaryBytes = [0, 1, 2, 4][descriptor & 3]!;
+  const sizeBytes = [1, 2, 4, 8][descriptor >> 6]!;
+  const at = 5 + dictionaryBytes;
+  if (bytes.length < at + sizeBytes) return null;
+  let size = 0;
+  for (let i = sizeBytes - 1; i >= 0; i--) size = size * 256 + bytes[at + i]!;
+  return sizeBytes === 2 ? size + 256 : size;
+}
 
 /**
  * A zstd body, inflated piece by piece (fzstd: Node 20's zlib has no zstd). Each compressed piece's
@@ -72,8 +99,24 @@ function zstdInflated(raw: IncomingMessage, maxRatio: number): AsyncIterable<Uin
       } catch (error) {
         throw new SluiceError('ingest.malformed_body', `The zstd body is truncated or corrupt (${(error as Error).message}).`);
       }
+      // The window of the frame being read (a later frame's too): fzstd keeps it as its state's `w`.
+      const window = (decompress as unknown as { s?: { w?: Uint8Array } }).s?.w?.length ?? 0;
+      if (window > ZSTD_MAX_WINDOW_BYTES) throw windowTooLarge(window);
     };
+    const windowTooLarge = (window: number) =>
+      new SluiceError(
+        'ingest.inflation_too_large',
+        `The zstd body's window is ${window} bytes, more than the ${ZSTD_MAX_WINDOW_BYTES} taken: compress without --long or --ultra.`,
+      );
+    let head: Uint8Array | null = new Uint8Array(0);
     for await (const piece of pieces(raw)) {
+      // The first frame's window, read from its header before the decoder allocates it.
+      if (head !== null) {
+        head = Buffer.concat([head, piece.subarray(0, 32)]);
+        const window = zstdWindowOf(head);
+        if (window !== null && window > ZSTD_MAX_WINDOW_BYTES) throw windowTooLarge(window);
+        if (window !== null || head.length >= 32) head = null;
+      }
       // A KiB at a time: a zstd block of one repeated byte inflates 4 bytes into 128 KiB, so what one push
       // may inflate before the ratio is checked is bounded by what it is given (1 KiB: 32 MiB at most).
       for (let at = 0; at < piece.byteLength; at += ZSTD_STEP) {
@@ -128,7 +171,7 @@ function inflated(raw: IncomingMessage, maxRatio: number): AsyncIterable<Uint8Ar
 }
 
 /** Fails the read when the source gives nothing for `ms` while it is being waited for (not while the reader is busy). */
-function idleLimited(source: AsyncIterable<Uint8Array>, ms: number): AsyncIterable<Uint8Array> {
+export function idleLimited<T>(source: AsyncIterable<T>, ms: number): AsyncIterable<T> {
   return (async function* () {
     const iterator = source[Symbol.asyncIterator]();
     // One timer for the whole body, refreshed before each wait; when it fires while the reader is busy
@@ -147,7 +190,7 @@ function idleLimited(source: AsyncIterable<Uint8Array>, ms: number): AsyncIterab
     }, ms);
     const wait = () => {
       timer.refresh();
-      return new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+      return new Promise<IteratorResult<T>>((resolve, reject) => {
         rejectWait = reject;
         iterator.next().then(resolve, reject);
       }).finally(() => {

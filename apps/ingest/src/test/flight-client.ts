@@ -73,6 +73,8 @@ export function doPut(
     });
     call.on('error', () => {}); // the status says it
     call.on('status', (status: grpc.StatusObject) => {
+      // A producer that went quiet ends its side too once answered, or its stream keeps both processes open.
+      if (options.stopAfter !== undefined) call.end();
       if (status.code === grpc.status.OK) resolve({ ok: true, result: result! });
       else {
         const code = status.metadata.get('sluice-error-code')[0];

@@ -153,6 +153,11 @@ export class ArrowColumn {
   bind(data: Data | null, rows: number): void {
     this.data = this.cast === 'missing' ? null : data;
     this.rows = rows;
+    if (this.data !== null && this.cast === 'dictionary' && !this.data.dictionary) {
+      throw new UnsupportedArrowType(
+        `field "${this.field!.name}" is dictionary-encoded, and no dictionary batch came before the record batch`,
+      );
+    }
   }
 
   /** Calls `reject` for each row of the batch this column cannot store, in row order. */

@@ -29,7 +29,7 @@ export class IpcFramer {
   /** Bytes of a message whose size is not known yet (its prefix or metadata cut by a block boundary). */
   private head: Uint8Array = new Uint8Array(0);
   /** A message of known size being assembled, and how much of it has arrived. */
-  private assembling: { bytes: Uint8Array; message: Message; filled: number } | null = null;
+  private assembling: { bytes: Uint8Array; metadata: [from: number, to: number]; filled: number } | null = null;
   /** The end-of-stream marker was read. */
   ended = false;
   private scratch = new Uint8Array(0);
@@ -49,7 +49,10 @@ export class IpcFramer {
         at += take;
         if (assembling.filled < assembling.bytes.length) return;
         this.assembling = null;
-        onMessage({ bytes: assembling.bytes, message: assembling.message, owned: false });
+        // Decoded again from the assembled bytes: a Message reads its header lazily, from the bytes it was
+        // decoded from, and those lay in a block that has gone back to be filled again.
+        const message = Message.decode(assembling.bytes.subarray(...assembling.metadata));
+        onMessage({ bytes: assembling.bytes, message, owned: false });
         continue;
       }
       let view = block.subarray(at);
@@ -82,7 +85,7 @@ export class IpcFramer {
       bytes.set(view.subarray(0, have));
       at += have - held;
       if (have === size) onMessage({ bytes, message, owned: false });
-      else this.assembling = { bytes, message, filled: have };
+      else this.assembling = { bytes, metadata: [framed.metadataFrom, prefix], filled: have };
     }
   }
 
@@ -103,7 +106,9 @@ export class IpcFramer {
   }
 
   /** The message starting at view[0]: its prefix length and decoded metadata, or the end marker; null when cut short. */
-  private frame(view: Uint8Array): { kind: 'message'; prefix: number; message: Message } | { kind: 'end'; size: number } | null {
+  private frame(
+    view: Uint8Array,
+  ): { kind: 'message'; prefix: number; metadataFrom: number; message: Message } | { kind: 'end'; size: number } | null {
     if (view.length < 4) return null;
     const data = new DataView(view.buffer, view.byteOffset, view.byteLength);
     let lengthAt = 0;
@@ -130,7 +135,7 @@ export class IpcFramer {
         `a message of ${size} bytes is larger than the limit of ${this.maxMessageBytes} bytes (FLIGHT_MAX_MESSAGE_BYTES): split the batch`,
       );
     }
-    return { kind: 'message', prefix, message };
+    return { kind: 'message', prefix, metadataFrom: lengthAt + 4, message };
   }
 }
 

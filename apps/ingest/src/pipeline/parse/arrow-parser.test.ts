@@ -330,6 +330,58 @@ describe('ArrowParser', () => {
     assert.deepEqual(rawColumn(replaced.chunks, 0), ['a', 'b', 'd', 'c']);
   });
 
+  it('reads dictionaries cut by block boundaries when each block is filled again after its push, as the worker does', () => {
+    const type = new Dictionary(new Utf8(), new Int16(), 0);
+    const words = Array.from({ length: 300 }, (_, i) => `word-${i % 37}-${'d'.repeat(i % 5)}`);
+    const field = new Field('s', type, true);
+    const writer = new RecordBatchStreamWriter();
+    for (let b = 0; b < 3; b++) {
+      const vector = vectorFromArray(
+        words.map((word) => `${word}-${b}`),
+        type,
+      );
+      writer.write(new RecordBatch(new Schema([field]), makeData({ type: new Struct([field]), length: 300, children: [vector.data[0]!] })));
+    }
+    const body = writer.toUint8Array(true);
+    for (const piece of [7, 64, 1000]) {
+      const parser = new ArrowParser(parseOptions([col('s', 'string')], { chunkRows: 1000 }));
+      const block = new Uint8Array(piece);
+      const chunks: ParsedChunk[] = [];
+      for (let at = 0; at < body.length; at += piece) {
+        const part = body.subarray(at, at + piece);
+        block.set(part);
+        parser.push(block.subarray(0, part.length));
+        chunks.push(...parser.sink.takeChunks());
+        block.fill(0xee); // the block goes back and is filled with the next bytes
+      }
+      parser.end();
+      chunks.push(...parser.sink.takeChunks());
+      assert.deepEqual(
+        rawColumn(chunks, 0),
+        [0, 1, 2].flatMap((b) => words.map((word) => `${word}-${b}`)),
+        `pieces of ${piece}`,
+      );
+    }
+  });
+
+  it('rejects the rows of a dictionary-encoded batch whose dictionary never came, without failing the body', () => {
+    const body = ipcStream([{ s: vectorFromArray(['a', 'b'], new Dictionary(new Utf8(), new Int32())).data[0]! }]);
+    const kept: Uint8Array[] = [];
+    new IpcFramer(Number.MAX_SAFE_INTEGER).push(body, ({ bytes, message }) => {
+      if (!message.isDictionaryBatch()) kept.push(bytes.slice());
+    });
+    const withoutDictionary = Buffer.concat([...kept, Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0)]);
+    const result = parseArrow(withoutDictionary, [col('s', 'string')]);
+    assert.equal(result.accepted, 0);
+    assert.deepEqual(
+      result.errors.map((error) => [error.line, error.message]),
+      [
+        [1, 'dictionary index 0 is outside the dictionary of 0 entries'],
+        [2, 'dictionary index 1 is outside the dictionary of 0 entries'],
+      ],
+    );
+  });
+
   it('takes a sliced batch and a missing nullable column, and refuses a missing required one', () => {
     const source = vectorFromArray(
       Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? null : `v${i}`)),

@@ -168,6 +168,8 @@ export class ArrowParser {
       row = end;
     }
     this.handOver(runs, base);
+    // The batch's buffers go with it: nothing keeps them until the next batch.
+    for (const column of this.columns) column.bind(null, 0);
   }
 
   /** The runs' rows, all accepted, as chunks of at most chunkRows rows and about chunkBytes. */
