@@ -22,7 +22,7 @@ import { chromium } from 'playwright-core';
 import { ReplicaSet } from './lib/replica-set';
 import { S3Store } from '../apps/ingest/src/sinks/s3-store';
 import { queryDelta } from '../apps/ingest/src/test/delta-reader';
-import { uniqueName } from '../apps/ingest/src/test/harness';
+import { testS3Env, uniqueName } from '../apps/ingest/src/test/harness';
 import { doPut, flightClient, flightData, pathTo } from '../apps/ingest/src/test/flight-client';
 
 const adminUrl = process.env.TEST_ADMIN_DATABASE_URL ?? DEFAULT_ADMIN_URL;
@@ -31,18 +31,6 @@ const OPERATOR = { email: 'ops@example.com', password: 'replicas-test-password' 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-replicas-test-'));
 let databaseUrl: string;
 let set: ReplicaSet;
-
-function s3Env(): Record<string, string> {
-  const { TEST_S3_ENDPOINT: endpoint, TEST_S3_BUCKET: bucket } = process.env;
-  if (!endpoint || !bucket) throw new Error('TEST_S3_ENDPOINT is not set: run the suite with `npm test`.');
-  return {
-    S3_ENDPOINT: endpoint,
-    S3_BUCKET: bucket,
-    S3_ACCESS_KEY_ID: 'S3RVER',
-    S3_SECRET_ACCESS_KEY: 'S3RVER',
-    S3_FORCE_PATH_STYLE: 'true',
-  };
-}
 
 async function json<T>(response: Response): Promise<T> {
   const text = await response.text();
@@ -84,7 +72,7 @@ before(async () => {
     adminToken: ADMIN,
     consoles: { ...OPERATOR, sessionSecret: 'replicas-test-session-secret-0123456789abcdef' },
     ingestEnv: {
-      ...s3Env(),
+      ...testS3Env(),
       CLICKHOUSE_URL: process.env.TEST_CLICKHOUSE_URL!,
       CLICKHOUSE_POLL_MS: '200',
       CLICKHOUSE_RETRY_BASE_MS: '200',
@@ -386,7 +374,7 @@ describe('two ingest replicas and two consoles behind nginx', () => {
 });
 
 function s3Options() {
-  const env = s3Env();
+  const env = testS3Env();
   return {
     endpoint: env.S3_ENDPOINT,
     region: 'us-east-1',

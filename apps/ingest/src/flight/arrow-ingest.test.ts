@@ -30,24 +30,16 @@ import {
   type RecordBatchStreamReader,
 } from 'apache-arrow';
 import { dataOf, ipcStream, typedRowsData, typedRowsIpc } from '../test/arrow-data';
+import { detailsBytes } from './flight-server';
 import { bearer, collect, doPut, flightClient, flightData, pathTo, unary, type FlightClient } from '../test/flight-client';
 import { startTestService, type TestService } from '../test/harness';
 import { chunkedBody } from '../test/paced-body';
-import { listStreamObjects, queryParquet } from '../test/read-back';
+import { listStreamObjects, queryParquet, readTypedRows } from '../test/read-back';
 import { ALL_TYPES, fromDuckDb, typedRows } from '../test/typed-rows';
 
 const ARROW = { 'content-type': 'application/vnd.apache.arrow.stream' };
 const ROWS = typedRows(3000);
 const MiB = 1024 * 1024;
-
-async function readAll(service: TestService, stream: string) {
-  const objects = await listStreamObjects(service.app.store, stream);
-  return queryParquet(
-    service.app.store,
-    objects.map((o) => o.key),
-    'SELECT *, epoch_us("at") AS at_us FROM data ORDER BY id',
-  );
-}
 
 describe('Arrow in: IPC over HTTP and Arrow Flight', () => {
   let service: TestService;
@@ -76,7 +68,7 @@ describe('Arrow in: IPC over HTTP and Arrow Flight', () => {
       assert.equal(response.status, 200, JSON.stringify(answer));
       assert.equal(answer.rowsAccepted, ROWS.length);
       assert.deepEqual(answer.errors, []);
-      const stored = (await readAll(service, stream.name)).map(fromDuckDb);
+      const stored = (await readTypedRows(service.app.store, stream.name)).map(fromDuckDb);
       assert.equal(stored.length, ROWS.length);
       for (let i = 0; i < ROWS.length; i++) assert.deepEqual(stored[i], ROWS[i], `row ${i + 1}`);
     });
@@ -103,7 +95,7 @@ describe('Arrow in: IPC over HTTP and Arrow Flight', () => {
     assert.match(put.result.requestId, /^req_/);
     const objects = await listStreamObjects(service.app.store, stream.name);
     assert.deepEqual(put.result.files.sort(), objects.map((o) => o.key).sort(), 'the answer names exactly the stored files');
-    const stored = (await readAll(service, stream.name)).map(fromDuckDb);
+    const stored = (await readTypedRows(service.app.store, stream.name)).map(fromDuckDb);
     for (let i = 0; i < ROWS.length; i++) assert.deepEqual(stored[i], ROWS[i], `row ${i + 1}`);
   });
 
@@ -438,5 +430,23 @@ describe('Arrow Flight: a call that goes quiet', () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe('Arrow Flight: error details in a trailer', () => {
+  it('keep within 6 KiB, the rejected rows past it left out and counted', () => {
+    const errors = Array.from({ length: 100 }, (_, i) => ({
+      line: i + 1,
+      column: 'id',
+      code: 'row.invalid_value',
+      message: `${'é'.repeat(60)} ${i}`,
+    }));
+    const bytes = detailsBytes({ rowsAccepted: 0, rowsRejected: 100, errors });
+    assert.ok(bytes.length <= 6 * 1024, `${bytes.length} bytes`);
+    const details = JSON.parse(bytes.toString('utf8'));
+    assert.equal(details.errors.length + details.errorsOmitted, 100);
+    assert.deepEqual(details.errors[0], errors[0]);
+    const small = { rowsAccepted: 0, rowsRejected: 1, errors: errors.slice(0, 1) };
+    assert.deepEqual(JSON.parse(detailsBytes(small).toString('utf8')), small, 'details that fit go whole');
   });
 });

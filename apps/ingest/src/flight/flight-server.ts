@@ -78,7 +78,7 @@ const MAX_DETAILS_BYTES = 6 * 1024;
  * An error's details (UTF-8 JSON, in a binary trailer: field names and values need not be ASCII), within
  * MAX_DETAILS_BYTES: rejected rows past what fits are left out (`errorsOmitted` says how many).
  */
-function detailsBytes(details: unknown): Buffer {
+export function detailsBytes(details: unknown): Buffer {
   let bytes = Buffer.from(JSON.stringify(details));
   const { errors } = details as { errors?: unknown[] };
   if (bytes.length <= MAX_DETAILS_BYTES || !Array.isArray(errors)) return bytes.subarray(0, MAX_DETAILS_BYTES);
@@ -139,13 +139,8 @@ function targetOf(descriptor: FlightDescriptor | null | undefined): { stream: st
 /** A stream's schema as Flight carries it: an IPC Schema message, with its continuation prefix. */
 function schemaBytes(stream: StreamDto): Buffer {
   const schema: Schema = toArrowSchema(stream.schema);
-  const metadata = Message.encode(Message.from(schema));
-  const padded = (metadata.length + 7) & ~7;
-  const bytes = Buffer.alloc(8 + padded);
-  bytes.writeInt32LE(-1, 0);
-  bytes.writeInt32LE(padded, 4);
-  bytes.set(metadata, 8);
-  return bytes;
+  const framed = framedMessage(Message.encode(Message.from(schema)), new Uint8Array(0));
+  return Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
 }
 
 function flightInfo(stream: StreamDto) {

@@ -11,19 +11,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { startTestService, type TestService } from '../test/harness';
 import { chunkedBody } from '../test/paced-body';
-import { listStreamObjects, queryParquet } from '../test/read-back';
+import { listStreamObjects, queryParquet, readTypedRows } from '../test/read-back';
 import { ALL_TYPES, fromDuckDb, toCsv, toNdjson, typedRows } from '../test/typed-rows';
 
 const ROWS = typedRows(3000);
-
-async function readAll(service: TestService, stream: string) {
-  const objects = await listStreamObjects(service.app.store, stream);
-  return queryParquet(
-    service.app.store,
-    objects.map((o) => o.key),
-    'SELECT *, epoch_us("at") AS at_us FROM data ORDER BY id',
-  );
-}
 
 for (const sink of ['local', 's3'] as const) {
   describe(`ingest round trip into the ${sink} sink`, () => {
@@ -66,7 +57,7 @@ for (const sink of ['local', 's3'] as const) {
         for (const object of objects) {
           assert.match(object.key, new RegExp(`^${stream.name}/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/[0-9a-f]{12}\\w+\\.parquet$`));
         }
-        const stored = (await readAll(service, stream.name)).map(fromDuckDb);
+        const stored = (await readTypedRows(service.app.store, stream.name)).map(fromDuckDb);
         assert.equal(stored.length, ROWS.length);
         for (let i = 0; i < ROWS.length; i++) assert.deepEqual(stored[i], ROWS[i], `row ${i + 1}`);
       });
@@ -148,7 +139,7 @@ describe('an NDJSON body cut into parts parsed on several workers (3 workers, 1 
       [8, 35_001],
     );
     const expected = rows.filter((_, i) => i !== 7 && i !== 35_000);
-    const stored = (await readAll(service, stream.name)).map(fromDuckDb);
+    const stored = (await readTypedRows(service.app.store, stream.name)).map(fromDuckDb);
     assert.equal(stored.length, expected.length);
     for (let i = 0; i < expected.length; i++) assert.deepEqual(stored[i], expected[i], `row ${i + 1}`);
   });

@@ -70,6 +70,10 @@ describe('requestBody', () => {
     const long = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (24 - 10) << 3]), Buffer.alloc(64)]);
     assert.equal(zstdWindowOf(long), ZSTD_MAX_WINDOW_BYTES * 2);
     assert.ok(zstdWindowOf(pieces)! <= ZSTD_MAX_WINDOW_BYTES, 'a frame of zstd level 3 is taken');
+    // At the limit the window is taken (the frame, garbage past its header, is then found corrupt).
+    const windowAtLimit = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (23 - 10) << 3]), Buffer.alloc(64)]);
+    assert.equal(zstdWindowOf(windowAtLimit), ZSTD_MAX_WINDOW_BYTES);
+    assert.equal((await failure(requestBody(asRequest(Readable.from([windowAtLimit])), 'zstd', limits))).code, 'ingest.malformed_body');
     const refusedWindow = await failure(requestBody(asRequest(Readable.from([long])), 'zstd', limits));
     assert.equal(refusedWindow.code, 'ingest.inflation_too_large');
     assert.match(refusedWindow.message, /window is 16777216 bytes/);

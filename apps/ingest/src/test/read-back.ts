@@ -77,3 +77,13 @@ export async function readStream(store: ObjectStore, stream: string, orderBy = '
     `SELECT * FROM data ORDER BY ${orderBy}`,
   );
 }
+
+/** A typed-rows stream's rows as DuckDB reads them from its objects, with its timestamps in microseconds (`at_us`). */
+export async function readTypedRows(store: ObjectStore, stream: string): Promise<Record<string, unknown>[]> {
+  const objects = await listStreamObjects(store, stream);
+  return queryParquet(
+    store,
+    objects.map((o) => o.key),
+    'SELECT *, epoch_us("at") AS at_us FROM data ORDER BY id',
+  );
+}

@@ -183,7 +183,8 @@ export class ArrowColumn {
         if (bitWidth < 32 || (bitWidth === 32 && isSigned)) return;
         for (let row = 0; row < data.length; row++) {
           if (isNull(row)) continue;
-          const value = bitWidth === 64 ? (values as BigInt64Array)[at + row]! : BigInt((values as Uint32Array)[at + row]!);
+          // int64 and uint64 as BigInt; uint32 compared as the number it is.
+          const value = bitWidth === 64 ? (values as BigInt64Array | BigUint64Array)[at + row]! : (values as Uint32Array)[at + row]!;
           if (value < INT32_MIN || value > INT32_MAX) bad(row, String(value));
         }
         return;

@@ -20,9 +20,6 @@ export interface IpcMessage {
   /** The whole framed message: prefix, metadata, body. */
   bytes: Uint8Array;
   message: Message;
-  /** True when `bytes` is a buffer of its own; false when it is a view of the pushed block or of the
-   * assembly buffer, valid only until the callback returns. */
-  owned: boolean;
 }
 
 export class IpcFramer {
@@ -52,7 +49,7 @@ export class IpcFramer {
         // Decoded again from the assembled bytes: a Message reads its header lazily, from the bytes it was
         // decoded from, and those lay in a block that has gone back to be filled again.
         const message = Message.decode(assembling.bytes.subarray(...assembling.metadata));
-        onMessage({ bytes: assembling.bytes, message, owned: false });
+        onMessage({ bytes: assembling.bytes, message });
         continue;
       }
       let view = block.subarray(at);
@@ -75,7 +72,7 @@ export class IpcFramer {
       const { prefix, message } = framed;
       const size = prefix + Number(message.bodyLength);
       if (size <= view.length && held === 0) {
-        onMessage({ bytes: view.subarray(0, size), message, owned: false });
+        onMessage({ bytes: view.subarray(0, size), message });
         at += size;
         continue;
       }
@@ -84,7 +81,7 @@ export class IpcFramer {
       const have = Math.min(size, view.length);
       bytes.set(view.subarray(0, have));
       at += have - held;
-      if (have === size) onMessage({ bytes, message, owned: false });
+      if (have === size) onMessage({ bytes, message });
       else this.assembling = { bytes, metadata: [framed.metadataFrom, prefix], filled: have };
     }
   }

@@ -65,10 +65,11 @@ export class ArrowParser {
     return error;
   }
 
-  private onMessage({ bytes, message, owned }: IpcMessage): void {
+  private onMessage({ bytes, message }: IpcMessage): void {
     if (message.isSchema()) {
       if (this.schemaMessage !== null) throw new IpcFormatError('a second schema message (one stream, one schema)');
-      this.schemaMessage = owned ? bytes : bytes.slice();
+      // `bytes` is valid only during this call: what is kept is copied.
+      this.schemaMessage = bytes.slice();
       this.columns = this.plan(decodeSchema(this.schemaMessage));
       return;
     }
@@ -77,7 +78,7 @@ export class ArrowParser {
       const header = (message as Message<2>).header();
       const id = Number(header.id);
       if (!header.isDelta) this.dictionaries = this.dictionaries.filter((dictionary) => dictionary.id !== id);
-      this.dictionaries.push({ id, bytes: owned ? bytes : bytes.slice() });
+      this.dictionaries.push({ id, bytes: bytes.slice() });
       return;
     }
     if (!message.isRecordBatch()) throw new IpcFormatError(`a message of type ${message.headerType} is not part of a record batch stream`);
